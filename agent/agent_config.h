@@ -1,0 +1,26 @@
+// agent.json: what `dflow-agent join` learned and `run` needs.
+#ifndef DFLOW_AGENT_AGENT_CONFIG_H_
+#define DFLOW_AGENT_AGENT_CONFIG_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace dflow::agent {
+
+struct AgentConfig {
+  std::string name;
+  std::string controller;  // host:port
+  std::string listen;
+  std::string advertise;
+  std::string runtime;
+  std::map<std::string, std::string> labels;
+};
+
+absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir);
+absl::Status SaveConfig(const std::string& data_dir, const AgentConfig& config);
+
+}  // namespace dflow::agent
+
+#endif  // DFLOW_AGENT_AGENT_CONFIG_H_

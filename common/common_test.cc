@@ -1,0 +1,154 @@
+// Tests of the small common pieces: names, durations, join tokens, SQLite, files.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "common/duration.h"
+#include "common/files.h"
+#include "common/join_token.h"
+#include "common/names.h"
+#include "common/sqlite.h"
+
+namespace dflow {
+namespace {
+
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dflow-common-XXXXXX").string();
+  return mkdtemp(tmpl.data());
+}
+
+TEST(Names, AppNames) {
+  struct Case {
+    const char* name;
+    bool ok;
+  } cases[] = {{"a", true},          {"shop", true},        {"shop-api-2", true},
+               {"", false},          {"-shop", false},      {"shop-", false},
+               {"Shop", false},      {"shop_api", false},   {"shop.api", false},
+               {"a23456789012345678901234567890123456789012345678", true},
+               {"a234567890123456789012345678901234567890123456789", false}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(ValidateAppName(c.name).ok(), c.ok) << c.name;
+  }
+  EXPECT_EQ(ValidateAppName("Bad_Name").message(),
+            "app name \"Bad_Name\" is not allowed: use 1 to 48 characters of lowercase letters, "
+            "digits and hyphens, starting and ending with a letter or digit (for example "
+            "\"shop-api\")");
+}
+
+TEST(Names, EnvKeys) {
+  EXPECT_TRUE(ValidateEnvKey("DATABASE_URL").ok());
+  EXPECT_TRUE(ValidateEnvKey("_x1").ok());
+  EXPECT_FALSE(ValidateEnvKey("1BAD").ok());
+  EXPECT_FALSE(ValidateEnvKey("A-B").ok());
+  EXPECT_FALSE(ValidateEnvKey("").ok());
+}
+
+TEST(Names, Labels) {
+  auto ok = ParseLabels({"tier=beefy", "zone=eu-1", "empty="});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->at("tier"), "beefy");
+  EXPECT_EQ(ok->at("empty"), "");
+  EXPECT_EQ(ParseLabels({"noequals"}).status().message(),
+            "label \"noequals\" must be written key=value (for example tier=beefy)");
+  EXPECT_FALSE(ParseLabels({"Tier=x"}).ok());
+  EXPECT_FALSE(ParseLabels({"tier=a b"}).ok());
+  EXPECT_FALSE(ParseLabels({"tier=$x"}).ok());
+}
+
+TEST(Names, HostPort) {
+  std::string host;
+  int port = 0;
+  EXPECT_TRUE(SplitHostPort("127.0.0.1:7443", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 7443);
+  EXPECT_TRUE(SplitHostPort("[::1]:80", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(ValidateHostPort("localhost").ok());
+  EXPECT_FALSE(ValidateHostPort("localhost:0").ok());
+  EXPECT_FALSE(ValidateHostPort("localhost:70000").ok());
+  EXPECT_FALSE(ValidateHostPort(":80").ok());
+}
+
+TEST(Duration, Parses) {
+  EXPECT_EQ(ParseDuration("500ms")->count(), 500);
+  EXPECT_EQ(ParseDuration("5s")->count(), 5000);
+  EXPECT_EQ(ParseDuration("1m")->count(), 60000);
+  EXPECT_EQ(ParseDuration("1h30m")->count(), 5400000);
+  EXPECT_EQ(ParseDuration("7d")->count(), 7 * 86400000LL);
+  for (const char* bad : {"", "5", "s", "5x", "-5s", "1.5s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+}
+
+TEST(JoinToken, RoundTrip) {
+  auto t = NewJoinToken("127.0.0.1:7443", std::string(64, 'a'));
+  ASSERT_TRUE(t.ok());
+  auto back = DecodeJoinToken(t->Encode() + "\n");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->controller_address, "127.0.0.1:7443");
+  EXPECT_EQ(back->ca_fingerprint, std::string(64, 'a'));
+  EXPECT_EQ(back->secret, t->secret);
+  EXPECT_EQ(back->Id(), t->Id());
+  EXPECT_NE(t->Id(), NewJoinToken("127.0.0.1:7443", std::string(64, 'a'))->Id());
+}
+
+TEST(JoinToken, RejectsGarbage) {
+  for (const char* bad : {"", "hello", "dflow-join-v1.", "dflow-join-v1.!!!!", "dflow-join-v1.e30"}) {
+    auto r = DecodeJoinToken(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("join token is malformed"), std::string::npos);
+  }
+}
+
+TEST(Sqlite, TransactionRollsBack) {
+  std::string dir = TempDir();
+  auto db = Db::Open(dir + "/t.db");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t (x INTEGER)").ok());
+  auto s = (*db)->Transaction([&]() -> absl::Status {
+    EXPECT_TRUE((*db)->Exec("INSERT INTO t VALUES (1)").ok());
+    return absl::InternalError("boom");
+  });
+  EXPECT_EQ(s.message(), "boom");
+  auto count = (*db)->Prepare("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(count.ok());
+  ASSERT_TRUE(*count->Step());
+  EXPECT_EQ(count->Int(0), 0);
+  auto mode = (*db)->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(*mode->Step());
+  EXPECT_EQ(mode->Text(0), "wal");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Files, DirLockRefusesSecondHolder) {
+  std::string dir = TempDir();
+  auto first = DirLock::Acquire(dir, "dflow-controller");
+  ASSERT_TRUE(first.ok());
+  auto second = DirLock::Acquire(dir, "dflow-controller");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("another dflow-controller (pid "), std::string::npos)
+      << second.status().message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Files, WriteFileAtomicSetsMode) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(WriteFileAtomic(dir + "/k", "secret", 0600).ok());
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/k").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*ReadFile(dir + "/k"), "secret");
+  EXPECT_FALSE(ReadFile(dir + "/missing").ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Clock, Rfc3339) {
+  EXPECT_EQ(FormatRfc3339(0), "");
+  EXPECT_EQ(FormatRfc3339(1700000000123), "2023-11-14T22:13:20.123Z");
+}
+
+}  // namespace
+}  // namespace dflow

@@ -1,0 +1,183 @@
+#include "controller/controller.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "common/tls.h"
+#include "controller/agents/fleet.h"
+#include "controller/api/agent_gateway_service.h"
+#include "controller/api/cli_service.h"
+#include "controller/store/store.h"
+
+namespace dflow::controller {
+namespace {
+
+constexpr int kCaDays = 3650;
+constexpr int kServingCertDays = 365;
+constexpr size_t kMaxSocketPath = 107;
+
+absl::StatusOr<tls::KeyAndCert> LoadCa(const std::string& dir) {
+  tls::KeyAndCert ca;
+  ASSIGN_OR_RETURN(ca.key_pem, ReadFile(dir + "/ca.key"));
+  ASSIGN_OR_RETURN(ca.cert_pem, ReadFile(dir + "/ca.pem"));
+  return ca;
+}
+
+// Issues the controller's own certificate (CN dflow-controller) naming the
+// advertised host; done at every start so a changed --advertise takes effect.
+absl::StatusOr<tls::KeyAndCert> IssueServingCert(const std::string& dir,
+                                                 const tls::KeyAndCert& ca,
+                                                 const std::string& advertise) {
+  std::string host;
+  int port = 0;
+  SplitHostPort(advertise, &host, &port);
+  tls::KeyAndCert kc;
+  ASSIGN_OR_RETURN(kc.key_pem, tls::GenerateKey());
+  ASSIGN_OR_RETURN(std::string csr, tls::CreateCsr(kc.key_pem, tls::kControllerCommonName));
+  ASSIGN_OR_RETURN(kc.cert_pem, tls::IssueCertificate(ca, csr, tls::kControllerCommonName, host,
+                                                      kServingCertDays));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/controller.key", kc.key_pem, 0600));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/controller.pem", kc.cert_pem, 0644));
+  return kc;
+}
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SocketPath(const std::string& data_dir) {
+  std::string path = AbsolutePath(data_dir) + "/controller.sock";
+  if (path.size() > kMaxSocketPath) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the CLI socket path ", path, " is ", path.size(),
+        " bytes long, but Unix sockets allow at most 107; use a shorter --data-dir"));
+  }
+  return path;
+}
+
+absl::Status Init(const std::string& data_dir) {
+  std::string dir = AbsolutePath(data_dir);
+  RETURN_IF_ERROR(SocketPath(dir).status());
+  RETURN_IF_ERROR(EnsureDir(dir, 0700));
+  ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(dir, "dflow-controller"));
+  if (FileExists(dir + "/ca.key")) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "data dir ", dir, " is already initialized (it holds a CA); start it with "
+        "`dflow-controller run --data-dir ", dir, "`"));
+  }
+  ASSIGN_OR_RETURN(auto store, store::Store::Open(dir + "/store.db", SystemClock::Get()));
+  tls::KeyAndCert ca;
+  ASSIGN_OR_RETURN(ca.key_pem, tls::GenerateKey());
+  ASSIGN_OR_RETURN(ca.cert_pem, tls::SelfSignedCa(ca.key_pem, "dflow CA", kCaDays));
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/ca.pem", ca.cert_pem, 0644));
+  // The key last: its presence marks the directory as initialized.
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/ca.key", ca.key_pem, 0600));
+  return store->AppendEvent("controller.initialized", "", "",
+                            absl::StrCat("controller data dir initialized at ", dir));
+}
+
+absl::Status Run(const RunOptions& options) {
+  std::string dir = AbsolutePath(options.data_dir);
+  ASSIGN_OR_RETURN(std::string socket_path, SocketPath(dir));
+  if (!FileExists(dir + "/ca.key")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", dir, " is not initialized; run `dflow-controller init --data-dir ", dir, "` first"));
+  }
+  // The lock comes before anything that touches the directory's contents.
+  ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(dir, "dflow-controller"));
+  RETURN_IF_ERROR(ValidateHostPort(options.listen));
+  std::string advertise = options.advertise.empty() ? options.listen : options.advertise;
+  RETURN_IF_ERROR(ValidateHostPort(advertise));
+  chmod(dir.c_str(), 0700);
+
+  // Block the shutdown signals in every thread gRPC will start; one waits below.
+  sigset_t signals = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Clock* clock = SystemClock::Get();
+  ASSIGN_OR_RETURN(auto store, store::Store::Open(dir + "/store.db", clock));
+  ASSIGN_OR_RETURN(tls::KeyAndCert ca, LoadCa(dir));
+  ASSIGN_OR_RETURN(tls::KeyAndCert serving, IssueServingCert(dir, ca, advertise));
+
+  agents::FleetOptions fleet_options;
+  fleet_options.heartbeat_interval = options.heartbeat_interval;
+  fleet_options.lease = options.lease;
+  fleet_options.grace = options.grace;
+  fleet_options.tick = std::min(std::chrono::milliseconds(250), options.lease / 4);
+  agents::Fleet fleet(store.get(), clock, fleet_options);
+  RETURN_IF_ERROR(fleet.Load());
+
+  api::ControllerContext ctx;
+  ctx.store = store.get();
+  ctx.fleet = &fleet;
+  ctx.clock = clock;
+  ctx.ca = ca;
+  ASSIGN_OR_RETURN(ctx.ca_fingerprint, tls::Fingerprint(ca.cert_pem));
+  ctx.advertise_address = advertise;
+  ctx.data_dir = dir;
+  ctx.started_at_ms = clock->NowMs();
+
+  api::AgentGatewayService gateway(&ctx);
+  api::CliService cli(&ctx);
+
+  // Agent API: TLS; a client certificate is optional at the handshake (Join has
+  // none) but verified against the CA when present.
+  grpc::SslServerCredentialsOptions tls_options(
+      GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls_options.pem_root_certs = ca.cert_pem;
+  tls_options.pem_key_cert_pairs.push_back({serving.key_pem, serving.cert_pem + ca.cert_pem});
+  grpc::ServerBuilder agent_builder;
+  int bound_port = 0;
+  agent_builder.AddListeningPort(options.listen, grpc::SslServerCredentials(tls_options),
+                                 &bound_port);
+  agent_builder.RegisterService(&gateway);
+  std::unique_ptr<grpc::Server> agent_server = agent_builder.BuildAndStart();
+  if (!agent_server || bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen, " for agents (is the port in use?); choose another --listen"));
+  }
+
+  // CLI API: a Unix socket inside the 0700 data dir.
+  unlink(socket_path.c_str());  // stale from a crash; the lock proves nobody serves it
+  grpc::ServerBuilder cli_builder;
+  int cli_bound = 0;
+  cli_builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &cli_bound);
+  cli_builder.RegisterService(&cli);
+  std::unique_ptr<grpc::Server> cli_server = cli_builder.BuildAndStart();
+  if (!cli_server || cli_bound == 0) {
+    agent_server->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on unix socket ", socket_path));
+  }
+  chmod(socket_path.c_str(), 0600);
+
+  fleet.Start();
+  spdlog::info("dflow-controller serving agents on {} (advertised as {}), CLI on {}", options.listen,
+               advertise, socket_path);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  cli_server->Shutdown(deadline);
+  agent_server->Shutdown(deadline);
+  fleet.Stop();
+  unlink(socket_path.c_str());
+  spdlog::info("dflow-controller stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace dflow::controller

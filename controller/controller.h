@@ -1,0 +1,44 @@
+// The dflow-controller process: `init` prepares a data directory, `Run` serves
+// until SIGTERM/SIGINT.
+//
+// Data directory layout (the directory itself is 0700):
+//   lock             flock held while a controller runs (holds its pid)
+//   store.db         SQLite store (WAL)
+//   ca.key ca.pem    the private CA (key 0600)
+//   controller.key controller.pem   serving/client certificate, issued at each run
+//                    for the advertised address
+//   controller.sock  CLI API (Unix socket)
+#ifndef DFLOW_CONTROLLER_CONTROLLER_H_
+#define DFLOW_CONTROLLER_CONTROLLER_H_
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace dflow::controller {
+
+struct RunOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:7443";
+  std::string advertise;  // empty: same as listen
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds lease{15000};
+  std::chrono::milliseconds grace{60000};
+};
+
+// Creates the data directory, the store and the CA. Refuses a directory that
+// already holds a CA (so an existing fleet's trust is never replaced).
+absl::Status Init(const std::string& data_dir);
+
+// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+absl::Status Run(const RunOptions& options);
+
+// The Unix socket path for a data dir, or InvalidArgument when it would exceed
+// the 107-byte limit of sun_path.
+absl::StatusOr<std::string> SocketPath(const std::string& data_dir);
+
+}  // namespace dflow::controller
+
+#endif  // DFLOW_CONTROLLER_CONTROLLER_H_

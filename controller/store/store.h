@@ -1,0 +1,142 @@
+// The controller's durable state: one SQLite file (WAL, synchronous=FULL) with
+// numbered migrations recorded in the database itself.
+//
+// Every state change is one named method that runs in one transaction and, when
+// it changes something a person would want to know about, appends its event in
+// the same transaction (transactional outbox). Readers get plain structs; no
+// SQL or gRPC types leak out of this folder, so the store can later move to a
+// replicated backend without touching its callers.
+//
+// Thread-safe: one mutex serializes access to the connection.
+#ifndef DFLOW_CONTROLLER_STORE_STORE_H_
+#define DFLOW_CONTROLLER_STORE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/sqlite.h"
+
+namespace dflow::store {
+
+struct Facts {
+  int cpus = 0;
+  int64_t memory_total_bytes = 0;
+  int64_t memory_available_bytes = 0;
+  int64_t disk_total_bytes = 0;
+  int64_t disk_free_bytes = 0;
+  std::string os;
+  std::string agent_version;
+  std::string runtime;
+  std::string dokku_version;
+};
+
+enum class Health { kHealthy, kUnreachable };
+const char* HealthName(Health h);
+
+struct Server {
+  std::string name;
+  std::string address;
+  std::string runtime;
+  std::map<std::string, std::string> labels;
+  Health health = Health::kHealthy;
+  bool draining = false;
+  Facts facts;
+  int64_t last_heartbeat_ms = 0;
+  int64_t joined_at_ms = 0;
+};
+
+struct Event {
+  int64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string kind;
+  std::string server;
+  std::string app;
+  std::string message;
+  // "<ms>_<seq>", the continuation token that resumes after this event.
+  std::string Token() const;
+};
+
+struct JoinRecord {
+  std::string token_id;  // SHA-256 hex of the token's secret
+  std::string name;
+  std::string address;
+  std::string runtime;
+  std::map<std::string, std::string> labels;
+  Facts facts;
+  std::string cert_fingerprint;
+};
+
+struct FactsUpdate {
+  std::string name;
+  Facts facts;
+  int64_t heartbeat_ms = 0;
+};
+
+// The numbered schema migrations, in order; version N is kMigrations[N-1].
+const std::vector<std::string>& Migrations();
+
+class Store {
+ public:
+  // Opens or creates the database and applies every pending migration.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, Clock* clock);
+  // Opens and applies migrations only up to `version` (tests of upgrades).
+  static absl::StatusOr<std::unique_ptr<Store>> OpenAtVersion(const std::string& path,
+                                                              Clock* clock, int version);
+
+  int SchemaVersion();
+
+  // Join tokens: only a digest of the secret is kept.
+  absl::Status CreateJoinToken(const std::string& token_id, int64_t expires_at_ms);
+  // Consumes the token, registers the server and its certificate, appends
+  // "server.joined". Fails (changing nothing) on an unknown, used or expired token
+  // or a name already registered.
+  absl::Status JoinServer(const JoinRecord& rec);
+
+  absl::StatusOr<std::vector<Server>> ListServers();
+  absl::StatusOr<Server> GetServer(const std::string& name);
+  absl::StatusOr<Server> SetLabels(const std::string& name,
+                                   const std::map<std::string, std::string>& set,
+                                   const std::vector<std::string>& remove);
+  absl::StatusOr<Server> SetDraining(const std::string& name, bool draining);
+  // Changes health and appends "server.healthy" / "server.unreachable" in one
+  // transaction. A no-op (no event) when the health is already `h`.
+  absl::Status SetHealth(const std::string& name, Health h, const std::string& reason);
+  // Revokes the server's certificates and removes it, with "server.removed".
+  absl::Status RemoveServer(const std::string& name);
+  // Writes a batch of heartbeat facts in one transaction (no events).
+  absl::Status RecordFacts(const std::vector<FactsUpdate>& batch);
+
+  // Fingerprint -> server name, for every certificate not revoked.
+  absl::StatusOr<std::map<std::string, std::string>> ValidCertificates();
+
+  absl::StatusOr<std::vector<Event>> ListEvents(int64_t after_seq, int limit);
+  // The newest `n` events, oldest first.
+  absl::StatusOr<std::vector<Event>> RecentEvents(int n);
+  absl::Status AppendEvent(const std::string& kind, const std::string& server,
+                           const std::string& app, const std::string& message);
+
+  Clock* clock() const { return clock_; }
+
+ private:
+  Store(std::unique_ptr<Db> db, Clock* clock) : db_(std::move(db)), clock_(clock) {}
+  absl::Status Migrate(int target);
+  absl::Status AppendEventLocked(const std::string& kind, const std::string& server,
+                                 const std::string& app, const std::string& message);
+  absl::StatusOr<Server> GetServerLocked(const std::string& name);
+
+  std::mutex mu_;
+  std::unique_ptr<Db> db_;
+  Clock* clock_;
+};
+
+}  // namespace dflow::store
+
+#endif  // DFLOW_CONTROLLER_STORE_STORE_H_

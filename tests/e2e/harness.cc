@@ -1,0 +1,223 @@
+#include "tests/e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/files.h"
+
+namespace dflow::testing {
+
+extern "C" char** environ;
+
+namespace {
+
+std::map<std::string, std::string> Environment(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string tmpl = "/tmp/dflow-e2e-XXXXXX";
+  path_ = mkdtemp(tmpl.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+Proc::Proc(std::vector<std::string> argv, std::string log_path,
+           std::map<std::string, std::string> extra_env)
+    : log_path_(std::move(log_path)) {
+  SpawnSpec spec;
+  spec.argv = std::move(argv);
+  spec.env = Environment(extra_env);
+  spec.log_path = log_path_;
+  auto pid = SpawnDetached(spec);
+  EXPECT_TRUE(pid.ok()) << pid.status();
+  pid_ = pid.ok() ? *pid : -1;
+}
+
+Proc::Proc(Proc&& o) noexcept : pid_(o.pid_), status_(o.status_), log_path_(std::move(o.log_path_)) {
+  o.pid_ = -1;
+}
+
+Proc& Proc::operator=(Proc&& o) noexcept {
+  if (this != &o) {
+    if (pid_ > 0 && Running()) {
+      Signal(SIGKILL);
+      Wait(std::chrono::seconds(10));
+    }
+    pid_ = o.pid_;
+    status_ = o.status_;
+    log_path_ = std::move(o.log_path_);
+    o.pid_ = -1;
+  }
+  return *this;
+}
+
+Proc::~Proc() {
+  if (pid_ > 0 && Running()) {
+    Signal(SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+}
+
+bool Proc::Running() {
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+void Proc::Signal(int sig) {
+  if (pid_ > 0 && status_ == -1) kill(pid_, sig);
+}
+
+int Proc::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  WaitFor([this] { return !Running(); }, timeout);
+  return status_;
+}
+
+std::string Proc::Log() const { return ReadFile(log_path_).value_or(""); }
+
+CliResult RunProgram(const std::vector<std::string>& argv,
+                     std::map<std::string, std::string> extra_env) {
+  PosixProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.env = Environment(extra_env);
+  spec.deadline = std::chrono::seconds(60);
+  auto r = runner.Run(spec);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return {-1, "", std::string(r.status().message())};
+  return {r->exit_code, r->stdout_data, r->stderr_data};
+}
+
+Fleet::Fleet(const std::string& root) : root_(root), controller_dir_(root + "/controller") {
+  controller_port_ = FreePort();
+}
+
+Fleet::~Fleet() {
+  for (auto& [name, proc] : agents_) proc.Signal(SIGKILL);
+  controller_.Signal(SIGKILL);
+}
+
+void Fleet::InitController() {
+  auto r = RunProgram({DFLOW_CONTROLLER_BIN, "init", "--data-dir", controller_dir_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+void Fleet::StartController() {
+  controller_ = Proc({DFLOW_CONTROLLER_BIN, "run", "--data-dir", controller_dir_, "--listen",
+                      "127.0.0.1:" + std::to_string(controller_port_), "--heartbeat-interval",
+                      kHeartbeat, "--lease", std::to_string(kLease.count()) + "ms", "--grace",
+                      "5s"},
+                     root_ + "/controller.log");
+  bool up = WaitFor([&] { return Cli({"status"}).exit_code == 0; }, std::chrono::seconds(30));
+  ASSERT_TRUE(up) << "controller did not come up:\n" << controller_.Log();
+}
+
+void Fleet::StopController(int sig) {
+  controller_.Signal(sig);
+  controller_.Wait(std::chrono::seconds(20));
+}
+
+CliResult Fleet::Cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {DFLOW_CLI_BIN, "--controller", socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv);
+}
+
+std::string Fleet::JoinToken() {
+  auto r = Cli({"servers", "join-token", "--ttl", "10m"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string token = r.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return token;
+}
+
+void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels) {
+  int port = FreePort();
+  agent_ports_[name] = port;
+  std::vector<std::string> argv = {DFLOW_AGENT_BIN, "join",     "--token",    JoinToken(),
+                                   "--name",        name,       "--listen",   "127.0.0.1:" + std::to_string(port),
+                                   "--data-dir",    agent_dir(name)};
+  for (const auto& l : labels) {
+    argv.push_back("--label");
+    argv.push_back(l);
+  }
+  auto r = RunProgram(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  StartAgent(name);
+}
+
+void Fleet::StartAgent(const std::string& name) {
+  agents_[name] = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", agent_dir(name)},
+                       root_ + "/agent-" + name + ".log");
+}
+
+nlohmann::json Fleet::Server(const std::string& name) {
+  auto r = Cli({"servers", "ls", "--json"});
+  if (r.exit_code != 0) return nullptr;
+  auto arr = nlohmann::json::parse(r.out, nullptr, false);
+  if (!arr.is_array()) return nullptr;
+  for (const auto& s : arr) {
+    if (s.value("name", "") == name) return s;
+  }
+  return nullptr;
+}
+
+bool Fleet::WaitStatus(const std::string& name, const std::string& status,
+                       std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        auto s = Server(name);
+        return !s.is_null() && s.value("status", "") == status;
+      },
+      timeout);
+}
+
+}  // namespace dflow::testing

@@ -1,0 +1,111 @@
+// A small harness for cross-process tests: temp dirs, free loopback ports,
+// spawned controller/agent processes, CLI runs and waiting on conditions with
+// deadlines (never fixed sleeps).
+#ifndef DFLOW_TESTS_E2E_HARNESS_H_
+#define DFLOW_TESTS_E2E_HARNESS_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include <nlohmann/json.hpp>
+
+namespace dflow::testing {
+
+// A fresh directory under /tmp, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// Polls `cond` every 20 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+// A spawned long-running process (own session), logging to a file.
+class Proc {
+ public:
+  Proc() = default;
+  Proc(std::vector<std::string> argv, std::string log_path,
+       std::map<std::string, std::string> extra_env = {});
+  Proc(Proc&& o) noexcept;
+  Proc& operator=(Proc&& o) noexcept;
+  ~Proc();
+
+  int pid() const { return pid_; }
+  bool Running();
+  void Signal(int sig);
+  // Waits for exit; returns the exit code (or 128+signal), -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout);
+  std::string Log() const;
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+struct CliResult {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+// A controller data dir plus its running process, and the CLI pointed at it.
+class Fleet {
+ public:
+  explicit Fleet(const std::string& root);
+  ~Fleet();
+
+  const std::string& controller_dir() const { return controller_dir_; }
+  std::string socket() const { return controller_dir_ + "/controller.sock"; }
+  int controller_port() const { return controller_port_; }
+
+  void InitController();
+  // Starts `dflow-controller run` and waits until the CLI gets an answer.
+  void StartController();
+  void StopController(int sig);
+  Proc& controller() { return controller_; }
+
+  CliResult Cli(const std::vector<std::string>& args);
+  std::string JoinToken();
+  // Joins (with a fresh token) and starts an agent named `name`.
+  void AddAgent(const std::string& name, const std::vector<std::string>& labels = {});
+  void StartAgent(const std::string& name);
+  Proc& agent(const std::string& name) { return agents_.at(name); }
+  std::string agent_dir(const std::string& name) const { return root_ + "/agents/" + name; }
+  int agent_port(const std::string& name) const { return agent_ports_.at(name); }
+
+  // The server's entry from `dflow servers ls --json`, or null.
+  nlohmann::json Server(const std::string& name);
+  bool WaitStatus(const std::string& name, const std::string& status,
+                  std::chrono::milliseconds timeout);
+
+  static constexpr const char* kHeartbeat = "200ms";
+  static constexpr std::chrono::milliseconds kLease{1500};
+
+ private:
+  std::string root_;
+  std::string controller_dir_;
+  int controller_port_ = 0;
+  Proc controller_;
+  std::map<std::string, Proc> agents_;
+  std::map<std::string, int> agent_ports_;
+};
+
+CliResult RunProgram(const std::vector<std::string>& argv,
+                     std::map<std::string, std::string> extra_env = {});
+
+}  // namespace dflow::testing
+
+#endif  // DFLOW_TESTS_E2E_HARNESS_H_
