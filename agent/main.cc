@@ -17,7 +17,7 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dflow-agent: executes the controller's decisions on this host.\n\nExit codes: 0 ok, 1 failure, 2 usage error."};
+  CLI::App app{"dflow-agent: executes the controller's decisions on this host.\n\nExit codes: 0 ok, 1 failure, 2 usage error, 3 (run) the controller refused this agent:\nit was removed; join again with a new token."};
   app.set_version_flag("--version", dflow::kVersion);
   app.require_subcommand(1);
 
@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
               << join_options.data_dir << "\n";
     return 0;
   }
-  if (auto s = dflow::agent::Run(run_options); !s.ok()) return Fail(s);
+  if (auto s = dflow::agent::Run(run_options); !s.ok()) {
+    Fail(s);
+    // 3: the controller refused this agent (removed); restarting will not help.
+    return s.code() == absl::StatusCode::kPermissionDenied ? 3 : 1;
+  }
   return 0;
 }

@@ -15,6 +15,20 @@ absl::StatusOr<std::string> RandomBytes(size_t n);
 std::string Sha256Hex(absl::string_view data);
 std::string HexEncode(absl::string_view data);
 
+// Incremental SHA-256.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(absl::string_view data);
+  std::string HexDigest();  // ends the computation
+
+ private:
+  void* ctx_;
+};
+
 }  // namespace dflow
 
 #endif  // DFLOW_COMMON_CRYPTO_H_

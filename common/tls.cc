@@ -358,10 +358,13 @@ absl::Status Handshake(SSL* ssl, int fd, absl::string_view label, int timeout_ms
     if (rc == 1) return absl::OkStatus();
     const int ssl_error = SSL_get_error(ssl, rc);
     if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
-      // A bare SYSCALL error leaves the reason in errno, or means the peer hung up.
-      std::string why = ssl_error != SSL_ERROR_SYSCALL || ERR_peek_error() != 0 ? OpenSslErrors()
-                        : err != 0                                              ? ErrnoText(err)
-                                   : "the server closed the connection";
+      // SYSCALL with nothing queued: the reason is in errno, or the peer hung up.
+      std::string why;
+      if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+        why = err != 0 ? ErrnoText(err) : "the server closed the connection";
+      } else {
+        why = OpenSslErrors();
+      }
       return absl::UnavailableError(absl::StrCat("TLS handshake with ", label, " failed: ", why));
     }
     int ready = WaitFor(fd, ssl_error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);

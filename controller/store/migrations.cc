@@ -45,6 +45,77 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events(time_ms);
 CREATE INDEX certificates_by_server ON certificates(server);
 )sql",
+      // 3: apps, releases, instances and durable operations.
+      R"sql(
+CREATE TABLE apps (
+  name TEXT PRIMARY KEY,
+  constraints TEXT NOT NULL DEFAULT '{}',
+  memory_bytes INTEGER NOT NULL DEFAULT 0,
+  cpus REAL NOT NULL DEFAULT 0,
+  health_path TEXT NOT NULL DEFAULT '',
+  strategy TEXT NOT NULL DEFAULT 'spread',
+  scale TEXT NOT NULL DEFAULT '{}',
+  config TEXT NOT NULL DEFAULT '{}',
+  current_release INTEGER NOT NULL DEFAULT 0,
+  pinned_server TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE releases (
+  app TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  source_digest TEXT NOT NULL,
+  procfile TEXT NOT NULL,
+  config TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'pending',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (app, version)
+);
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  process TEXT NOT NULL,
+  release INTEGER NOT NULL,
+  server TEXT NOT NULL,
+  port INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL,
+  started_at_ms INTEGER NOT NULL DEFAULT 0,
+  op_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX instances_by_app ON instances(app);
+CREATE INDEX instances_by_server ON instances(server);
+CREATE TABLE ops (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  app TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  params TEXT NOT NULL DEFAULT '{}',
+  release INTEGER NOT NULL DEFAULT 0,
+  description TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL DEFAULT 0,
+  ended_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ops_by_app ON ops(app, id);
+CREATE TABLE op_steps (
+  op_id INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL DEFAULT 'pending',
+  result TEXT NOT NULL DEFAULT '{}',
+  output TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  started_at_ms INTEGER NOT NULL DEFAULT 0,
+  ended_at_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (op_id, idx)
+);
+)sql",
   };
   return kMigrations;
 }

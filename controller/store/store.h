@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "controller/store/apps.h"
 
 namespace dflow::store {
 
@@ -123,6 +124,44 @@ class Store {
   absl::Status AppendEvent(const std::string& kind, const std::string& server,
                            const std::string& app, const std::string& message);
 
+  // Apps (apps_store.cc).
+  absl::Status CreateApp(const App& app);
+  absl::StatusOr<App> GetApp(const std::string& name);
+  absl::StatusOr<std::vector<App>> ListApps();
+  // Saves desired config when the app has no release yet (nothing to roll out).
+  absl::Status SetAppConfig(const std::string& app, const std::map<std::string, std::string>& config);
+
+  absl::StatusOr<std::vector<Release>> ListReleases(const std::string& app);
+  absl::StatusOr<Release> GetRelease(const std::string& app, int64_t version);
+
+  absl::StatusOr<std::vector<Instance>> ListInstances(const std::string& app);
+  absl::StatusOr<std::vector<Instance>> ListAllInstances();
+  // Records what a server reports about an instance (no event).
+  absl::Status SetInstanceState(const std::string& id, const std::string& state);
+  // Server names hosting the app (instances of any state but stopped).
+  absl::StatusOr<int> CountInstancesOnServer(const std::string& server);
+
+  // Operations (ops_store.cc).
+  // Creates an op with one `plan` step, and — when `release` is set — the
+  // release it rolls out (its version is assigned here: the app's highest + 1),
+  // plus the op's event, in one transaction. Returns the op id.
+  absl::StatusOr<int64_t> CreateOp(const std::string& app, const std::string& kind,
+                                   const std::string& params_json, std::optional<Release> release,
+                                   const std::string& description);
+  absl::StatusOr<Op> GetOp(int64_t id);
+  absl::StatusOr<std::vector<Op>> ListOps(const std::string& app, int limit);
+  // Ops not ended, oldest first (the executor's queue).
+  absl::StatusOr<std::vector<Op>> ActiveOps();
+  absl::Status MarkOpRunning(int64_t id);
+  absl::Status MarkStepRunning(int64_t op_id, int index);
+  // Sets the step's final state and output and applies `effects`, in one transaction.
+  absl::Status FinishStep(int64_t op_id, int index, const std::string& state,
+                          const std::string& result_json, const std::string& output,
+                          const std::string& error, const StepEffects& effects);
+  absl::Status FinishOp(int64_t id, const std::string& state, const std::string& error,
+                        const StepEffects& effects);
+  absl::Status RequestCancel(int64_t id);
+
   Clock* clock() const { return clock_; }
 
  private:
@@ -131,6 +170,9 @@ class Store {
   absl::Status AppendEventLocked(const std::string& kind, const std::string& server,
                                  const std::string& app, const std::string& message);
   absl::StatusOr<Server> GetServerLocked(const std::string& name);
+  absl::StatusOr<App> GetAppLocked(const std::string& name);
+  absl::Status ApplyEffectsLocked(const std::string& app, int64_t op_id, const StepEffects& e);
+  absl::StatusOr<std::vector<OpStep>> StepsLocked(int64_t op_id);
 
   std::mutex mu_;
   std::unique_ptr<Db> db_;

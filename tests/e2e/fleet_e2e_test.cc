@@ -107,10 +107,10 @@ TEST_F(FleetE2E, RemovedAgentIsRefused) {
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
   EXPECT_TRUE(fleet_->Server("local-2").is_null());
   // The running agent's next heartbeat is refused and it stops with a clear message.
-  EXPECT_EQ(fleet_->agent("local-2").Wait(seconds(10)), 1);
+  EXPECT_EQ(fleet_->agent("local-2").Wait(seconds(10)), 3);
   // Restarted with its old certificate: PERMISSION_DENIED again.
   fleet_->StartAgent("local-2");
-  EXPECT_EQ(fleet_->agent("local-2").Wait(seconds(10)), 1);
+  EXPECT_EQ(fleet_->agent("local-2").Wait(seconds(10)), 3);
   std::string log = fleet_->agent("local-2").Log();
   EXPECT_TRUE(Contains(log, "PERMISSION_DENIED")) << log;
   EXPECT_TRUE(Contains(log, "revoked")) << log;

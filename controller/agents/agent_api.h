@@ -1,0 +1,89 @@
+// The controller's view of one agent's API, by server name. An interface so
+// the operation engine can be tested with a fake; GrpcAgentApi is the real one
+// (mTLS with the controller's certificate, a cached channel per server).
+//
+// Errors name the server: "server local-2 (127.0.0.1:7502) is unreachable: …".
+#ifndef DFLOW_CONTROLLER_AGENTS_AGENT_API_H_
+#define DFLOW_CONTROLLER_AGENTS_AGENT_API_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace dflow::agents {
+
+struct AgentInstance {
+  std::string id;
+  std::string app;
+  std::string process;
+  int64_t release = 0;
+  int port = 0;
+  std::string state;  // starting | running | backoff | stopping | stopped | failed
+  int64_t started_at_ms = 0;
+  int restarts = 0;
+  std::string last_error;
+};
+
+struct AgentLogLine {
+  int64_t time_ms = 0;
+  std::string instance;
+  std::string process;
+  std::string text;
+};
+
+struct PrepareSpec {
+  std::string app;
+  int64_t version = 0;
+  std::string digest;
+  std::map<std::string, std::string> env;
+  std::string health_path;
+  int64_t memory_bytes = 0;
+  double cpus = 0;
+};
+
+struct StartSpec {
+  std::string id;
+  std::string app;
+  std::string process;
+  int64_t release = 0;
+  std::chrono::milliseconds health_timeout{30000};
+};
+
+class AgentApi {
+ public:
+  virtual ~AgentApi() = default;
+  // Makes sure the server holds the archive (streams it when missing).
+  virtual absl::Status EnsureArchive(const std::string& server, const std::string& digest,
+                                     const std::string& local_path) = 0;
+  virtual absl::StatusOr<std::map<std::string, std::string>> PrepareRelease(
+      const std::string& server, const std::string& key, const PrepareSpec& spec) = 0;
+  virtual absl::StatusOr<std::string> RunReleaseCommand(const std::string& server,
+                                                        const std::string& key,
+                                                        const std::string& app, int64_t version,
+                                                        std::chrono::milliseconds timeout) = 0;
+  virtual absl::StatusOr<AgentInstance> StartInstance(const std::string& server,
+                                                      const std::string& key,
+                                                      const StartSpec& spec) = 0;
+  virtual absl::Status StopInstance(const std::string& server, const std::string& key,
+                                    const std::string& id, std::chrono::milliseconds grace) = 0;
+  virtual absl::StatusOr<std::vector<AgentInstance>> ListInstances(const std::string& server) = 0;
+  virtual absl::StatusOr<std::vector<AgentLogLine>> Logs(const std::string& server,
+                                                         const std::string& app,
+                                                         const std::string& process, int lines) = 0;
+  // Streams output to `out`; returns the exit code.
+  virtual absl::StatusOr<int> RunOneOff(const std::string& server, const std::string& app,
+                                        int64_t version, const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout,
+                                        const std::function<void(const std::string&)>& out) = 0;
+  virtual absl::Status DestroyApp(const std::string& server, const std::string& key,
+                                  const std::string& app) = 0;
+};
+
+}  // namespace dflow::agents
+
+#endif  // DFLOW_CONTROLLER_AGENTS_AGENT_API_H_

@@ -1,0 +1,110 @@
+// The store's records for apps, releases, instances and durable operations.
+#ifndef DFLOW_CONTROLLER_STORE_APPS_H_
+#define DFLOW_CONTROLLER_STORE_APPS_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dflow::store {
+
+struct App {
+  std::string name;
+  std::map<std::string, std::string> constraints;
+  int64_t memory_bytes = 0;
+  double cpus = 0;
+  std::string health_path;
+  std::string strategy = "spread";
+  std::map<std::string, int> scale;            // desired instances per process type
+  std::map<std::string, std::string> config;   // desired config (the next release's)
+  int64_t current_release = 0;                 // 0: never deployed
+  std::string pinned_server;
+  int64_t created_at_ms = 0;
+};
+
+struct Release {
+  std::string app;
+  int64_t version = 0;
+  std::string kind;  // deploy | config | rollback
+  std::string description;
+  std::string source_digest;
+  std::string procfile;
+  std::map<std::string, std::string> config;
+  std::string status = "pending";  // pending | current | previous | failed
+  std::string created_by;
+  int64_t created_at_ms = 0;
+};
+
+// Instance states as the controller records them.
+inline constexpr const char* kInstancePending = "pending";    // placed, not started yet
+inline constexpr const char* kInstanceRunning = "running";    // healthy on its server
+inline constexpr const char* kInstanceCrashed = "crashed";    // its server reports it restarting
+inline constexpr const char* kInstanceStopping = "stopping";  // to be stopped
+inline constexpr const char* kInstanceLost = "lost";          // its server was gone past the grace
+
+struct Instance {
+  std::string id;
+  std::string app;
+  std::string process;
+  int64_t release = 0;
+  std::string server;
+  int port = 0;
+  std::string state = kInstancePending;
+  int64_t started_at_ms = 0;
+  int64_t op_id = 0;
+};
+
+struct OpStep {
+  int64_t op_id = 0;
+  int index = 0;
+  std::string kind;
+  std::string description;
+  std::string params = "{}";  // JSON
+  std::string state = "pending";  // pending | running | done | failed | skipped | compensated
+  std::string result = "{}";  // JSON
+  std::string output;
+  std::string error;
+  int64_t started_at_ms = 0;
+  int64_t ended_at_ms = 0;
+};
+
+struct Op {
+  int64_t id = 0;
+  std::string app;
+  std::string kind;  // deploy | scale | config | rollback | restart | destroy | reschedule
+  std::string state = "pending";  // pending | running | succeeded | failed | cancelled | rolled_back
+  std::string params = "{}";
+  int64_t release = 0;
+  std::string description;
+  std::string error;
+  bool cancel_requested = false;
+  int64_t created_at_ms = 0;
+  int64_t started_at_ms = 0;
+  int64_t ended_at_ms = 0;
+  std::vector<OpStep> steps;
+};
+
+bool OpEnded(const std::string& state);
+
+// What finishing a step changes, committed in the same transaction as the step.
+struct StepEffects {
+  std::vector<Instance> put_instances;                      // insert or replace
+  std::map<std::string, std::string> instance_states;       // id -> state
+  std::map<std::string, int> instance_ports;                // id -> port
+  std::vector<std::string> delete_instances;
+  std::optional<int64_t> current_release;
+  std::optional<std::map<std::string, int>> scale;
+  std::optional<std::map<std::string, std::string>> config;
+  std::map<int64_t, std::string> release_status;            // version -> status
+  std::optional<std::string> pinned_server;
+  bool delete_app = false;
+  std::vector<OpStep> append_steps;                         // indexes assigned by the store
+  std::string event_kind;                                   // optional event to append
+  std::string event_message;
+};
+
+}  // namespace dflow::store
+
+#endif  // DFLOW_CONTROLLER_STORE_APPS_H_

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Brings up a whole dflow on this machine: installs what is missing, builds,
+# starts a controller and two agents (local-1, local-2) on 127.0.0.1 with the
+# embedded LocalRuntime, waits until both are healthy and prints what to try next.
+#
+#   deploy/quickstart.sh        start (running it again is harmless)
+#   deploy/quickstart.sh stop   stop exactly what it started (PID files)
+#
+# Environment: DFLOW_HOME (default ~/.dflow), DFLOW_CONTROLLER_PORT (7443),
+# DFLOW_AGENT_PORT_BASE (7500: local-1 gets 7501, local-2 7502).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export DFLOW_HOME=${DFLOW_HOME:-$HOME/.dflow}
+CONTROLLER_PORT=${DFLOW_CONTROLLER_PORT:-7443}
+AGENT_PORT_BASE=${DFLOW_AGENT_PORT_BASE:-7500}
+AGENTS=(local-1 local-2)
+RUN_DIR=$DFLOW_HOME/run
+LOG_DIR=$DFLOW_HOME/logs
+BUILD_DIR=$ROOT/build-release
+BIN=$DFLOW_HOME/bin
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_one() {
+  local pidfile=$1 name=$2
+  if alive "$pidfile"; then
+    local pid
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+    echo "stopped $name (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+if [ "${1:-}" = "stop" ]; then
+  for a in "${AGENTS[@]}"; do stop_one "$RUN_DIR/agent-$a.pid" "agent $a"; done
+  stop_one "$RUN_DIR/controller.pid" "controller"
+  exit 0
+fi
+if [ -n "${1:-}" ]; then
+  echo "usage: deploy/quickstart.sh [stop]" >&2
+  exit 2
+fi
+
+"$ROOT/deploy/deps.sh"
+
+echo "==> building (Release) in $BUILD_DIR"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target dflow-controller dflow-agent dflow
+mkdir -p "$BIN" "$RUN_DIR" "$LOG_DIR"
+for b in controller/dflow-controller agent/dflow-agent cli/dflow; do
+  ln -sf "$BUILD_DIR/$b" "$BIN/$(basename "$b")"
+done
+export PATH=$BIN:$PATH
+
+CDIR=$DFLOW_HOME/controller
+if [ ! -f "$CDIR/ca.key" ]; then
+  dflow-controller init --data-dir "$CDIR"
+fi
+
+start() {  # start PIDFILE LOG ARGV…
+  local pidfile=$1 log=$2
+  shift 2
+  setsid "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}
+
+if alive "$RUN_DIR/controller.pid"; then
+  echo "==> controller already running (pid $(cat "$RUN_DIR/controller.pid"))"
+else
+  echo "==> starting controller on 127.0.0.1:$CONTROLLER_PORT"
+  start "$RUN_DIR/controller.pid" "$LOG_DIR/controller.log" \
+    dflow-controller run --data-dir "$CDIR" --listen "127.0.0.1:$CONTROLLER_PORT"
+fi
+export DFLOW_CONTROLLER=$CDIR/controller.sock
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND…
+  local secs=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "quickstart: timed out after ${secs}s waiting for $what; see $LOG_DIR" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+wait_for 30 "the controller to answer" dflow status
+
+i=0
+for a in "${AGENTS[@]}"; do
+  i=$((i + 1))
+  adir=$DFLOW_HOME/agents/$a
+  if [ ! -f "$adir/agent.json" ]; then
+    echo "==> joining $a"
+    dflow-agent join --token "$(dflow servers join-token --ttl 5m)" --name "$a" \
+      --listen "127.0.0.1:$((AGENT_PORT_BASE + i))" --data-dir "$adir" --label "slot=$i" >/dev/null
+  fi
+  if alive "$RUN_DIR/agent-$a.pid"; then
+    echo "==> agent $a already running (pid $(cat "$RUN_DIR/agent-$a.pid"))"
+  else
+    echo "==> starting agent $a"
+    start "$RUN_DIR/agent-$a.pid" "$LOG_DIR/agent-$a.log" dflow-agent run --data-dir "$adir"
+  fi
+done
+
+healthy() {
+  local n
+  n=$(dflow servers ls --json | grep -c '"status": "healthy"' || true)
+  [ "$n" -ge "${#AGENTS[@]}" ]
+}
+wait_for 60 "both agents to be healthy" healthy
+dflow servers ls
+
+cat <<MSG
+
+dflow is up: a controller and two agents on this machine.
+Logs: $LOG_DIR   Data: $DFLOW_HOME
+
+Next, in this shell:
+  export PATH=$BIN:\$PATH DFLOW_CONTROLLER=$DFLOW_CONTROLLER
+  dflow status                      # controller health and recent events
+  dflow servers ls                  # the fleet
+  dflow servers show local-1        # one server's facts
+  dflow servers label local-2 tier=beefy
+  dflow servers drain local-1       # nothing new is placed there
+  deploy/quickstart.sh stop         # stop everything this script started
+MSG
