@@ -136,6 +136,15 @@ CliResult RunProgram(const std::vector<std::string>& argv,
   return {r->exit_code, r->stdout_data, r->stderr_data};
 }
 
+std::string HttpGet(int port, const std::string& path) {
+  auto r = RunProgram({"curl", "-sS", "-m", "2", "-o", "-", "-w", "\n%{http_code}",
+                       "http://127.0.0.1:" + std::to_string(port) + path});
+  auto nl = r.out.rfind('\n');
+  std::string code = nl == std::string::npos ? "" : r.out.substr(nl + 1);
+  if (r.exit_code != 0 || code != "200") return "ERROR: " + code + " " + r.err;
+  return r.out.substr(0, nl);
+}
+
 Fleet::Fleet(const std::string& root) : root_(root), controller_dir_(root + "/controller") {
   controller_port_ = FreePort();
 }
@@ -143,6 +152,56 @@ Fleet::Fleet(const std::string& root) : root_(root), controller_dir_(root + "/co
 Fleet::~Fleet() {
   for (auto& [name, proc] : agents_) proc.Signal(SIGKILL);
   controller_.Signal(SIGKILL);
+  KillInstances();
+}
+
+namespace {
+
+// Processes whose working directory lies under `root`, with their environment.
+std::vector<std::pair<int, std::map<std::string, std::string>>> ProcessesUnder(
+    const std::string& root) {
+  std::vector<std::pair<int, std::map<std::string, std::string>>> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code cwd_ec;
+    std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", cwd_ec);
+    if (cwd_ec || cwd.rfind(root + "/", 0) != 0) continue;
+    auto environ_text = ReadFile(entry.path().string() + "/environ");
+    if (!environ_text.ok()) continue;
+    std::map<std::string, std::string> env;
+    size_t start = 0;
+    while (start < environ_text->size()) {
+      size_t end = environ_text->find('\0', start);
+      if (end == std::string::npos) end = environ_text->size();
+      std::string kv = environ_text->substr(start, end - start);
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+      start = end + 1;
+    }
+    out.emplace_back(std::stoi(name), std::move(env));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> Fleet::InstancePids(const std::string& app) const {
+  std::vector<int> pids;
+  for (const auto& [pid, env] : ProcessesUnder(root_)) {
+    auto it = env.find("DFLOW_APP");
+    if (it != env.end() && it->second == app && env.count("DFLOW_INSTANCE_ID")) {
+      pids.push_back(pid);
+    }
+  }
+  return pids;
+}
+
+void Fleet::KillInstances() const {
+  for (const auto& [pid, env] : ProcessesUnder(root_)) {
+    if (env.count("DFLOW_INSTANCE_ID")) kill(pid, SIGKILL);
+  }
 }
 
 void Fleet::InitController() {
@@ -150,12 +209,16 @@ void Fleet::InitController() {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
-void Fleet::StartController() {
+void Fleet::SpawnController(const std::map<std::string, std::string>& env) {
   controller_ = Proc({DFLOW_CONTROLLER_BIN, "run", "--data-dir", controller_dir_, "--listen",
                       "127.0.0.1:" + std::to_string(controller_port_), "--heartbeat-interval",
                       kHeartbeat, "--lease", std::to_string(kLease.count()) + "ms", "--grace",
-                      "5s"},
-                     root_ + "/controller.log");
+                      kGrace},
+                     root_ + "/controller.log", env);
+}
+
+void Fleet::StartController(const std::map<std::string, std::string>& env) {
+  SpawnController(env);
   bool up = WaitFor([&] { return Cli({"status"}).exit_code == 0; }, std::chrono::seconds(30));
   ASSERT_TRUE(up) << "controller did not come up:\n" << controller_.Log();
 }

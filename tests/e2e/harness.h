@@ -73,7 +73,10 @@ class Fleet {
 
   void InitController();
   // Starts `dflow-controller run` and waits until the CLI gets an answer.
-  void StartController();
+  // `env` is added to the controller's environment (fault-injection points).
+  void StartController(const std::map<std::string, std::string>& env = {});
+  // Starts the controller without waiting for it (it may be meant to crash).
+  void SpawnController(const std::map<std::string, std::string>& env = {});
   void StopController(int sig);
   Proc& controller() { return controller_; }
 
@@ -91,7 +94,14 @@ class Fleet {
   bool WaitStatus(const std::string& name, const std::string& status,
                   std::chrono::milliseconds timeout);
 
+  // Pids of the app's instance processes on this machine started under this
+  // fleet's directory (found by their DFLOW_APP environment and working dir).
+  std::vector<int> InstancePids(const std::string& app) const;
+  // SIGKILLs every instance process started under this fleet's directory.
+  void KillInstances() const;
+
   static constexpr const char* kHeartbeat = "200ms";
+  static constexpr const char* kGrace = "4s";
   static constexpr std::chrono::milliseconds kLease{1500};
 
  private:
@@ -105,6 +115,10 @@ class Fleet {
 
 CliResult RunProgram(const std::vector<std::string>& argv,
                      std::map<std::string, std::string> extra_env = {});
+
+// GET http://127.0.0.1:PORT/PATH with curl (2 s timeout): the body, or
+// "ERROR: …" when it did not answer with 200.
+std::string HttpGet(int port, const std::string& path = "/");
 
 }  // namespace dflow::testing
 
