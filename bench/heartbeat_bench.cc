@@ -10,10 +10,10 @@
 //    The ratio controller/baseline is what the figures report.
 // 3. Memory: a fresh controller, measured idle with no agent connected, then
 //    after `idle` seconds with `agents` agents heartbeating every second.
-#include <grpcpp/grpcpp.h>
-#include <signal.h>
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,12 +82,14 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-long RssKib(int pid) {
+// A "Field:   123 kB" line of /proc/PID/status: VmRSS (all resident pages) or
+// RssAnon (the process's private memory, without shared library pages).
+long StatusKib(int pid, const std::string& field) {
   auto status = dflow::ReadFile(absl::StrCat("/proc/", pid, "/status"));
   if (!status.ok()) return -1;
-  auto pos = status->find("VmRSS:");
+  auto pos = status->find(field + ":");
   if (pos == std::string::npos) return -1;
-  return std::strtol(status->c_str() + pos + 6, nullptr, 10);
+  return std::strtol(status->c_str() + pos + field.size() + 1, nullptr, 10);
 }
 
 struct AgentCreds {
@@ -107,15 +109,16 @@ std::vector<AgentCreds> Register(const std::string& dir, const Options& o) {
       AgentCreds c;
       c.key = *dflow::tls::GenerateKey();
       std::string cn = absl::StrCat(dflow::tls::kAgentCommonNamePrefix, name);
-      c.cert = *dflow::tls::IssueCertificate(ca, *dflow::tls::CreateCsr(c.key, cn), cn,
-                                            "127.0.0.1", 30);
+      c.cert =
+          *dflow::tls::IssueCertificate(ca, *dflow::tls::CreateCsr(c.key, cn), cn, "127.0.0.1", 30);
       fingerprint = *dflow::tls::Fingerprint(c.cert);
       creds.push_back(c);
     }
     std::string token = absl::StrCat("bench-token-", i);
     (void)store->CreateJoinToken(token, dflow::SystemClock::Get()->NowMs() + 3600000);
-    dflow::store::JoinRecord r{token, name, absl::StrCat("127.0.0.1:", 20000 + i), "local",
-                               {{"bench", "yes"}}, {}, fingerprint};
+    dflow::store::JoinRecord r{
+        token, name,       absl::StrCat("127.0.0.1:", 20000 + i), "local", {{"bench", "yes"}},
+        {},    fingerprint};
     r.facts.cpus = 2;
     if (auto s = store->JoinServer(r); !s.ok()) {
       std::cerr << "register: " << s << "\n";
@@ -207,8 +210,8 @@ int main(int argc, char** argv) {
 
   // (a) the controller.
   std::string listen = absl::StrCat("127.0.0.1:", FreePort());
-  int pid = Spawn({controller, "run", "--data-dir", cdir, "--listen", listen, "--heartbeat-interval",
-                   "1s", "--lease", "15s"},
+  int pid = Spawn({controller, "run", "--data-dir", cdir, "--listen", listen,
+                   "--heartbeat-interval", "1s", "--lease", "15s"},
                   dir + "/controller.log");
   WaitPort(listen, ca);
   int controller_errors = 0;
@@ -229,7 +232,8 @@ int main(int argc, char** argv) {
               dir + "/controller2.log");
   WaitPort(listen, ca);
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  long rss_idle = RssKib(pid);
+  long rss_idle = StatusKib(pid, "VmRSS");
+  long anon_idle = StatusKib(pid, "RssAnon");
   std::atomic<bool> stop{false};
   std::vector<std::thread> beats;
   for (const auto& c : creds) {
@@ -242,12 +246,14 @@ int main(int argc, char** argv) {
         v1::HeartbeatResponse resp;
         req.mutable_facts()->set_cpus(2);
         stub->Heartbeat(&ctx, req, &resp);
-        for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 10 && !stop; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
   }
   std::this_thread::sleep_for(std::chrono::seconds(o.idle));
-  long rss_connected = RssKib(pid);
+  long rss_connected = StatusKib(pid, "VmRSS");
+  long anon_connected = StatusKib(pid, "RssAnon");
   stop = true;
   for (auto& t : beats) t.join();
   Stop(pid);
@@ -257,11 +263,14 @@ int main(int argc, char** argv) {
               o.registered, controller_rate);
   std::printf("| unary calls/s, baseline no-op server (same RPC, same TLS) | %.0f |\n", base_rate);
   std::printf("| ratio controller / baseline | %.2f |\n", controller_rate / base_rate);
-  std::printf("| failed calls (controller / baseline) | %d / %d |\n", controller_errors, base_errors);
+  std::printf("| failed calls (controller / baseline) | %d / %d |\n", controller_errors,
+              base_errors);
   std::printf("| controller RSS, idle, %d registered, none connected | %.1f MiB |\n", o.registered,
               rss_idle / 1024.0);
   std::printf("| controller RSS after %d s with %d agents heartbeating every 1 s | %.1f MiB |\n",
               o.idle, o.agents, rss_connected / 1024.0);
+  std::printf("| of which private (RssAnon), idle / connected | %.1f / %.1f MiB |\n",
+              anon_idle / 1024.0, anon_connected / 1024.0);
   std::printf("| added RSS per connected agent | %.1f KiB |\n",
               static_cast<double>(rss_connected - rss_idle) / o.agents);
   return 0;

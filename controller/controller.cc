@@ -141,6 +141,10 @@ absl::Status Run(const RunOptions& options) {
   tls_options.pem_root_certs = ca.cert_pem;
   tls_options.pem_key_cert_pairs.push_back({serving.key_pem, serving.cert_pem + ca.cert_pem});
   grpc::ServerBuilder agent_builder;
+  // Memory per connected agent is what bounds a controller's RSS: no BDP probe
+  // growing the flow-control windows past what heartbeats and archives need.
+  // (A thread quota would bound it further but makes gRPC refuse calls.)
+  agent_builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   int bound_port = 0;
   agent_builder.AddListeningPort(options.listen, grpc::SslServerCredentials(tls_options),
                                  &bound_port);

@@ -1,4 +1,6 @@
 // dflow-controller: the single source of truth of a dflow fleet.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +20,9 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives every thread that allocates its own arena and keeps what they
+  // free; two arenas keep an idle controller's heap small at no measurable cost.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"dflow-controller: the control plane of a dflow fleet.\n\nExit codes: 0 ok, 1 failure, 2 usage error."};
   app.set_version_flag("--version", dflow::kVersion);
   app.require_subcommand(1);

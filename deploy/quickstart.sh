@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up a whole dflow on this machine: installs what is missing, builds,
 # starts a controller and two agents (local-1, local-2) on 127.0.0.1 with the
-# embedded LocalRuntime, waits until both are healthy and prints what to try next.
+# embedded LocalRuntime, waits until both are healthy, deploys examples/hello
+# with one instance on each server and prints their URLs and what to try next.
 #
 #   deploy/quickstart.sh        start (running it again is harmless)
 #   deploy/quickstart.sh stop   stop exactly what it started (PID files)
@@ -117,17 +118,44 @@ healthy() {
 wait_for 60 "both agents to be healthy" healthy
 dflow servers ls
 
+APP=hello
+if ! dflow apps show "$APP" >/dev/null 2>&1; then
+  echo "==> creating app $APP"
+  dflow apps create "$APP" --health-path /health
+fi
+if [ "$(dflow releases "$APP" --json | grep -c '"status": "current"' || true)" -eq 0 ]; then
+  echo "==> deploying examples/hello to $APP"
+  dflow deploy "$APP" --path "$ROOT/examples/hello"
+fi
+echo "==> scaling $APP to 2 web instances (one per server)"
+dflow scale "$APP" web=2
+dflow ps "$APP"
+URLS=$(dflow ps "$APP" --json | python3 -c '
+import json, sys
+for i in json.load(sys.stdin):
+    if i.get("state") == "running":
+        print("  http://127.0.0.1:%d/   (%s on %s, release v%d)" % (i["port"], i["id"], i["server"], i["release"]))
+')
+
 cat <<MSG
 
-dflow is up: a controller and two agents on this machine.
+dflow is up: a controller and two agents on this machine, and the app "$APP"
+running on both. Its instances answer at:
+$URLS
+
 Logs: $LOG_DIR   Data: $DFLOW_HOME
 
 Next, in this shell:
   export PATH=$BIN:\$PATH DFLOW_CONTROLLER=$DFLOW_CONTROLLER
-  dflow status                      # controller health and recent events
-  dflow servers ls                  # the fleet
-  dflow servers show local-1        # one server's facts
-  dflow servers label local-2 tier=beefy
-  dflow servers drain local-1       # nothing new is placed there
-  deploy/quickstart.sh stop         # stop everything this script started
+  curl http://127.0.0.1:<port>/            # one of the URLs above
+  dflow ps $APP                             # where each instance runs
+  dflow scale $APP web=4                    # two per server
+  dflow config set $APP GREETING=bonjour    # a new release, rolled out
+  dflow releases $APP                       # v1, v2, …
+  dflow rollback $APP                       # back to the release before
+  dflow logs $APP -n 20                     # merged across servers
+  dflow ops ls --app $APP                   # durable operations and their steps
+  dflow status                              # controller health and recent events
+  dflow servers ls                          # the fleet
+  deploy/quickstart.sh stop                 # stop everything this script started
 MSG

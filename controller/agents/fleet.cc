@@ -22,7 +22,7 @@ absl::Status Fleet::Load() {
   certs_ = std::move(*certs);
   int64_t expires = clock_->MonotonicMs() + options_.lease.count();
   for (const auto& s : *servers) {
-    leases_[s.name] = Lease{expires, s.health == store::Health::kHealthy};
+    leases_[s.name] = Lease{expires, s.health == store::Health::kHealthy, {s.labels, s.draining}};
   }
   return absl::OkStatus();
 }
@@ -66,7 +66,7 @@ absl::StatusOr<std::string> Fleet::Authorize(const std::string& fingerprint) con
 void Fleet::OnJoined(const std::string& name, const std::string& fingerprint) {
   std::lock_guard lock(mu_);
   certs_[fingerprint] = name;
-  leases_[name] = Lease{clock_->MonotonicMs() + options_.lease.count(), true};
+  leases_[name] = Lease{clock_->MonotonicMs() + options_.lease.count(), true, {}};
 }
 
 void Fleet::OnRemoved(const std::string& name) {
@@ -76,7 +76,13 @@ void Fleet::OnRemoved(const std::string& name) {
   pending_facts_.erase(name);
 }
 
-absl::Status Fleet::Heartbeat(const std::string& name, const store::Facts& facts) {
+void Fleet::OnServerChanged(const std::string& name, const ServerView& view) {
+  std::lock_guard lock(mu_);
+  auto it = leases_.find(name);
+  if (it != leases_.end()) it->second.view = view;
+}
+
+absl::StatusOr<ServerView> Fleet::Heartbeat(const std::string& name, const store::Facts& facts) {
   std::lock_guard lock(mu_);
   auto it = leases_.find(name);
   if (it == leases_.end()) {
@@ -91,7 +97,7 @@ absl::Status Fleet::Heartbeat(const std::string& name, const store::Facts& facts
     it->second.reachable = true;
     spdlog::info("server {} is healthy again", name);
   }
-  return absl::OkStatus();
+  return it->second.view;
 }
 
 void Fleet::Tick() {

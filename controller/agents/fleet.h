@@ -33,6 +33,13 @@ struct FleetOptions {
   std::chrono::milliseconds tick{250};
 };
 
+// What a heartbeat reply tells the agent about itself, kept in memory so that
+// heartbeats never wait on the store.
+struct ServerView {
+  std::map<std::string, std::string> labels;
+  bool draining = false;
+};
+
 class Fleet {
  public:
   Fleet(store::Store* store, Clock* clock, FleetOptions options);
@@ -49,9 +56,13 @@ class Fleet {
   void OnJoined(const std::string& name, const std::string& fingerprint);
   void OnRemoved(const std::string& name);
 
+  // Keeps the in-memory view current after a committed change of labels or draining.
+  void OnServerChanged(const std::string& name, const ServerView& view);
+
   // Renews the lease. A server that was unreachable is committed healthy before
-  // this returns. Facts are buffered for the next flush.
-  absl::Status Heartbeat(const std::string& name, const store::Facts& facts);
+  // this returns. Facts are buffered for the next flush. Returns the server's
+  // labels and draining flag.
+  absl::StatusOr<ServerView> Heartbeat(const std::string& name, const store::Facts& facts);
 
   // Expires leases (committing each change) and flushes buffered facts.
   void Tick();
@@ -66,6 +77,7 @@ class Fleet {
   struct Lease {
     int64_t expires_mono = 0;
     bool reachable = true;
+    ServerView view;
   };
 
   store::Store* store_;

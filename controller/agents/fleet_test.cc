@@ -91,7 +91,7 @@ TEST_F(FleetTest, AuthorizeAndRemove) {
   ASSERT_TRUE(store_->RemoveServer("a").ok());
   fleet.OnRemoved("a");
   EXPECT_EQ(fleet.Authorize("fp-a").status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(fleet.Heartbeat("a", {}).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(fleet.Heartbeat("a", {}).status().code(), absl::StatusCode::kPermissionDenied);
   // A new controller process reading the store agrees.
   Fleet reloaded(store_.get(), &clock_, options_);
   ASSERT_TRUE(reloaded.Load().ok());

@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/join_token.h"
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "controller/api/convert.h"
-#include "common/join_token.h"
 
 namespace dflow::api {
 namespace {
@@ -23,6 +23,19 @@ absl::Status CheckJoinRequest(const controller::v1::JoinRequest& r) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> AgentGatewayService::CachedFingerprint(const std::string& pem) {
+  {
+    std::lock_guard lock(fingerprints_mu_);
+    auto it = fingerprints_.find(pem);
+    if (it != fingerprints_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::string fingerprint, tls::Fingerprint(pem));
+  std::lock_guard lock(fingerprints_mu_);
+  if (fingerprints_.size() >= kMaxCachedFingerprints) fingerprints_.clear();
+  fingerprints_.emplace(pem, fingerprint);
+  return fingerprint;
+}
 
 grpc::Status AgentGatewayService::Join(grpc::ServerContext* context,
                                        const controller::v1::JoinRequest* request,
@@ -58,6 +71,7 @@ grpc::Status AgentGatewayService::Join(grpc::ServerContext* context,
     return ToGrpc(s);
   }
   ctx_->fleet->OnJoined(rec.name, rec.cert_fingerprint);
+  ctx_->fleet->OnServerChanged(rec.name, {rec.labels, false});
   spdlog::info("server {} joined from {}", rec.name, rec.address);
   response->set_certificate_pem(*cert);
   response->set_ca_pem(ctx_->ca.cert_pem);
@@ -72,20 +86,17 @@ grpc::Status AgentGatewayService::Heartbeat(grpc::ServerContext* context,
     return ToGrpc(absl::UnauthenticatedError(
         "heartbeat needs the agent's client certificate; run `dflow-agent join` first"));
   }
-  auto fingerprint = tls::Fingerprint(pem);
+  auto fingerprint = CachedFingerprint(pem);
   if (!fingerprint.ok()) return ToGrpc(fingerprint.status());
   auto name = ctx_->fleet->Authorize(*fingerprint);
   if (!name.ok()) return ToGrpc(name.status());
   if (PeerCommonName(*context) != absl::StrCat(tls::kAgentCommonNamePrefix, *name)) {
     return ToGrpc(absl::PermissionDeniedError("certificate name does not match its server"));
   }
-  if (auto s = ctx_->fleet->Heartbeat(*name, FromProto(request->facts())); !s.ok()) {
-    return ToGrpc(s);
-  }
-  auto server = ctx_->store->GetServer(*name);
-  if (!server.ok()) return ToGrpc(server.status());
-  response->mutable_labels()->insert(server->labels.begin(), server->labels.end());
-  response->set_draining(server->draining);
+  auto view = ctx_->fleet->Heartbeat(*name, FromProto(request->facts()));
+  if (!view.ok()) return ToGrpc(view.status());
+  response->mutable_labels()->insert(view->labels.begin(), view->labels.end());
+  response->set_draining(view->draining);
   response->set_interval_ms(ctx_->fleet->options().heartbeat_interval.count());
   return grpc::Status::OK;
 }

@@ -4,6 +4,11 @@
 #ifndef DFLOW_CONTROLLER_API_AGENT_GATEWAY_SERVICE_H_
 #define DFLOW_CONTROLLER_API_AGENT_GATEWAY_SERVICE_H_
 
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
 #include "controller/api/context.h"
 #include "dflow/controller/v1/agent_gateway.grpc.pb.h"
 
@@ -20,7 +25,14 @@ class AgentGatewayService final : public controller::v1::AgentGateway::Service {
                          controller::v1::HeartbeatResponse* response) override;
 
  private:
+  // A certificate's fingerprint, parsed once per distinct PEM: heartbeats
+  // repeat the same few certificates, and parsing dominates their cost.
+  absl::StatusOr<std::string> CachedFingerprint(const std::string& pem);
+  static constexpr size_t kMaxCachedFingerprints = 10000;
+
   ControllerContext* ctx_;
+  std::mutex fingerprints_mu_;
+  std::unordered_map<std::string, std::string> fingerprints_;
 };
 
 }  // namespace dflow::api

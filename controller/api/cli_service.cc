@@ -104,6 +104,7 @@ grpc::Status CliService::LabelServer(grpc::ServerContext*, const v1::LabelServer
   }
   auto server = ctx_->store->SetLabels(request->name(), set, remove);
   if (!server.ok()) return ToGrpc(server.status());
+  ctx_->fleet->OnServerChanged(server->name, {server->labels, server->draining});
   ToProto(*server, ctx_->fleet->Reachable(server->name), response);
   return grpc::Status::OK;
 }
@@ -112,6 +113,7 @@ grpc::Status CliService::SetDraining(grpc::ServerContext*, const v1::SetDraining
                                      v1::Server* response) {
   auto server = ctx_->store->SetDraining(request->name(), request->draining());
   if (!server.ok()) return ToGrpc(server.status());
+  ctx_->fleet->OnServerChanged(server->name, {server->labels, server->draining});
   ToProto(*server, ctx_->fleet->Reachable(server->name), response);
   return grpc::Status::OK;
 }

@@ -77,9 +77,9 @@ TEST_F(FleetE2E, ControllerRestartKeepsInventoryAndLeases) {
   EXPECT_EQ(s["status"], "healthy");  // the lease restarted; nobody was declared dead
   EXPECT_EQ(s["labels"]["zone"], "a");
   // The agent reconnects on its own and stays healthy past a whole lease.
-  ASSERT_TRUE(WaitFor(
-      [&] { return fleet_->Server("local-1")["last_heartbeat"] != s["last_heartbeat"]; },
-      seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return fleet_->Server("local-1")["last_heartbeat"] != s["last_heartbeat"]; },
+              seconds(10)));
 }
 
 TEST_F(FleetE2E, ControllerKilledHardRestartsCleanly) {
@@ -156,7 +156,8 @@ TEST_F(FleetE2E, JoinTokenRules) {
   decoded->ca_fingerprint = std::string(64, '0');
   auto foreign = join(decoded->Encode(), "a-5");
   EXPECT_EQ(foreign.exit_code, 1);
-  EXPECT_TRUE(Contains(foreign.err, "did not present the CA named in the join token")) << foreign.err;
+  EXPECT_TRUE(Contains(foreign.err, "did not present the CA named in the join token"))
+      << foreign.err;
 }
 
 // The agent accepts only the controller's certificate; the controller accepts
@@ -178,7 +179,8 @@ TEST_F(FleetE2E, PeersCheckEachOthersIdentity) {
     return stub->Describe(&ctx, {}, r);
   };
   agent::v1::DescribeResponse r;
-  auto as_controller = agent_stub(*ReadFile(cdir + "/controller.key"), *ReadFile(cdir + "/controller.pem"));
+  auto as_controller =
+      agent_stub(*ReadFile(cdir + "/controller.key"), *ReadFile(cdir + "/controller.pem"));
   ASSERT_TRUE(describe(as_controller.get(), &r).ok());
   EXPECT_EQ(r.name(), "local-1");
   EXPECT_GT(r.facts().cpus(), 0);
@@ -202,8 +204,9 @@ TEST_F(FleetE2E, PeersCheckEachOthersIdentity) {
   EXPECT_FALSE(gateway->Heartbeat(&ctx, {}, &hr).ok());
 
   // No client certificate at all: only Join is reachable.
-  auto anonymous = controller::v1::AgentGateway::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(fleet_->controller_port()), grpc::SslCredentials({ca, "", ""})));
+  auto anonymous = controller::v1::AgentGateway::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(fleet_->controller_port()),
+                          grpc::SslCredentials({ca, "", ""})));
   grpc::ClientContext ctx2;
   ctx2.set_deadline(std::chrono::system_clock::now() + seconds(5));
   EXPECT_EQ(anonymous->Heartbeat(&ctx2, {}, &hr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -244,11 +247,11 @@ TEST_F(FleetE2E, BadInputGetsClearMessagesAndExitCodes) {
 
 TEST(FleetE2EStandalone, CliSaysWhereItLookedWhenControllerIsDown) {
   TempDir tmp;
-  auto r = RunProgram({DFLOW_CLI_BIN, "servers", "ls"}, {{"DFLOW_HOME", tmp.path()},
-                                                         {"DFLOW_CONTROLLER", ""}});
+  auto r = RunProgram({DFLOW_CLI_BIN, "servers", "ls"},
+                      {{"DFLOW_HOME", tmp.path()}, {"DFLOW_CONTROLLER", ""}});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(Contains(r.err, "cannot reach the controller at unix:" + tmp.path() +
-                                  "/controller/controller.sock"))
+  EXPECT_TRUE(Contains(
+      r.err, "cannot reach the controller at unix:" + tmp.path() + "/controller/controller.sock"))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "dflow-controller run --data-dir " + tmp.path() + "/controller"))
       << r.err;

@@ -75,7 +75,8 @@ Proc::Proc(std::vector<std::string> argv, std::string log_path,
   pid_ = pid.ok() ? *pid : -1;
 }
 
-Proc::Proc(Proc&& o) noexcept : pid_(o.pid_), status_(o.status_), log_path_(std::move(o.log_path_)) {
+Proc::Proc(Proc&& o) noexcept
+    : pid_(o.pid_), status_(o.status_), log_path_(std::move(o.log_path_)) {
   o.pid_ = -1;
 }
 
@@ -210,11 +211,20 @@ void Fleet::InitController() {
 }
 
 void Fleet::SpawnController(const std::map<std::string, std::string>& env) {
-  controller_ = Proc({DFLOW_CONTROLLER_BIN, "run", "--data-dir", controller_dir_, "--listen",
-                      "127.0.0.1:" + std::to_string(controller_port_), "--heartbeat-interval",
-                      kHeartbeat, "--lease", std::to_string(kLease.count()) + "ms", "--grace",
-                      kGrace},
-                     root_ + "/controller.log", env);
+  std::vector<std::string> argv = {DFLOW_CONTROLLER_BIN,
+                                   "run",
+                                   "--data-dir",
+                                   controller_dir_,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(controller_port_),
+                                   "--heartbeat-interval",
+                                   kHeartbeat,
+                                   "--lease",
+                                   std::to_string(kLease.count()) + "ms",
+                                   "--grace",
+                                   kGrace};
+  argv.insert(argv.end(), controller_flags_.begin(), controller_flags_.end());
+  controller_ = Proc(argv, root_ + "/controller.log", env);
 }
 
 void Fleet::StartController(const std::map<std::string, std::string>& env) {
@@ -245,9 +255,10 @@ std::string Fleet::JoinToken() {
 void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels) {
   int port = FreePort();
   agent_ports_[name] = port;
-  std::vector<std::string> argv = {DFLOW_AGENT_BIN, "join",     "--token",    JoinToken(),
-                                   "--name",        name,       "--listen",   "127.0.0.1:" + std::to_string(port),
-                                   "--data-dir",    agent_dir(name)};
+  std::vector<std::string> argv = {
+      DFLOW_AGENT_BIN, "join",         "--token",  JoinToken(),
+      "--name",        name,           "--listen", "127.0.0.1:" + std::to_string(port),
+      "--data-dir",    agent_dir(name)};
   for (const auto& l : labels) {
     argv.push_back("--label");
     argv.push_back(l);

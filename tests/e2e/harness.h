@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common/process.h"
 #include <nlohmann/json.hpp>
+#include "common/process.h"
 
 namespace dflow::testing {
 
@@ -79,6 +79,10 @@ class Fleet {
   void SpawnController(const std::map<std::string, std::string>& env = {});
   void StopController(int sig);
   Proc& controller() { return controller_; }
+  // Extra `dflow-controller run` flags for the next (re)starts.
+  void set_controller_flags(std::vector<std::string> flags) {
+    controller_flags_ = std::move(flags);
+  }
 
   CliResult Cli(const std::vector<std::string>& args);
   std::string JoinToken();
@@ -109,6 +113,7 @@ class Fleet {
   std::string controller_dir_;
   int controller_port_ = 0;
   Proc controller_;
+  std::vector<std::string> controller_flags_;
   std::map<std::string, Proc> agents_;
   std::map<std::string, int> agent_ports_;
 };
