@@ -22,17 +22,20 @@ Target ResolveTarget(const std::string& flag) {
     const char* user_home = std::getenv("HOME");
     home = absl::StrCat(user_home ? user_home : "", "/.dflow");
   }
-  return make(home + "/controller/controller.sock", "the default $DFLOW_HOME/controller/controller.sock");
+  return make(home + "/controller/controller.sock",
+              "the default $DFLOW_HOME/controller/controller.sock");
 }
 
 Client::Client(Target target) : target_(std::move(target)) {
   // Remote access over TCP with tokens comes later; today only the Unix socket.
-  stub_ = controller::v1::Cli::NewStub(
-      grpc::CreateChannel(target_.address, grpc::InsecureChannelCredentials()));
+  auto channel = grpc::CreateChannel(target_.address, grpc::InsecureChannelCredentials());
+  stub_ = controller::v1::Cli::NewStub(channel);
+  apps_ = controller::v1::Apps::NewStub(channel);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Context(int seconds) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
+  if (seconds <= 0) return ctx;
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
 }
@@ -44,8 +47,8 @@ absl::Status Client::Error(const grpc::Status& s) const {
     if (dir.rfind("unix:", 0) == 0) dir = dir.substr(5);
     if (auto slash = dir.rfind('/'); slash != std::string::npos) dir = dir.substr(0, slash);
     return absl::UnavailableError(absl::StrCat(
-        "cannot reach the controller at ", where, " (from ", target_.source, "): ",
-        s.error_message(), "\nstart it with `dflow-controller run --data-dir ", dir,
+        "cannot reach the controller at ", where, " (from ", target_.source,
+        "): ", s.error_message(), "\nstart it with `dflow-controller run --data-dir ", dir,
         "` (or `deploy/quickstart.sh`), or point the CLI elsewhere with --controller or "
         "DFLOW_CONTROLLER"));
   }

@@ -1,21 +1,9 @@
-// dflow: the command line for operators and developers.
+// dflow: the command line for operators and developers. main() is a table of
+// command groups; each registers its subcommands and sets the action to run.
 #include <iostream>
 
-#include "absl/strings/str_cat.h"
 #include "cli/command.h"
 #include "common/version.h"
-
-namespace dflow::cli {
-
-absl::Status UsageError(absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat("usage: ", message));
-}
-
-bool IsUsageError(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kInvalidArgument && s.message().rfind("usage: ", 0) == 0;
-}
-
-}  // namespace dflow::cli
 
 int main(int argc, char** argv) {
   using namespace dflow::cli;
@@ -23,14 +11,17 @@ int main(int argc, char** argv) {
       "dflow: one platform out of many servers.\n\n"
       "The CLI finds the controller via --controller, else DFLOW_CONTROLLER (a Unix socket\n"
       "path), else $DFLOW_HOME/controller/controller.sock (DFLOW_HOME defaults to ~/.dflow).\n\n"
-      "Exit codes: 0 ok, 1 failure, 2 usage error."};
+      "Exit codes: 0 ok, 1 failure, 2 usage error (`dflow run` passes the command's code on)."};
   app.set_version_flag("--version", dflow::kVersion);
   app.require_subcommand(1);
   Globals g;
-  app.add_option("--controller", g.controller, "Controller socket path (overrides DFLOW_CONTROLLER)");
-  RegisterStatus(app, g);
-  RegisterServers(app, g);
-  RegisterEvents(app, g);
+  app.add_option("--controller", g.controller,
+                 "Controller socket path (overrides DFLOW_CONTROLLER)");
+  using Register = void (*)(CLI::App&, Globals&);
+  for (Register r : {RegisterStatus, RegisterServers, RegisterEvents, RegisterApps, RegisterDeploy,
+                     RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps}) {
+    r(app, g);
+  }
 
   try {
     app.parse(argc, argv);
@@ -40,11 +31,7 @@ int main(int argc, char** argv) {
   }
   if (!g.action) return 2;
   absl::Status s = g.action();
-  if (s.ok()) return 0;
-  if (IsUsageError(s)) {
-    std::cerr << "dflow: " << s.message().substr(7) << "\n";
-    return 2;
-  }
-  std::cerr << "dflow: " << s.message() << "\n";
-  return 1;
+  if (s.ok()) return g.exit_code.value_or(0);
+  std::cerr << "dflow: " << UsageMessage(s) << "\n";
+  return IsUsageError(s) ? 2 : 1;
 }

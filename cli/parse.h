@@ -32,7 +32,10 @@ absl::Status ValidateStrategy(absl::string_view strategy);
 // --constraint key=value pairs; keys and values follow the server label rules.
 absl::StatusOr<std::map<std::string, std::string>> ParseConstraints(
     const std::vector<std::string>& pairs);
-// TYPE=COUNT pairs: TYPE is 1-63 of [A-Za-z0-9_-], COUNT a whole number 0..1000.
+// A Procfile process type: 1-63 of [A-Za-z0-9_-].
+absl::Status ValidateProcessType(absl::string_view type);
+// TYPE=COUNT pairs: TYPE follows ValidateProcessType (and is not
+// `release`), COUNT a whole number 0..1000, each TYPE once.
 absl::StatusOr<std::map<std::string, int32_t>> ParseScale(const std::vector<std::string>& pairs);
 // KEY=VALUE pairs split at the first '='; the value may hold anything
 // (spaces, '=', newlines). Keys follow ValidateEnvKey.
