@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release tree with benchmarks and runs them; prints markdown tables.
-#   bench/run.sh [heartbeat|placement|all]
+#   bench/run.sh [heartbeat|placement|ops|all]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/deploy/deps.sh"
@@ -16,8 +16,10 @@ if [ "$what" = all ] || [ "$what" = heartbeat ]; then
   "$B/bench/heartbeat_bench" --seconds 10 --agents 50 --registered 1000 --idle 60
 fi
 if [ "$what" = all ] || [ "$what" = placement ]; then
-  if [ -x "$B/bench/placement_bench" ]; then
-    echo; echo "## bench/placement_bench"
-    "$B/bench/placement_bench"
-  fi
+  echo; echo "## bench/placement_bench"
+  "$B/bench/placement_bench"
+fi
+if [ "$what" = all ] || [ "$what" = ops ]; then
+  echo; echo "## bench/op_commit_bench"
+  "$B/bench/op_commit_bench" --steps 2000
 fi
