@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -13,8 +16,13 @@
 #include "common/status_macros.h"
 #include "common/tls.h"
 #include "controller/agents/fleet.h"
+#include "controller/agents/grpc_agent_api.h"
 #include "controller/api/agent_gateway_service.h"
+#include "controller/api/apps_service.h"
 #include "controller/api/cli_service.h"
+#include "controller/ops/crash_point.h"
+#include "controller/ops/engine.h"
+#include "controller/ops/reconciler.h"
 #include "controller/store/store.h"
 
 namespace dflow::controller {
@@ -33,8 +41,7 @@ absl::StatusOr<tls::KeyAndCert> LoadCa(const std::string& dir) {
 
 // Issues the controller's own certificate (CN dflow-controller) naming the
 // advertised host; done at every start so a changed --advertise takes effect.
-absl::StatusOr<tls::KeyAndCert> IssueServingCert(const std::string& dir,
-                                                 const tls::KeyAndCert& ca,
+absl::StatusOr<tls::KeyAndCert> IssueServingCert(const std::string& dir, const tls::KeyAndCert& ca,
                                                  const std::string& advertise) {
   std::string host;
   int port = 0;
@@ -62,9 +69,9 @@ sigset_t ShutdownSignals() {
 absl::StatusOr<std::string> SocketPath(const std::string& data_dir) {
   std::string path = AbsolutePath(data_dir) + "/controller.sock";
   if (path.size() > kMaxSocketPath) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the CLI socket path ", path, " is ", path.size(),
-        " bytes long, but Unix sockets allow at most 107; use a shorter --data-dir"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the CLI socket path ", path, " is ", path.size(),
+                     " bytes long, but Unix sockets allow at most 107; use a shorter --data-dir"));
   }
   return path;
 }
@@ -75,9 +82,11 @@ absl::Status Init(const std::string& data_dir) {
   RETURN_IF_ERROR(EnsureDir(dir, 0700));
   ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(dir, "dflow-controller"));
   if (FileExists(dir + "/ca.key")) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "data dir ", dir, " is already initialized (it holds a CA); start it with "
-        "`dflow-controller run --data-dir ", dir, "`"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("data dir ", dir,
+                     " is already initialized (it holds a CA); start it with "
+                     "`dflow-controller run --data-dir ",
+                     dir, "`"));
   }
   ASSIGN_OR_RETURN(auto store, store::Store::Open(dir + "/store.db", SystemClock::Get()));
   tls::KeyAndCert ca;
@@ -95,7 +104,8 @@ absl::Status Run(const RunOptions& options) {
   ASSIGN_OR_RETURN(std::string socket_path, SocketPath(dir));
   if (!FileExists(dir + "/ca.key")) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", dir, " is not initialized; run `dflow-controller init --data-dir ", dir, "` first"));
+        "data dir ", dir, " is not initialized; run `dflow-controller init --data-dir ", dir,
+        "` first"));
   }
   // The lock comes before anything that touches the directory's contents.
   ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(dir, "dflow-controller"));
@@ -121,6 +131,24 @@ absl::Status Run(const RunOptions& options) {
   agents::Fleet fleet(store.get(), clock, fleet_options);
   RETURN_IF_ERROR(fleet.Load());
 
+  // Apps: the agents' API, the op engine and the reconciler.
+  ASSIGN_OR_RETURN(std::optional<ops::CrashPoint> crash, ops::CrashPointFromEnv());
+  agents::GrpcAgentApi agent_api(store.get(), serving, ca.cert_pem);
+  ops::EngineOptions engine_options;
+  engine_options.archive_dir = dir + "/archives";
+  engine_options.health_timeout = options.health_timeout;
+  engine_options.crash = crash;
+  engine_options.crash_marker = dir + "/test-crash-fired";
+  ops::Engine engine(store.get(), &agent_api, clock, engine_options);
+  ops::ReconcilerOptions reconciler_options;
+  reconciler_options.grace = options.grace;
+  reconciler_options.interval = std::clamp(options.grace / 4, std::chrono::milliseconds(250),
+                                           std::chrono::milliseconds(2000));
+  reconciler_options.reschedule_backoff =
+      std::clamp(options.grace, std::chrono::milliseconds(5000), std::chrono::milliseconds(30000));
+  ops::Reconciler reconciler(store.get(), &agent_api, &fleet, &engine, clock, reconciler_options);
+  if (crash) spdlog::warn("DFLOW_TEST_CRASH_AT is set: this controller exits at that point");
+
   api::ControllerContext ctx;
   ctx.store = store.get();
   ctx.fleet = &fleet;
@@ -130,14 +158,19 @@ absl::Status Run(const RunOptions& options) {
   ctx.advertise_address = advertise;
   ctx.data_dir = dir;
   ctx.started_at_ms = clock->NowMs();
+  ctx.engine = &engine;
+  ctx.agents = &agent_api;
+  ctx.archive_dir = engine_options.archive_dir;
+  ctx.max_upload_bytes = options.max_upload_bytes;
+  RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
 
   api::AgentGatewayService gateway(&ctx);
   api::CliService cli(&ctx);
+  api::AppsService apps(&ctx);
 
   // Agent API: TLS; a client certificate is optional at the handshake (Join has
   // none) but verified against the CA when present.
-  grpc::SslServerCredentialsOptions tls_options(
-      GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions tls_options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   tls_options.pem_root_certs = ca.cert_pem;
   tls_options.pem_key_cert_pairs.push_back({serving.key_pem, serving.cert_pem + ca.cert_pem});
   grpc::ServerBuilder agent_builder;
@@ -151,16 +184,20 @@ absl::Status Run(const RunOptions& options) {
   agent_builder.RegisterService(&gateway);
   std::unique_ptr<grpc::Server> agent_server = agent_builder.BuildAndStart();
   if (!agent_server || bound_port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen, " for agents (is the port in use?); choose another --listen"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     " for agents (is the port in use?); choose another --listen"));
   }
 
   // CLI API: a Unix socket inside the 0700 data dir.
   unlink(socket_path.c_str());  // stale from a crash; the lock proves nobody serves it
   grpc::ServerBuilder cli_builder;
   int cli_bound = 0;
-  cli_builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &cli_bound);
+  cli_builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(),
+                               &cli_bound);
+  cli_builder.SetMaxReceiveMessageSize(16 << 20);  // upload chunks
   cli_builder.RegisterService(&cli);
+  cli_builder.RegisterService(&apps);
   std::unique_ptr<grpc::Server> cli_server = cli_builder.BuildAndStart();
   if (!cli_server || cli_bound == 0) {
     agent_server->Shutdown();
@@ -169,14 +206,18 @@ absl::Status Run(const RunOptions& options) {
   chmod(socket_path.c_str(), 0600);
 
   fleet.Start();
-  spdlog::info("dflow-controller serving agents on {} (advertised as {}), CLI on {}", options.listen,
-               advertise, socket_path);
+  engine.Start();  // resumes the ops a previous controller left in flight
+  reconciler.Start();
+  spdlog::info("dflow-controller serving agents on {} (advertised as {}), CLI on {}",
+               options.listen, advertise, socket_path);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   cli_server->Shutdown(deadline);
+  reconciler.Stop();
+  engine.Stop();  // each op stops at a step boundary and resumes at the next start
   agent_server->Shutdown(deadline);
   fleet.Stop();
   unlink(socket_path.c_str());

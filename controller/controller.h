@@ -8,10 +8,14 @@
 //   controller.key controller.pem   serving/client certificate, issued at each run
 //                    for the advertised address
 //   controller.sock  CLI API (Unix socket)
+//   archives/        release source archives, <sha256>.tar.gz (content-addressed)
+//   test-crash-fired left by the DFLOW_TEST_CRASH_AT fault-injection hook
+//                    (controller/ops/crash_point.h; tests only)
 #ifndef DFLOW_CONTROLLER_CONTROLLER_H_
 #define DFLOW_CONTROLLER_CONTROLLER_H_
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -26,6 +30,8 @@ struct RunOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   std::chrono::milliseconds lease{15000};
   std::chrono::milliseconds grace{60000};
+  int64_t max_upload_bytes = int64_t{200} << 20;    // --max-upload
+  std::chrono::milliseconds health_timeout{60000};  // --health-timeout
 };
 
 // Creates the data directory, the store and the CA. Refuses a directory that

@@ -1,9 +1,11 @@
 // dflow-controller: the single source of truth of a dflow fleet.
 #include <malloc.h>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cstdint>
 #include <iostream>
 
 #include "common/duration.h"
@@ -11,6 +13,33 @@
 #include "controller/controller.h"
 
 namespace {
+
+// "200MiB", "200M", "1G", "512k" or bytes; binary units.
+bool ParseSize(const std::string& text, int64_t* out) {
+  size_t i = 0;
+  int64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (n > (int64_t{1} << 50)) return false;
+    n = n * 10 + (text[i++] - '0');
+  }
+  if (i == 0) return false;
+  std::string unit = text.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int shift = 0;
+  if (unit == "" || unit == "b") {
+    shift = 0;
+  } else if (unit == "k" || unit == "kib" || unit == "kb") {
+    shift = 10;
+  } else if (unit == "m" || unit == "mib" || unit == "mb") {
+    shift = 20;
+  } else if (unit == "g" || unit == "gib" || unit == "gb") {
+    shift = 30;
+  } else {
+    return false;
+  }
+  *out = n << shift;
+  return *out > 0;
+}
 
 int Fail(const absl::Status& s) {
   std::cerr << "dflow-controller: " << s.message() << "\n";
@@ -23,7 +52,9 @@ int main(int argc, char** argv) {
   // glibc gives every thread that allocates its own arena and keeps what they
   // free; two arenas keep an idle controller's heap small at no measurable cost.
   mallopt(M_ARENA_MAX, 2);
-  CLI::App app{"dflow-controller: the control plane of a dflow fleet.\n\nExit codes: 0 ok, 1 failure, 2 usage error."};
+  CLI::App app{
+      "dflow-controller: the control plane of a dflow fleet.\n\nExit codes: 0 ok, 1 failure, 2 "
+      "usage error."};
   app.set_version_flag("--version", dflow::kVersion);
   app.require_subcommand(1);
 
@@ -32,19 +63,26 @@ int main(int argc, char** argv) {
   init->add_option("--data-dir", data_dir, "Data directory (created 0700)")->required();
 
   dflow::controller::RunOptions run_options;
-  std::string heartbeat = "5s", lease = "15s", grace = "60s";
+  std::string heartbeat = "5s", lease = "15s", grace = "60s", max_upload = "200MiB",
+              health_timeout = "60s";
   auto* run = app.add_subcommand("run", "Serve the agent API (TLS) and the CLI API (Unix socket)");
   run->add_option("--data-dir", run_options.data_dir, "Data directory made by init")->required();
   run->add_option("--listen", run_options.listen, "HOST:PORT for the agent API")
       ->capture_default_str();
-  run->add_option("--advertise", run_options.advertise,
-                  "HOST:PORT agents dial (goes into join tokens and the certificate; default: --listen)");
+  run->add_option(
+      "--advertise", run_options.advertise,
+      "HOST:PORT agents dial (goes into join tokens and the certificate; default: --listen)");
   run->add_option("--heartbeat-interval", heartbeat, "How often agents heartbeat")
       ->capture_default_str();
   run->add_option("--lease", lease, "A server without a heartbeat this long is unreachable")
       ->capture_default_str();
   run->add_option("--grace", grace,
                   "An unreachable server's instances are placed elsewhere after this long")
+      ->capture_default_str();
+  run->add_option("--max-upload", max_upload, "Largest source upload accepted (e.g. 200MiB, 1GiB)")
+      ->capture_default_str();
+  run->add_option("--health-timeout", health_timeout,
+                  "How long a new instance may take to pass its health check")
       ->capture_default_str();
 
   try {
@@ -60,15 +98,21 @@ int main(int argc, char** argv) {
               << data_dir << "\n";
     return 0;
   }
-  for (auto [text, target] : {std::pair{&heartbeat, &run_options.heartbeat_interval},
-                              std::pair{&lease, &run_options.lease},
-                              std::pair{&grace, &run_options.grace}}) {
+  for (auto [text, target] :
+       {std::pair{&heartbeat, &run_options.heartbeat_interval},
+        std::pair{&lease, &run_options.lease}, std::pair{&grace, &run_options.grace},
+        std::pair{&health_timeout, &run_options.health_timeout}}) {
     auto d = dflow::ParseDuration(*text);
     if (!d.ok()) {
       std::cerr << "dflow-controller: " << d.status().message() << "\n";
       return 2;
     }
     *target = *d;
+  }
+  if (!ParseSize(max_upload, &run_options.max_upload_bytes)) {
+    std::cerr << "dflow-controller: --max-upload \"" << max_upload
+              << "\" is not a size; write e.g. 200MiB or 1GiB\n";
+    return 2;
   }
   if (run_options.lease <= run_options.heartbeat_interval) {
     std::cerr << "dflow-controller: --lease must be longer than --heartbeat-interval\n";

@@ -1,6 +1,6 @@
-// What the controller's RPC services share: the store, the fleet, the CA and
-// how the controller presents itself. Owned by the Controller; services hold a
-// pointer.
+// What the controller's RPC services share: the store, the fleet, the CA, the
+// op engine and the agents, and how the controller presents itself. Owned by the Controller;
+// services hold a pointer.
 #ifndef DFLOW_CONTROLLER_API_CONTEXT_H_
 #define DFLOW_CONTROLLER_API_CONTEXT_H_
 
@@ -8,8 +8,13 @@
 #include <string>
 
 #include "common/tls.h"
+#include "controller/agents/agent_api.h"
 #include "controller/agents/fleet.h"
 #include "controller/store/store.h"
+
+namespace dflow::ops {
+class Engine;
+}
 
 namespace dflow::api {
 
@@ -22,6 +27,11 @@ struct ControllerContext {
   std::string advertise_address;  // host:port agents dial
   std::string data_dir;
   int64_t started_at_ms = 0;
+  // Apps (set when the Apps service runs).
+  ops::Engine* engine = nullptr;
+  agents::AgentApi* agents = nullptr;
+  std::string archive_dir;                        // release archives (BlobStore)
+  int64_t max_upload_bytes = int64_t{200} << 20;  // --max-upload
 };
 
 }  // namespace dflow::api

@@ -17,9 +17,9 @@ struct App {
   double cpus = 0;
   std::string health_path;
   std::string strategy = "spread";
-  std::map<std::string, int> scale;            // desired instances per process type
-  std::map<std::string, std::string> config;   // desired config (the next release's)
-  int64_t current_release = 0;                 // 0: never deployed
+  std::map<std::string, int> scale;           // desired instances per process type
+  std::map<std::string, std::string> config;  // desired config (the next release's)
+  int64_t current_release = 0;                // 0: never deployed
   std::string pinned_server;
   int64_t created_at_ms = 0;
 };
@@ -43,6 +43,7 @@ inline constexpr const char* kInstanceRunning = "running";    // healthy on its 
 inline constexpr const char* kInstanceCrashed = "crashed";    // its server reports it restarting
 inline constexpr const char* kInstanceStopping = "stopping";  // to be stopped
 inline constexpr const char* kInstanceLost = "lost";          // its server was gone past the grace
+inline constexpr const char* kInstanceFailed = "failed";      // its server gave up restarting it
 
 struct Instance {
   std::string id;
@@ -61,9 +62,9 @@ struct OpStep {
   int index = 0;
   std::string kind;
   std::string description;
-  std::string params = "{}";  // JSON
+  std::string params = "{}";      // JSON
   std::string state = "pending";  // pending | running | done | failed | skipped | compensated
-  std::string result = "{}";  // JSON
+  std::string result = "{}";      // JSON
   std::string output;
   std::string error;
   int64_t started_at_ms = 0;
@@ -74,7 +75,8 @@ struct Op {
   int64_t id = 0;
   std::string app;
   std::string kind;  // deploy | scale | config | rollback | restart | destroy | reschedule
-  std::string state = "pending";  // pending | running | succeeded | failed | cancelled | rolled_back
+  std::string state =
+      "pending";  // pending | running | succeeded | failed | cancelled | rolled_back
   std::string params = "{}";
   int64_t release = 0;
   std::string description;
@@ -88,20 +90,31 @@ struct Op {
 
 bool OpEnded(const std::string& state);
 
+// Fills in a release reserved by CreateOp once its op is planned (a config
+// change or a rollback takes its source from whatever is current by then).
+struct ReleaseUpdate {
+  int64_t version = 0;
+  std::string description;
+  std::string source_digest;
+  std::string procfile;
+  std::map<std::string, std::string> config;
+};
+
 // What finishing a step changes, committed in the same transaction as the step.
 struct StepEffects {
-  std::vector<Instance> put_instances;                      // insert or replace
-  std::map<std::string, std::string> instance_states;       // id -> state
-  std::map<std::string, int> instance_ports;                // id -> port
+  std::vector<Instance> put_instances;                 // insert or replace
+  std::map<std::string, std::string> instance_states;  // id -> state
+  std::map<std::string, int> instance_ports;           // id -> port
   std::vector<std::string> delete_instances;
   std::optional<int64_t> current_release;
   std::optional<std::map<std::string, int>> scale;
   std::optional<std::map<std::string, std::string>> config;
-  std::map<int64_t, std::string> release_status;            // version -> status
+  std::map<int64_t, std::string> release_status;  // version -> status
   std::optional<std::string> pinned_server;
+  std::optional<ReleaseUpdate> release_update;
   bool delete_app = false;
-  std::vector<OpStep> append_steps;                         // indexes assigned by the store
-  std::string event_kind;                                   // optional event to append
+  std::vector<OpStep> append_steps;  // indexes assigned by the store
+  std::string event_kind;            // optional event to append
   std::string event_message;
 };
 

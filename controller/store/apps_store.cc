@@ -79,7 +79,8 @@ absl::StatusOr<std::vector<T>> Collect(Stmt& st, RowFn fn) {
 absl::Status NoSuchApp(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("app \"", name,
                                           "\" does not exist; `dflow apps ls` lists the apps, "
-                                          "`dflow apps create ", name, "` creates it"));
+                                          "`dflow apps create ",
+                                          name, "` creates it"));
 }
 
 absl::Status Store::CreateApp(const App& app) {
@@ -88,9 +89,8 @@ absl::Status Store::CreateApp(const App& app) {
     if (GetAppLocked(app.name).ok()) {
       return absl::AlreadyExistsError(absl::StrCat("app \"", app.name, "\" already exists"));
     }
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat(
-                                  "INSERT INTO apps(", kAppColumns,
-                                  ") VALUES(?,?,?,?,?,?,?,?,?,?,?)")));
+    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("INSERT INTO apps(", kAppColumns,
+                                                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?)")));
     RETURN_IF_ERROR(st.Bind(1, app.name)
                         .Bind(2, MapToJson(app.constraints))
                         .Bind(3, app.memory_bytes)
@@ -103,13 +103,14 @@ absl::Status Store::CreateApp(const App& app) {
                         .Bind(10, app.pinned_server)
                         .Bind(11, clock_->NowMs())
                         .Exec());
-    return AppendEventLocked("app.created", "", app.name, absl::StrCat("app ", app.name, " created"));
+    return AppendEventLocked("app.created", "", app.name,
+                             absl::StrCat("app ", app.name, " created"));
   });
 }
 
 absl::StatusOr<App> Store::GetAppLocked(const std::string& name) {
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kAppColumns,
-                                                      " FROM apps WHERE name = ?")));
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare(absl::StrCat("SELECT ", kAppColumns, " FROM apps WHERE name = ?")));
   st.Bind(1, name);
   ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return NoSuchApp(name);
@@ -135,23 +136,26 @@ absl::Status Store::SetAppConfig(const std::string& app,
     RETURN_IF_ERROR(GetAppLocked(app).status());
     ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE apps SET config = ? WHERE name = ?"));
     RETURN_IF_ERROR(st.Bind(1, MapToJson(config)).Bind(2, app).Exec());
-    return AppendEventLocked("app.config", "", app,
-                             absl::StrCat("config of ", app, " saved; it applies at the first deploy"));
+    return AppendEventLocked(
+        "app.config", "", app,
+        absl::StrCat("config of ", app, " saved; it applies at the first deploy"));
   });
 }
 
 absl::StatusOr<std::vector<Release>> Store::ListReleases(const std::string& app) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kReleaseColumns,
-                                                      " FROM releases WHERE app = ? ORDER BY version")));
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare(absl::StrCat("SELECT ", kReleaseColumns,
+                                             " FROM releases WHERE app = ? ORDER BY version")));
   st.Bind(1, app);
   return Collect<Release>(st, ReleaseFromRow);
 }
 
 absl::StatusOr<Release> Store::GetRelease(const std::string& app, int64_t version) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kReleaseColumns,
-                                                      " FROM releases WHERE app = ? AND version = ?")));
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare(absl::StrCat("SELECT ", kReleaseColumns,
+                                             " FROM releases WHERE app = ? AND version = ?")));
   st.Bind(1, app).Bind(2, version);
   ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) {
@@ -163,8 +167,9 @@ absl::StatusOr<Release> Store::GetRelease(const std::string& app, int64_t versio
 
 absl::StatusOr<std::vector<Instance>> Store::ListInstances(const std::string& app) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kInstanceColumns,
-                                                      " FROM instances WHERE app = ? ORDER BY id")));
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare(absl::StrCat("SELECT ", kInstanceColumns,
+                                             " FROM instances WHERE app = ? ORDER BY id")));
   st.Bind(1, app);
   return Collect<Instance>(st, InstanceFromRow);
 }
@@ -190,12 +195,50 @@ absl::StatusOr<int> Store::CountInstancesOnServer(const std::string& server) {
   return static_cast<int>(st.Int(0));
 }
 
+absl::Status Store::MarkInstancesLost(const std::vector<std::string>& ids,
+                                      const std::string& reason) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    for (const auto& id : ids) {
+      ASSIGN_OR_RETURN(Stmt get,
+                       db_->Prepare("SELECT app, server, state FROM instances WHERE id = ?"));
+      get.Bind(1, id);
+      ASSIGN_OR_RETURN(bool found, get.Step());
+      if (!found) continue;
+      std::string app = get.Text(0), server = get.Text(1), state = get.Text(2);
+      if (state == kInstanceLost || state == kInstanceStopping) continue;
+      ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE instances SET state = 'lost' WHERE id = ?"));
+      RETURN_IF_ERROR(st.Bind(1, id).Exec());
+      RETURN_IF_ERROR(AppendEventLocked(
+          "instance.lost", server, app,
+          absl::StrCat("instance ", id, " of ", app, " on ", server, " is lost: ", reason)));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::DeleteInstance(const std::string& id, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT app, server FROM instances WHERE id = ?"));
+    get.Bind(1, id);
+    ASSIGN_OR_RETURN(bool found, get.Step());
+    if (!found) return absl::OkStatus();
+    std::string app = get.Text(0), server = get.Text(1);
+    ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM instances WHERE id = ?"));
+    RETURN_IF_ERROR(st.Bind(1, id).Exec());
+    return AppendEventLocked(
+        "instance.stopped", server, app,
+        absl::StrCat("instance ", id, " of ", app, " on ", server, " stopped: ", reason));
+  });
+}
+
 absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
                                        const StepEffects& e) {
   for (const auto& i : e.put_instances) {
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("INSERT OR REPLACE INTO instances(",
-                                                        kInstanceColumns,
-                                                        ") VALUES(?,?,?,?,?,?,?,?,?)")));
+    ASSIGN_OR_RETURN(
+        Stmt st, db_->Prepare(absl::StrCat("INSERT OR REPLACE INTO instances(", kInstanceColumns,
+                                           ") VALUES(?,?,?,?,?,?,?,?,?)")));
     RETURN_IF_ERROR(st.Bind(1, i.id)
                         .Bind(2, i.app)
                         .Bind(3, i.process)
@@ -208,8 +251,8 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
                         .Exec());
   }
   for (const auto& [id, state] : e.instance_states) {
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                  "UPDATE instances SET state = ?, started_at_ms = CASE WHEN ? = "
+    ASSIGN_OR_RETURN(Stmt st,
+                     db_->Prepare("UPDATE instances SET state = ?, started_at_ms = CASE WHEN ? = "
                                   "'running' THEN ? ELSE started_at_ms END WHERE id = ?"));
     RETURN_IF_ERROR(st.Bind(1, state).Bind(2, state).Bind(3, clock_->NowMs()).Bind(4, id).Exec());
   }
@@ -222,37 +265,56 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
     RETURN_IF_ERROR(st.Bind(1, id).Exec());
   }
   auto update_app = [&](const char* column, auto value) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("UPDATE apps SET ", column,
-                                                        " = ? WHERE name = ?")));
+    ASSIGN_OR_RETURN(Stmt st,
+                     db_->Prepare(absl::StrCat("UPDATE apps SET ", column, " = ? WHERE name = ?")));
     return st.Bind(1, value).Bind(2, app).Exec();
   };
   if (e.current_release) RETURN_IF_ERROR(update_app("current_release", *e.current_release));
   if (e.scale) RETURN_IF_ERROR(update_app("scale", MapToJson(*e.scale)));
   if (e.config) RETURN_IF_ERROR(update_app("config", MapToJson(*e.config)));
   if (e.pinned_server) RETURN_IF_ERROR(update_app("pinned_server", *e.pinned_server));
+  if (e.release_update) {
+    const ReleaseUpdate& u = *e.release_update;
+    ASSIGN_OR_RETURN(Stmt st,
+                     db_->Prepare("UPDATE releases SET description = ?, source_digest = ?, "
+                                  "procfile = ?, config = ? WHERE app = ? AND version = ?"));
+    RETURN_IF_ERROR(st.Bind(1, u.description)
+                        .Bind(2, u.source_digest)
+                        .Bind(3, u.procfile)
+                        .Bind(4, MapToJson(u.config))
+                        .Bind(5, app)
+                        .Bind(6, u.version)
+                        .Exec());
+  }
   for (const auto& [version, status] : e.release_status) {
     ASSIGN_OR_RETURN(Stmt st,
                      db_->Prepare("UPDATE releases SET status = ? WHERE app = ? AND version = ?"));
     RETURN_IF_ERROR(st.Bind(1, status).Bind(2, app).Bind(3, version).Exec());
   }
   if (e.delete_app) {
-    for (const char* sql : {"DELETE FROM instances WHERE app = ?", "DELETE FROM releases WHERE app = ?",
-                            "DELETE FROM apps WHERE name = ?"}) {
+    for (const char* sql :
+         {"DELETE FROM instances WHERE app = ?", "DELETE FROM releases WHERE app = ?",
+          "DELETE FROM apps WHERE name = ?"}) {
       ASSIGN_OR_RETURN(Stmt st, db_->Prepare(sql));
       RETURN_IF_ERROR(st.Bind(1, app).Exec());
     }
   }
   if (!e.append_steps.empty()) {
-    ASSIGN_OR_RETURN(Stmt max, db_->Prepare("SELECT COALESCE(MAX(idx), -1) FROM op_steps WHERE op_id = ?"));
+    ASSIGN_OR_RETURN(Stmt max,
+                     db_->Prepare("SELECT COALESCE(MAX(idx), -1) FROM op_steps WHERE op_id = ?"));
     max.Bind(1, op_id);
     RETURN_IF_ERROR(max.Step().status());
     int next = static_cast<int>(max.Int(0)) + 1;
     for (const auto& step : e.append_steps) {
-      ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                    "INSERT INTO op_steps(op_id, idx, kind, description, params) "
+      ASSIGN_OR_RETURN(Stmt st,
+                       db_->Prepare("INSERT INTO op_steps(op_id, idx, kind, description, params) "
                                     "VALUES(?,?,?,?,?)"));
-      RETURN_IF_ERROR(st.Bind(1, op_id).Bind(2, next++).Bind(3, step.kind).Bind(4, step.description)
-                          .Bind(5, step.params).Exec());
+      RETURN_IF_ERROR(st.Bind(1, op_id)
+                          .Bind(2, next++)
+                          .Bind(3, step.kind)
+                          .Bind(4, step.description)
+                          .Bind(5, step.params)
+                          .Exec());
     }
   }
   if (!e.event_kind.empty()) {

@@ -50,15 +50,15 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
     RETURN_IF_ERROR(GetAppLocked(app).status());
     int64_t version = 0;
     if (release) {
-      ASSIGN_OR_RETURN(Stmt max, db_->Prepare(
-                                     "SELECT COALESCE(MAX(version), 0) FROM releases WHERE app = ?"));
+      ASSIGN_OR_RETURN(
+          Stmt max, db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM releases WHERE app = ?"));
       max.Bind(1, app);
       RETURN_IF_ERROR(max.Step().status());
       version = max.Int(0) + 1;
-      ASSIGN_OR_RETURN(Stmt ins, db_->Prepare(
-                                     "INSERT INTO releases(app, version, kind, description, "
-                                     "source_digest, procfile, config, status, created_by, "
-                                     "created_at_ms) VALUES(?,?,?,?,?,?,?,'pending',?,?)"));
+      ASSIGN_OR_RETURN(Stmt ins,
+                       db_->Prepare("INSERT INTO releases(app, version, kind, description, "
+                                    "source_digest, procfile, config, status, created_by, "
+                                    "created_at_ms) VALUES(?,?,?,?,?,?,?,'pending',?,?)"));
       RETURN_IF_ERROR(ins.Bind(1, app)
                           .Bind(2, version)
                           .Bind(3, release->kind)
@@ -70,8 +70,8 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
                           .Bind(9, clock_->NowMs())
                           .Exec());
     }
-    ASSIGN_OR_RETURN(Stmt op, db_->Prepare(
-                                  "INSERT INTO ops(app, kind, params, release, description, "
+    ASSIGN_OR_RETURN(Stmt op,
+                     db_->Prepare("INSERT INTO ops(app, kind, params, release, description, "
                                   "created_at_ms) VALUES(?,?,?,?,?,?)"));
     RETURN_IF_ERROR(op.Bind(1, app)
                         .Bind(2, kind)
@@ -81,9 +81,8 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
                         .Bind(6, clock_->NowMs())
                         .Exec());
     op_id = db_->LastInsertId();
-    ASSIGN_OR_RETURN(Stmt step, db_->Prepare(
-                                    "INSERT INTO op_steps(op_id, idx, kind, description) "
-                                    "VALUES(?, 0, 'plan', 'plan the operation')"));
+    ASSIGN_OR_RETURN(Stmt step, db_->Prepare("INSERT INTO op_steps(op_id, idx, kind, description) "
+                                             "VALUES(?, 0, 'plan', 'plan the operation')"));
     RETURN_IF_ERROR(step.Bind(1, op_id).Exec());
     return AppendEventLocked("op.created", "", app,
                              absl::StrCat("op ", op_id, " (", kind, ") queued: ", description));
@@ -92,8 +91,8 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
 }
 
 absl::StatusOr<std::vector<OpStep>> Store::StepsLocked(int64_t op_id) {
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                "SELECT op_id, idx, kind, description, params, state, result, "
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare("SELECT op_id, idx, kind, description, params, state, result, "
                                 "output, error, started_at_ms, ended_at_ms FROM op_steps "
                                 "WHERE op_id = ? ORDER BY idx"));
   st.Bind(1, op_id);
@@ -120,7 +119,8 @@ absl::StatusOr<std::vector<OpStep>> Store::StepsLocked(int64_t op_id) {
 
 absl::StatusOr<Op> Store::GetOp(int64_t id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kOpColumns, " FROM ops WHERE id = ?")));
+  ASSIGN_OR_RETURN(Stmt st,
+                   db_->Prepare(absl::StrCat("SELECT ", kOpColumns, " FROM ops WHERE id = ?")));
   st.Bind(1, id);
   ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return NoSuchOp(id);
@@ -131,9 +131,9 @@ absl::StatusOr<Op> Store::GetOp(int64_t id) {
 
 absl::StatusOr<std::vector<Op>> Store::ListOps(const std::string& app, int limit) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat(
-                                "SELECT ", kOpColumns, " FROM ops WHERE (? = '' OR app = ?) ",
-                                "ORDER BY id DESC LIMIT ?")));
+  ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("SELECT ", kOpColumns,
+                                                      " FROM ops WHERE (? = '' OR app = ?) ",
+                                                      "ORDER BY id DESC LIMIT ?")));
   st.Bind(1, app).Bind(2, app).Bind(3, limit);
   std::vector<Op> out;
   while (true) {
@@ -161,9 +161,8 @@ absl::StatusOr<std::vector<Op>> Store::ActiveOps() {
 absl::Status Store::MarkOpRunning(int64_t id) {
   std::lock_guard lock(mu_);
   return db_->Transaction([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                  "UPDATE ops SET state = 'running', started_at_ms = ? "
-                                  "WHERE id = ? AND state = 'pending'"));
+    ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE ops SET state = 'running', started_at_ms = ? "
+                                           "WHERE id = ? AND state = 'pending'"));
     return st.Bind(1, clock_->NowMs()).Bind(2, id).Exec();
   });
 }
@@ -171,8 +170,8 @@ absl::Status Store::MarkOpRunning(int64_t id) {
 absl::Status Store::MarkStepRunning(int64_t op_id, int index) {
   std::lock_guard lock(mu_);
   return db_->Transaction([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                  "UPDATE op_steps SET state = 'running', started_at_ms = ? "
+    ASSIGN_OR_RETURN(Stmt st,
+                     db_->Prepare("UPDATE op_steps SET state = 'running', started_at_ms = ? "
                                   "WHERE op_id = ? AND idx = ?"));
     return st.Bind(1, clock_->NowMs()).Bind(2, op_id).Bind(3, index).Exec();
   });
@@ -188,9 +187,9 @@ absl::Status Store::FinishStep(int64_t op_id, int index, const std::string& stat
     ASSIGN_OR_RETURN(bool found, app.Step());
     if (!found) return NoSuchOp(op_id);
     std::string app_name = app.Text(0);
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                  "UPDATE op_steps SET state = ?, result = ?, output = ?, error = ?, "
-                                  "ended_at_ms = ? WHERE op_id = ? AND idx = ?"));
+    ASSIGN_OR_RETURN(
+        Stmt st, db_->Prepare("UPDATE op_steps SET state = ?, result = ?, output = ?, error = ?, "
+                              "ended_at_ms = ? WHERE op_id = ? AND idx = ?"));
     RETURN_IF_ERROR(st.Bind(1, state)
                         .Bind(2, result_json)
                         .Bind(3, output)
@@ -212,8 +211,8 @@ absl::Status Store::FinishOp(int64_t id, const std::string& state, const std::st
     ASSIGN_OR_RETURN(bool found, get.Step());
     if (!found) return NoSuchOp(id);
     std::string app = get.Text(0), kind = get.Text(1);
-    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-                                  "UPDATE ops SET state = ?, error = ?, ended_at_ms = ? WHERE id = ?"));
+    ASSIGN_OR_RETURN(
+        Stmt st, db_->Prepare("UPDATE ops SET state = ?, error = ?, ended_at_ms = ? WHERE id = ?"));
     RETURN_IF_ERROR(st.Bind(1, state).Bind(2, error).Bind(3, clock_->NowMs()).Bind(4, id).Exec());
     RETURN_IF_ERROR(ApplyEffectsLocked(app, id, effects));
     return AppendEventLocked(
@@ -228,6 +227,38 @@ absl::Status Store::RequestCancel(int64_t id) {
     ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE ops SET cancel_requested = 1 WHERE id = ?"));
     return st.Bind(1, id).Exec();
   });
+}
+
+absl::StatusOr<bool> Store::CancelQueuedOp(int64_t id) {
+  std::lock_guard lock(mu_);
+  bool cancelled = false;
+  RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT app, kind, state FROM ops WHERE id = ?"));
+    get.Bind(1, id);
+    ASSIGN_OR_RETURN(bool found, get.Step());
+    if (!found) return NoSuchOp(id);
+    if (get.Text(2) != "pending") return absl::OkStatus();
+    std::string app = get.Text(0), kind = get.Text(1);
+    int64_t now = clock_->NowMs();
+    ASSIGN_OR_RETURN(Stmt op,
+                     db_->Prepare("UPDATE ops SET state = 'cancelled', cancel_requested = 1, "
+                                  "error = 'cancelled before it started', ended_at_ms = ? "
+                                  "WHERE id = ?"));
+    RETURN_IF_ERROR(op.Bind(1, now).Bind(2, id).Exec());
+    ASSIGN_OR_RETURN(Stmt steps,
+                     db_->Prepare("UPDATE op_steps SET state = 'skipped', ended_at_ms = ? "
+                                  "WHERE op_id = ? AND state = 'pending'"));
+    RETURN_IF_ERROR(steps.Bind(1, now).Bind(2, id).Exec());
+    ASSIGN_OR_RETURN(Stmt rel,
+                     db_->Prepare("UPDATE releases SET status = 'failed' WHERE app = ? AND "
+                                  "version = (SELECT release FROM ops WHERE id = ?) AND "
+                                  "status = 'pending'"));
+    RETURN_IF_ERROR(rel.Bind(1, app).Bind(2, id).Exec());
+    cancelled = true;
+    return AppendEventLocked("op.cancelled", "", app,
+                             absl::StrCat("op ", id, " (", kind, ") cancelled before it started"));
+  }));
+  return cancelled;
 }
 
 }  // namespace dflow::store

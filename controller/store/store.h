@@ -89,8 +89,8 @@ class Store {
   // Opens or creates the database and applies every pending migration.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, Clock* clock);
   // Opens and applies migrations only up to `version` (tests of upgrades).
-  static absl::StatusOr<std::unique_ptr<Store>> OpenAtVersion(const std::string& path,
-                                                              Clock* clock, int version);
+  static absl::StatusOr<std::unique_ptr<Store>> OpenAtVersion(const std::string& path, Clock* clock,
+                                                              int version);
 
   int SchemaVersion();
 
@@ -129,7 +129,8 @@ class Store {
   absl::StatusOr<App> GetApp(const std::string& name);
   absl::StatusOr<std::vector<App>> ListApps();
   // Saves desired config when the app has no release yet (nothing to roll out).
-  absl::Status SetAppConfig(const std::string& app, const std::map<std::string, std::string>& config);
+  absl::Status SetAppConfig(const std::string& app,
+                            const std::map<std::string, std::string>& config);
 
   absl::StatusOr<std::vector<Release>> ListReleases(const std::string& app);
   absl::StatusOr<Release> GetRelease(const std::string& app, int64_t version);
@@ -138,8 +139,13 @@ class Store {
   absl::StatusOr<std::vector<Instance>> ListAllInstances();
   // Records what a server reports about an instance (no event).
   absl::Status SetInstanceState(const std::string& id, const std::string& state);
-  // Server names hosting the app (instances of any state but stopped).
+  // Instances recorded on the server (any state).
   absl::StatusOr<int> CountInstancesOnServer(const std::string& server);
+  // Marks instances lost (those not already lost or stopping), with one
+  // "instance.lost" event per instance naming `reason`, in one transaction.
+  absl::Status MarkInstancesLost(const std::vector<std::string>& ids, const std::string& reason);
+  // Forgets an instance its server no longer runs, with an "instance.stopped" event.
+  absl::Status DeleteInstance(const std::string& id, const std::string& reason);
 
   // Operations (ops_store.cc).
   // Creates an op with one `plan` step, and — when `release` is set — the
@@ -161,6 +167,9 @@ class Store {
   absl::Status FinishOp(int64_t id, const std::string& state, const std::string& error,
                         const StepEffects& effects);
   absl::Status RequestCancel(int64_t id);
+  // Ends an op that has not started (state pending) as cancelled, its plan
+  // step skipped. Returns false, changing nothing, when it is no longer pending.
+  absl::StatusOr<bool> CancelQueuedOp(int64_t id);
 
   Clock* clock() const { return clock_; }
 

@@ -1,0 +1,163 @@
+// The operation engine: deploy, scale, config change, rollback, restart,
+// destroy and reschedule as durable operations.
+//
+// Contract:
+// - An op is a list of steps in the store. Submitting writes the op with one
+//   `plan` step (and, for ops that make a release, that release, numbered in
+//   queue order); running the plan appends the concrete steps in the same
+//   transaction that commits it. Nothing is done that is not written first.
+// - Each step is idempotent, has a deadline, and its agent RPC carries the key
+//   "op<ID>-step<N>". A step's result is committed together with its effects
+//   (Store::FinishStep). A controller killed anywhere resumes on restart: the
+//   step that was running is run again, which is safe because every step asks
+//   for a state ("instance X runs", "instance X is stopped"), not an action.
+// - One op per app at a time, in submission order; ops of different apps run
+//   in parallel. Planning (placement) is serialized so that two plans never
+//   hand out the same capacity.
+// - Failure or cancel before an op's point of no return (the step that makes a
+//   release current or commits a scale; for destroy, its plan) appends
+//   compensating steps: new instances are stopped, the op's release is marked
+//   failed; the op ends `rolled_back` (failure) or `cancelled`. A failure past
+//   that point, or of a compensating step, ends it `failed`. Stop steps never
+//   fail: an instance on an unreachable server is marked `stopping` and the
+//   reconciler stops it when the server returns.
+// - A rollback (`dflow rollback`) is a new release vN+1 of kind "rollback" that
+//   copies vT's source, Procfile and config, so history stays linear.
+// - Knows nothing of gRPC: it talks to agents through AgentApi.
+//
+// Thread-safe.
+#ifndef DFLOW_CONTROLLER_OPS_ENGINE_H_
+#define DFLOW_CONTROLLER_OPS_ENGINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "controller/agents/agent_api.h"
+#include "controller/ops/crash_point.h"
+#include "controller/store/store.h"
+
+namespace dflow::ops {
+
+struct EngineOptions {
+  std::string archive_dir;  // the BlobStore directory of release archives
+  std::chrono::milliseconds health_timeout{60000};
+  std::chrono::milliseconds prepare_timeout{300000};
+  std::chrono::milliseconds release_command_timeout{600000};
+  std::chrono::milliseconds stop_grace{10000};
+  // Transient agent errors (Unavailable) are retried within a step this often.
+  int max_attempts = 4;
+  std::chrono::milliseconds retry_backoff{1000};
+  int max_parallel_ops = 8;
+  // Fault injection (see crash_point.h). `crash_marker` is the file that makes
+  // it fire once; `crash_action` defaults to _exit(137). A test passes an
+  // action that returns: the engine then acts as if dead (does nothing more).
+  std::optional<CrashPoint> crash;
+  std::string crash_marker;
+  std::function<void()> crash_action;
+};
+
+struct OpRef {
+  int64_t id = 0;
+  int64_t queued_behind = 0;  // the active op of the same app that runs before it
+  int64_t release = 0;        // the release it rolls out, if any
+};
+
+class Engine {
+ public:
+  Engine(store::Store* store, agents::AgentApi* agents, Clock* clock, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Submissions. The API validates what users typed; these check what needs
+  // the store (the app exists) and queue the op.
+  absl::StatusOr<OpRef> Deploy(const std::string& app, const std::string& digest,
+                               const std::string& procfile, const std::string& description,
+                               const std::string& created_by);
+  // `scale`: only the types to change.
+  absl::StatusOr<OpRef> Scale(const std::string& app, const std::map<std::string, int>& scale);
+  absl::StatusOr<OpRef> ChangeConfig(const std::string& app,
+                                     const std::map<std::string, std::string>& set,
+                                     const std::vector<std::string>& unset);
+  // `version` 0: the newest release before the current one that served.
+  absl::StatusOr<OpRef> Rollback(const std::string& app, int64_t version);
+  absl::StatusOr<OpRef> Restart(const std::string& app);
+  absl::StatusOr<OpRef> Destroy(const std::string& app);
+  // Replaces the app's lost or failed instances (the reconciler's op).
+  absl::StatusOr<OpRef> Reschedule(const std::string& app, const std::string& reason);
+
+  // Cancels a queued op at once; asks a running one to stop at its next step
+  // boundary and roll back. FailedPrecondition when the op has ended.
+  absl::StatusOr<store::Op> Cancel(int64_t id);
+
+  // Runs ops on background threads (resuming those a previous controller left)
+  // until Stop(), which returns once every op has reached a step boundary.
+  void Start();
+  void Stop();
+  // Runs every queued op on the calling thread until none is left (tests;
+  // not together with Start()).
+  void RunUntilIdle();
+
+  // A counter bumped at every step or op change; WaitForChange blocks until it
+  // differs from `seen` or `timeout` passes, and returns it.
+  uint64_t Generation() const { return generation_.load(); }
+  uint64_t WaitForChange(uint64_t seen, std::chrono::milliseconds timeout);
+
+  // True once a test crash point fired with a returning crash_action.
+  bool crashed() const { return crashed_.load(); }
+
+ private:
+  absl::StatusOr<OpRef> Submit(const std::string& app, const std::string& kind,
+                               const std::string& params, std::optional<store::Release> release,
+                               const std::string& description);
+  void DispatchLoop();
+  void WorkApp(const std::string& app);
+  std::optional<int64_t> NextOpLocked(const std::string& app);
+  // Runs the op until it ends, or returns early when stopping or crashed.
+  void RunOp(int64_t id);
+  // Runs one step and commits it; false when the op must not go on now.
+  bool RunStep(const store::Op& op, const store::OpStep& step, bool in_rollback);
+  void FinishOp(const store::Op& op, int rollback_at);
+  bool Crash(const store::Op& op, int index, CrashPhase phase);
+  bool Halted() const { return stopping_.load() || crashed_.load(); }
+  // Waits up to `d`; false when the engine is stopping.
+  bool Pause(std::chrono::milliseconds d);
+  void Notify();
+
+  store::Store* store_;
+  agents::AgentApi* agents_;
+  Clock* clock_;
+  EngineOptions options_;
+
+  std::mutex submit_mu_;  // makes "is anything queued for the app?" + CreateOp atomic
+  std::mutex plan_mu_;    // one plan (placement + commit) at a time
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;
+  std::map<std::string, int64_t> running_;  // app -> op being run
+  std::map<std::string, std::thread> workers_;
+  std::vector<std::string> finished_;  // apps whose worker thread may be joined
+  std::thread dispatcher_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> crashed_{false};
+
+  std::mutex change_mu_;
+  std::condition_variable change_cv_;
+  std::atomic<uint64_t> generation_{0};
+};
+
+}  // namespace dflow::ops
+
+#endif  // DFLOW_CONTROLLER_OPS_ENGINE_H_

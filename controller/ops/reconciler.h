@@ -1,0 +1,90 @@
+// The reconciler: keeps what runs in line with what the store records, in the
+// background, once per interval.
+//
+// Each pass:
+// - A server unreachable for longer than the grace period: its running and
+//   crashed instances are marked lost — except those of an app pinned to that
+//   server (it holds the app's data): they are never moved, and the app is
+//   reported down (AppStatus) until the server returns.
+// - A reachable server: its ListInstances is read and instance states synced
+//   into the store (running, crashed while the agent restarts it, failed when
+//   it gave up, lost when it no longer runs it). Instances recorded as lost or
+//   stopping there are stopped and forgotten, and instances it runs that the
+//   store does not know (left by a destroyed app or a forgotten record) are
+//   stopped, so that an app never runs more instances than asked.
+// - An app with no op in flight that runs fewer instances than its scale (or
+//   has failed ones) gets a `reschedule` op, at most once per backoff period.
+//
+// Apps with an op in flight are left to that op, except for marking lost.
+// Thread-safe; Tick() may be called directly (tests).
+#ifndef DFLOW_CONTROLLER_OPS_RECONCILER_H_
+#define DFLOW_CONTROLLER_OPS_RECONCILER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "controller/agents/agent_api.h"
+#include "controller/agents/fleet.h"
+#include "controller/ops/engine.h"
+#include "controller/store/store.h"
+
+namespace dflow::ops {
+
+struct ReconcilerOptions {
+  std::chrono::milliseconds grace{60000};
+  std::chrono::milliseconds interval{2000};
+  std::chrono::milliseconds reschedule_backoff{30000};
+  std::chrono::milliseconds stop_grace{10000};
+};
+
+class Reconciler {
+ public:
+  Reconciler(store::Store* store, agents::AgentApi* agents, agents::Fleet* fleet, Engine* engine,
+             Clock* clock, ReconcilerOptions options);
+  ~Reconciler();
+
+  void Start();
+  void Stop();
+  void Tick();
+
+ private:
+  void MarkLost(const store::Server& server, const std::vector<store::Instance>& on_server,
+                const std::map<std::string, store::App>& apps);
+  void Sync(const store::Server& server, const std::vector<store::Instance>& on_server,
+            const std::map<std::string, store::App>& apps, const std::set<std::string>& busy);
+  void Converge(const std::map<std::string, store::App>& apps, const std::set<std::string>& busy);
+
+  store::Store* store_;
+  agents::AgentApi* agents_;
+  agents::Fleet* fleet_;
+  Engine* engine_;
+  Clock* clock_;
+  ReconcilerOptions options_;
+
+  std::mutex tick_mu_;
+  std::map<std::string, int64_t> next_reschedule_ms_;  // app -> monotonic ms
+
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool stopping_ = false;
+  std::thread loop_;
+};
+
+// Human words on an app's health for `dflow apps ls/show`: "not deployed",
+// "2 of 2 web running", "down: its data is on local-2, which is unreachable…".
+// `reachable` says whether a server's lease is held.
+std::string AppStatus(const store::App& app, const std::vector<store::Instance>& instances,
+                      const std::function<bool(const std::string&)>& reachable,
+                      const store::Op* active_op);
+
+}  // namespace dflow::ops
+
+#endif  // DFLOW_CONTROLLER_OPS_RECONCILER_H_
