@@ -13,6 +13,7 @@
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "agent/facts.h"
+#include "agent/runtime/local_runtime.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/join_token.h"
@@ -71,16 +72,18 @@ absl::Status Join(const JoinOptions& options) {
   ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(dir, "dflow-agent"));
   if (FileExists(dir + "/agent.json")) {
     auto existing = LoadConfig(dir);
-    return absl::AlreadyExistsError(absl::StrCat(
-        "data dir ", dir, " already belongs to server \"",
-        existing.ok() ? existing->name : "?", "\"; use another --data-dir or start it with "
-        "`dflow-agent run --data-dir ", dir, "`"));
+    return absl::AlreadyExistsError(absl::StrCat("data dir ", dir, " already belongs to server \"",
+                                                 existing.ok() ? existing->name : "?",
+                                                 "\"; use another --data-dir or start it with "
+                                                 "`dflow-agent run --data-dir ",
+                                                 dir, "`"));
   }
 
   ASSIGN_OR_RETURN(std::string ca_pem, TrustedCaFromChain(token));
   ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKey());
-  ASSIGN_OR_RETURN(std::string csr,
-                   tls::CreateCsr(key_pem, absl::StrCat(tls::kAgentCommonNamePrefix, options.name)));
+  ASSIGN_OR_RETURN(
+      std::string csr,
+      tls::CreateCsr(key_pem, absl::StrCat(tls::kAgentCommonNamePrefix, options.name)));
 
   cv1::JoinRequest request;
   request.set_token(options.token);
@@ -106,8 +109,8 @@ absl::Status Join(const JoinOptions& options) {
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/key.pem", key_pem, 0600));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/cert.pem", response.certificate_pem(), 0600));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/ca.pem", ca_pem, 0644));
-  AgentConfig config{options.name, token.controller_address, options.listen, advertise,
-                     options.runtime, options.labels};
+  AgentConfig config{options.name, token.controller_address, options.listen,
+                     advertise,    options.runtime,          options.labels};
   return SaveConfig(dir, config);
 }
 
@@ -118,7 +121,9 @@ namespace {
 class Heartbeater {
  public:
   Heartbeater(std::string dir, AgentConfig config, std::shared_ptr<grpc::Channel> channel)
-      : dir_(std::move(dir)), config_(std::move(config)), stub_(cv1::AgentGateway::NewStub(channel)) {}
+      : dir_(std::move(dir)),
+        config_(std::move(config)),
+        stub_(cv1::AgentGateway::NewStub(channel)) {}
 
   AgentConfig config() {
     std::lock_guard lock(mu_);
@@ -148,10 +153,10 @@ class Heartbeater {
       } else if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
                  s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
         return absl::PermissionDeniedError(absl::StrCat(
-            "the controller at ", snapshot.controller, " refused server \"", snapshot.name,
-            "\" (", grpc::StatusCode(s.error_code()) == grpc::StatusCode::PERMISSION_DENIED
-                        ? "PERMISSION_DENIED"
-                        : "UNAUTHENTICATED",
+            "the controller at ", snapshot.controller, " refused server \"", snapshot.name, "\" (",
+            grpc::StatusCode(s.error_code()) == grpc::StatusCode::PERMISSION_DENIED
+                ? "PERMISSION_DENIED"
+                : "UNAUTHENTICATED",
             ": ", s.error_message(), ")"));
       } else {
         ++failures;
@@ -205,8 +210,24 @@ absl::Status Run(const RunOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Heartbeater heartbeater(dir, config, ControllerChannel(config.controller, ca_pem, key_pem, cert_pem));
-  AgentService service(dir, [&heartbeater] { return heartbeater.config(); });
+  // Opened after the signal mask is set, so its supervisor thread inherits it.
+  // Instances left running by an earlier agent are re-adopted here.
+  std::unique_ptr<LocalRuntime> runtime;
+  if (config.runtime == "local") {
+    LocalRuntimeOptions runtime_options;
+    runtime_options.data_dir = dir;
+    runtime_options.server_name = config.name;
+    ASSIGN_OR_RETURN(runtime, LocalRuntime::Open(std::move(runtime_options)));
+    spdlog::info("local runtime ready: {} instance(s) alive", runtime->LiveInstanceCount());
+  } else {
+    spdlog::warn("runtime \"{}\" is not available in this agent; app requests will be refused",
+                 config.runtime);
+  }
+
+  Heartbeater heartbeater(dir, config,
+                          ControllerChannel(config.controller, ca_pem, key_pem, cert_pem));
+  AgentService service(
+      dir, [&heartbeater] { return heartbeater.config(); }, runtime.get());
 
   // Only the controller may call: a client certificate signed by the CA is
   // required at the handshake, and each RPC checks it is the controller's.
@@ -220,8 +241,8 @@ absl::Status Run(const RunOptions& options) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen,
-                                               " (is the port in use?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen, " (is the port in use?)"));
   }
   spdlog::info("dflow-agent {} serving on {}, controller {}", config.name, config.listen,
                config.controller);

@@ -7,6 +7,11 @@
 //   key.pem      private key (0600)
 //   cert.pem     certificate issued by the controller's CA (0600)
 //   ca.pem       the CA certificate, trusted because its fingerprint matched the token
+//   archives/    release source archives by SHA-256 (common/blob_store.h)
+//   releases/ instances/ logs/   the LocalRuntime's (agent/runtime/local_runtime.h)
+//
+// App instances run in their own sessions and outlive the agent: the systemd
+// unit must use KillMode=process so that stopping the agent does not kill them.
 #ifndef DFLOW_AGENT_AGENT_H_
 #define DFLOW_AGENT_AGENT_H_
 

@@ -107,7 +107,7 @@ class Splitter {
     kept_ = true;
     const size_t end = s_.find('\'', i_ + 1);
     if (end == absl::string_view::npos) return Error("has an unterminated single quote", start);
-    word_.append(s_.substr(i_ + 1, end - i_ - 1));
+    word_.append(s_.data() + i_ + 1, end - i_ - 1);
     i_ = end + 1;
     return absl::OkStatus();
   }
@@ -164,7 +164,7 @@ class Splitter {
       if (it != env_.end() && !(has_fallback && it->second.empty())) {
         word_ += it->second;
       } else if (has_fallback) {
-        word_.append(fallback);
+        word_.append(fallback.data(), fallback.size());
       }
       i_ = close + 1;
       return absl::OkStatus();
@@ -227,15 +227,14 @@ absl::StatusOr<std::vector<ProcfileEntry>> ParseProcfile(absl::string_view text)
     if (line.empty() || line[0] == '#') continue;
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("Procfile line ", line_no,
-                                                     ": expected `type: command`, got \"", line,
-                                                     "\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Procfile line ", line_no, ": expected `type: command`, got \"", line, "\""));
     }
     std::string type(line.substr(0, colon));
     if (!IsValidProcessType(type)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Procfile line ", line_no, ": process type \"", type,
-          "\" may only use letters, digits, '_' and '-' (expected `type: command`)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Procfile line ", line_no, ": process type \"", type,
+                       "\" may only use letters, digits, '_' and '-' (expected `type: command`)"));
     }
     std::string command(absl::StripAsciiWhitespace(line.substr(colon + 1)));
     if (command.empty()) {
@@ -243,9 +242,8 @@ absl::StatusOr<std::vector<ProcfileEntry>> ParseProcfile(absl::string_view text)
           absl::StrCat("Procfile line ", line_no, ": process type \"", type, "\" has no command"));
     }
     if (auto [it, inserted] = seen.emplace(type, line_no); !inserted) {
-      return absl::InvalidArgumentError(absl::StrCat("Procfile line ", line_no,
-                                                     ": process type \"", type,
-                                                     "\" is defined twice (first on line ",
+      return absl::InvalidArgumentError(absl::StrCat("Procfile line ", line_no, ": process type \"",
+                                                     type, "\" is defined twice (first on line ",
                                                      it->second, ")"));
     }
     entries.push_back({.type = std::move(type), .command = std::move(command), .line = line_no});
