@@ -35,6 +35,15 @@ void KillGroup(int pgid, int sig) {
   if (pgid > 1) kill(-pgid, sig);
 }
 
+// Where the search for a free port starts: a point of the range fixed by the
+// server's name, so that two agents on one host (the quickstart runs two)
+// rarely race for the same port while their instances start.
+int FirstPort(const LocalRuntimeOptions& o) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : o.server_name) h = (h ^ c) * 16777619u;
+  return o.port_min + static_cast<int>(h % static_cast<uint32_t>(o.port_max - o.port_min + 1));
+}
+
 bool IsLive(InstanceState s) {
   return s == InstanceState::kStarting || s == InstanceState::kRunning ||
          s == InstanceState::kBackoff || s == InstanceState::kStopping;
@@ -66,7 +75,7 @@ LocalRuntime::LocalRuntime(LocalRuntimeOptions options)
       releases_(options_.data_dir + "/releases", runner_, clock_, options_.server_name),
       pidfiles_(options_.data_dir + "/instances"),
       logs_(options_.data_dir + "/logs", options_.log_max_bytes, options_.log_keep),
-      next_port_(options_.port_min) {}
+      next_port_(FirstPort(options_)) {}
 
 LocalRuntime::~LocalRuntime() {
   {
@@ -125,7 +134,6 @@ void LocalRuntime::Adopt() {
                    inst->exit_reason);
     }
     SaveLocked(*inst);
-    if (r.spec.port >= next_port_ && r.spec.port < options_.port_max) next_port_ = r.spec.port + 1;
     instances_[r.spec.id] = std::move(inst);
   }
 }

@@ -10,8 +10,10 @@
 // variables of the agent's own (PATH, HOME, LANG, LC_ALL, TZ, USER, LOGNAME,
 // TMPDIR) + the release env + PORT + DFLOW_APP, DFLOW_RELEASE ("v3"),
 // DFLOW_PROCESS, DFLOW_INSTANCE_ID. PORT is the spec's, or when it is 0 the
-// first free port of [port_min, port_max] that no other instance holds; an
-// instance keeps its port across restarts. stdout/stderr go straight to its
+// next port of [port_min, port_max] that no other instance holds and that is
+// free to bind (the search starts at a point fixed by the server name, so two
+// agents on one host rarely pick the same port at once); an instance keeps its
+// port across restarts. stdout/stderr go straight to its
 // log file. A release's memory_bytes becomes the process's RLIMIT_DATA (set
 // with prlimit(2) right after the spawn; heap and other private writable
 // memory, per process, not summed over its children); cpus is recorded only.
