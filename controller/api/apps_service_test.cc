@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/files.h"
+#include "common/process.h"
 #include "controller/agents/fleet.h"
+#include "controller/api/source_archive.h"
 #include "controller/ops/ops_test_util.h"
 
 namespace dflow::api {
@@ -217,6 +220,31 @@ TEST_F(AppsServiceTest, UploadWithoutProcfileIsRefused) {
   s = Upload("shop", "not a tarball at all, and not gzip either........", &up);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/archives"));
+}
+
+// Archives as the CLI packs them (GNU tar, members "./…"), in each format tar writes.
+TEST_F(AppsServiceTest, ReadsTheProcfileOfArchivesPackedByTar) {
+  std::string src = dir_ + "/src";
+  ASSERT_TRUE(EnsureDir(src + "/sub", 0700).ok());
+  ASSERT_TRUE(WriteFileAtomic(src + "/Procfile", "web: python3 app.py\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(src + "/sub/Procfile", "web: wrong\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(src + "/" + std::string(120, 'l'), "long name", 0600).ok());
+  PosixProcessRunner runner;
+  for (const char* format : {"gnu", "posix", "ustar"}) {
+    std::string out = dir_ + "/" + format + ".tar.gz";
+    auto r = runner.Run(
+        {.argv = {"tar", "--create", "--gzip", "--file", out, std::string("--format=") + format,
+                  "--sort=name", "--directory", src, "."}});
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (std::string(format) == "ustar") {
+      ASSERT_NE(r->exit_code, 0);  // ustar cannot hold the 120-character name
+      continue;
+    }
+    ASSERT_EQ(r->exit_code, 0) << r->stderr_data;
+    auto procfile = ReadProcfile(out);
+    ASSERT_TRUE(procfile.ok()) << format << ": " << procfile.status();
+    EXPECT_EQ(*procfile, "web: python3 app.py\n") << format;
+  }
 }
 
 TEST_F(AppsServiceTest, DeployWatchInstancesLogsAndRun) {

@@ -163,7 +163,8 @@ grpc::Status AppsService::Run(grpc::ServerContext*, const v1::RunRequest* reques
                                               ": ", placed.status().message())));
     }
     server = placed->servers.front();
-    std::string key = absl::StrCat("run-", app->name, "-v", release->version, "-", server);
+    std::string key =
+        absl::StrCat("run-", app->name, "-v", release->version, "-", ctx_->clock->NowMs());
     BlobStore blobs(ctx_->archive_dir);
     if (auto s = ctx_->agents->EnsureArchive(server, release->source_digest,
                                              blobs.Path(release->source_digest));
@@ -271,8 +272,6 @@ grpc::Status AppsService::WatchOp(grpc::ServerContext* ctx, const v1::WatchOpReq
       done.set_done(true);
       done.set_state(op->state);
       done.set_error(op->error);
-      done.set_text(absl::StrCat("op ", op->id, " (", op->kind, " of ", op->app, ") ", op->state,
-                                 op->error.empty() ? "" : absl::StrCat(": ", op->error)));
       writer->Write(done);
       return grpc::Status::OK;
     }

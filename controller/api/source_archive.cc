@@ -127,7 +127,9 @@ absl::StatusOr<std::string> ReadProcfile(const std::string& tar_gz_path) {
     next_name.clear();
     if (name.empty()) {
       name = Field(h, 100);
-      if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345] != '\0') {
+      // POSIX ustar ("ustar\0") has a name prefix at 345; GNU tar's own
+      // format ("ustar  \0") keeps other fields there.
+      if (std::memcmp(h + 257, "ustar", 6) == 0 && h[345] != '\0') {
         name = absl::StrCat(Field(h + 345, 155), "/", name);
       }
     }

@@ -16,6 +16,7 @@ absl::StatusOr<std::optional<CrashPoint>> ParseCrashPoint(absl::string_view spec
   bool ok =
       parts.size() == 3 && !parts[0].empty() && absl::SimpleAtoi(parts[1], &p.step) && p.step >= 0;
   if (ok) {
+    p.text = std::string(spec);
     p.op_kind = parts[0];
     if (parts[2] == "before") {
       p.phase = CrashPhase::kBefore;

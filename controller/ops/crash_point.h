@@ -9,10 +9,11 @@
 //   before        the step is marked running; nothing of it has been done
 //   after-rpc     the step's work (agent RPC) is done; its result is not committed
 //   after-commit  the step's result and effects are committed
-// `*` as the kind matches every kind. Harmless when unset. It fires once per
-// data directory: before exiting it creates DATA/test-crash-fired, and while
-// that file exists it stays silent, so a controller restarted with the same
-// environment resumes instead of crashing again (delete the file to re-arm).
+// `*` as the kind matches every kind. Harmless when unset. Each point fires
+// once per data directory: before exiting it writes the point to
+// DATA/test-crash-fired and stays silent while that file holds the same
+// point, so a controller restarted with the same environment resumes instead
+// of crashing again; another point fires as usual.
 #ifndef DFLOW_CONTROLLER_OPS_CRASH_POINT_H_
 #define DFLOW_CONTROLLER_OPS_CRASH_POINT_H_
 
@@ -27,6 +28,7 @@ namespace dflow::ops {
 enum class CrashPhase { kBefore, kAfterRpc, kAfterCommit };
 
 struct CrashPoint {
+  std::string text;     // as given, e.g. "deploy:3:after-rpc"
   std::string op_kind;  // "*" for any
   int step = 0;
   CrashPhase phase = CrashPhase::kBefore;

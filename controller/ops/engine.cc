@@ -1,6 +1,5 @@
 #include "controller/ops/engine.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -146,11 +145,10 @@ void Engine::RunUntilIdle() {
 bool Engine::Crash(const store::Op& op, int index, CrashPhase phase) {
   if (!options_.crash || !options_.crash->Matches(op.kind, index, phase)) return false;
   if (!options_.crash_marker.empty()) {
-    if (FileExists(options_.crash_marker)) return false;
-    int fd = open(options_.crash_marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      fsync(fd);
-      close(fd);
+    auto fired = ReadFile(options_.crash_marker);
+    if (fired.ok() && *fired == options_.crash->text) return false;  // fired before
+    if (auto s = WriteFileAtomic(options_.crash_marker, options_.crash->text, 0600); !s.ok()) {
+      spdlog::error("DFLOW_TEST_CRASH_AT: {}", s.ToString());
     }
   }
   spdlog::warn("DFLOW_TEST_CRASH_AT: dying at op {} ({}) step {}", op.id, op.kind, index);

@@ -60,7 +60,7 @@ struct EngineOptions {
   std::chrono::milliseconds retry_backoff{1000};
   int max_parallel_ops = 8;
   // Fault injection (see crash_point.h). `crash_marker` is the file that makes
-  // it fire once; `crash_action` defaults to _exit(137). A test passes an
+  // each point fire once; `crash_action` defaults to _exit(137). A test passes an
   // action that returns: the engine then acts as if dead (does nothing more).
   std::optional<CrashPoint> crash;
   std::string crash_marker;

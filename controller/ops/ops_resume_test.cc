@@ -76,7 +76,7 @@ TEST_P(ResumeTest, FinishesAfterACrash) {
   const CrashCase& c = GetParam();
   int64_t id = Prepare(c.op);
   EngineOptions o = Options();
-  o.crash = CrashPoint{Kind(c.op), c.step, c.phase};
+  o.crash = CrashPoint{"", Kind(c.op), c.step, c.phase};
   bool fired = false;
   o.crash_action = [&] { fired = true; };
   engine_ = NewEngine(o);
@@ -126,7 +126,7 @@ TEST_P(ResumeRollbackTest, CompletesTheRollbackAfterACrash) {
                : absl::OkStatus();
   });
   EngineOptions o = Options();
-  o.crash = CrashPoint{"deploy", c.step, c.phase};
+  o.crash = CrashPoint{"", "deploy", c.step, c.phase};
   bool fired = false;
   o.crash_action = [&] { fired = true; };
   engine_ = NewEngine(o);
@@ -142,6 +142,32 @@ TEST_P(ResumeRollbackTest, CompletesTheRollbackAfterACrash) {
   for (const auto& i : agents_.AllRunning()) EXPECT_EQ(i.release, 1);
   EXPECT_EQ(agents_.AllRunning().size(), 2u);
   ExpectConsistent();
+}
+
+// The hook fires once per point and data directory, so that a controller
+// restarted with the same environment resumes; another point fires again.
+TEST_F(OpsTest, CrashPointFiresOncePerPoint) {
+  int fired = 0;
+  auto engine_with = [&](const std::string& spec) {
+    EngineOptions o = Options();
+    o.crash = *ParseCrashPoint(spec).value();
+    o.crash_marker = dir_ + "/test-crash-fired";
+    o.crash_action = [&] { ++fired; };
+    return NewEngine(o);
+  };
+  int64_t id = SubmitDeploy("d1");
+  engine_ = engine_with("deploy:1:before");
+  engine_->RunUntilIdle();
+  EXPECT_EQ(fired, 1);
+  engine_ = engine_with("deploy:1:before");  // restarted with the same point: resumes
+  EXPECT_EQ(Run(id).state, "succeeded");
+  EXPECT_EQ(fired, 1);
+  int64_t next = SubmitDeploy("d2");
+  engine_ = engine_with("deploy:2:after-rpc");
+  engine_->RunUntilIdle();
+  EXPECT_EQ(fired, 2);
+  engine_ = NewEngine();
+  EXPECT_EQ(Run(next).state, "succeeded");
 }
 
 std::vector<CrashCase> RollbackCases() {

@@ -119,8 +119,9 @@ void Reconciler::Sync(const store::Server& server, const std::vector<store::Inst
   for (const auto& a : *listed) by_id[a.id] = &a;
   for (const auto& i : on_server) {
     if (i.state == store::kInstanceLost || i.state == store::kInstanceStopping) {
-      absl::Status s = agents_->StopInstance(server.name, absl::StrCat("reconcile-stop-", i.id),
-                                             i.id, options_.stop_grace);
+      absl::Status s = agents_->StopInstance(
+          server.name, absl::StrCat("reconcile-", clock_->NowMs(), "-stop-", i.id), i.id,
+          options_.stop_grace);
       if (!s.ok() && !absl::IsNotFound(s)) continue;  // next pass
       std::string why = i.state == store::kInstanceLost
                             ? absl::StrCat(server.name, " is back, and the instance was replaced")
@@ -133,6 +134,8 @@ void Reconciler::Sync(const store::Server& server, const std::vector<store::Inst
     if (busy.count(i.app) > 0 || i.state == store::kInstancePending) continue;
     auto it = by_id.find(i.id);
     std::string state = SyncedState(i, it == by_id.end() ? nullptr : it->second);
+    if (state == store::kInstanceLost && missing_once_.insert(i.id).second) continue;
+    if (state != store::kInstanceLost) missing_once_.erase(i.id);
     if (state == i.state) continue;
     absl::Status s =
         state == store::kInstanceLost
@@ -149,8 +152,9 @@ void Reconciler::Sync(const store::Server& server, const std::vector<store::Inst
   for (const auto& a : *listed) {
     if (known.count(a.id) > 0 || busy.count(a.app) > 0) continue;
     if (a.state == "stopped" || a.state == "stopping") continue;
-    absl::Status s = agents_->StopInstance(server.name, absl::StrCat("reconcile-orphan-", a.id),
-                                           a.id, options_.stop_grace);
+    absl::Status s = agents_->StopInstance(
+        server.name, absl::StrCat("reconcile-", clock_->NowMs(), "-orphan-", a.id), a.id,
+        options_.stop_grace);
     if (!s.ok()) continue;
     (void)store_->AppendEvent("instance.stopped", server.name, a.app,
                               absl::StrCat("stopped instance ", a.id, " on ", server.name,

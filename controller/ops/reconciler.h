@@ -8,10 +8,11 @@
 //   reported down (AppStatus) until the server returns.
 // - A reachable server: its ListInstances is read and instance states synced
 //   into the store (running, crashed while the agent restarts it, failed when
-//   it gave up, lost when it no longer runs it). Instances recorded as lost or
-//   stopping there are stopped and forgotten, and instances it runs that the
-//   store does not know (left by a destroyed app or a forgotten record) are
-//   stopped, so that an app never runs more instances than asked.
+//   it gave up, lost when it no longer runs it: missing from two lists in a
+//   row, so that an agent still re-adopting after a restart is not misread). Instances recorded as
+//   lost or stopping there are stopped and forgotten, and instances it runs that the store does not
+//   know (left by a destroyed app or a forgotten record) are stopped, so that an app never runs
+//   more instances than asked.
 // - An app with no op in flight that runs fewer instances than its scale (or
 //   has failed ones) gets a `reschedule` op, at most once per backoff period.
 //
@@ -71,6 +72,7 @@ class Reconciler {
 
   std::mutex tick_mu_;
   std::map<std::string, int64_t> next_reschedule_ms_;  // app -> monotonic ms
+  std::set<std::string> missing_once_;                 // instances absent from the last list
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
