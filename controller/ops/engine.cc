@@ -201,10 +201,19 @@ void Engine::RunOp(int64_t id) {
     if (rollback_at >= 0 && next->index < rollback_at) {
       // Forward steps left behind by a failure or cancel are not run.
       s = store_->FinishStep(id, next->index, "skipped", "{}", "", "", {});
-    } else if (rollback_at < 0 && op->cancel_requested && !PastPointOfNoReturn(*op)) {
+    } else if (rollback_at < 0 && (op->cancel_requested || Overdue(*op)) &&
+               !PastPointOfNoReturn(*op)) {
       store::StepEffects e;
-      e.append_steps = Compensation(*op, "cancel", "cancelled by request");
-      s = store_->FinishStep(id, next->index, "skipped", "{}", "cancel requested", "", e);
+      if (op->cancel_requested) {
+        e.append_steps = Compensation(*op, "cancel", "cancelled by request");
+      } else {
+        e.append_steps = Compensation(
+            *op, "failure",
+            absl::StrCat("op ", id, " (", op->kind, " of ", op->app, ") ran past its deadline of ",
+                         options_.op_deadline.count() / 60000, " min; what it did is undone"));
+      }
+      s = store_->FinishStep(id, next->index, "skipped", "{}",
+                             op->cancel_requested ? "cancel requested" : "deadline passed", "", e);
     } else {
       if (!RunStep(*op, *next, rollback_at >= 0)) return;
       continue;
@@ -216,6 +225,10 @@ void Engine::RunOp(int64_t id) {
     }
     Notify();
   }
+}
+
+bool Engine::Overdue(const store::Op& op) const {
+  return op.started_at_ms > 0 && clock_->NowMs() - op.started_at_ms > options_.op_deadline.count();
 }
 
 bool Engine::RunStep(const store::Op& op, const store::OpStep& step, bool in_rollback) {

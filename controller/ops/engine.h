@@ -14,7 +14,7 @@
 // - One op per app at a time, in submission order; ops of different apps run
 //   in parallel. Planning (placement) is serialized so that two plans never
 //   hand out the same capacity.
-// - Failure or cancel before an op's point of no return (the step that makes a
+// - Failure, cancel or the op's deadline before its point of no return (the step that makes a
 //   release current or commits a scale; for destroy, its plan) appends
 //   compensating steps: new instances are stopped, the op's release is marked
 //   failed; the op ends `rolled_back` (failure) or `cancelled`. A failure past
@@ -59,6 +59,10 @@ struct EngineOptions {
   int max_attempts = 4;
   std::chrono::milliseconds retry_backoff{1000};
   int max_parallel_ops = 8;
+  // An op still short of its point of no return this long after it started
+  // (wall clock, from the stored start, so it holds across restarts) is
+  // undone at its next step boundary, as if cancelled, and ends rolled_back.
+  std::chrono::milliseconds op_deadline{3600 * 1000};
   // Fault injection (see crash_point.h). `crash_marker` is the file that makes
   // each point fire once; `crash_action` defaults to _exit(137). A test passes an
   // action that returns: the engine then acts as if dead (does nothing more).
@@ -130,6 +134,7 @@ class Engine {
   bool RunStep(const store::Op& op, const store::OpStep& step, bool in_rollback);
   void FinishOp(const store::Op& op, int rollback_at);
   bool Crash(const store::Op& op, int index, CrashPhase phase);
+  bool Overdue(const store::Op& op) const;
   bool Halted() const { return stopping_.load() || crashed_.load(); }
   // Waits up to `d`; false when the engine is stopping.
   bool Pause(std::chrono::milliseconds d);

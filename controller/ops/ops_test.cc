@@ -241,6 +241,19 @@ TEST_F(OpsTest, CancelStopsAtTheNextStepAndRollsBack) {
   ExpectConsistent();
 }
 
+TEST_F(OpsTest, AnOpPastItsDeadlineIsUndone) {
+  ASSERT_EQ(Deploy("d1").state, "succeeded");
+  agents_.SetInject([&](const FakeAgentApi::Call& c) {
+    if (c.method == "PrepareRelease" && c.release == 2) clock_.Advance(std::chrono::hours(2));
+    return absl::OkStatus();
+  });
+  store::Op op = Deploy("d2");
+  EXPECT_EQ(op.state, "rolled_back");
+  EXPECT_THAT(op.error, HasSubstr("ran past its deadline of 60 min"));
+  EXPECT_EQ(App().current_release, 1);
+  EXPECT_TRUE(agents_.CallsTo("StartInstance").size() == 1u);  // only v1's
+}
+
 TEST_F(OpsTest, CancelOfAQueuedOpEndsItAtOnce) {
   int64_t first = SubmitDeploy("d1");
   int64_t second = SubmitDeploy("d2");
