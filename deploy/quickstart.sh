@@ -35,8 +35,35 @@ stop_one() {
   rm -f "$pidfile"
 }
 
+# App instances run in their own sessions and outlive their agent by design;
+# `stop` ends the ones these agents started, found by their pidfiles (a pid is
+# trusted only when its /proc start time matches, so a recycled pid is spared).
+# The next start re-launches them: they are still wanted.
+stop_instances() {  # stop_instances AGENT_DATA_DIR
+  python3 - "$1" <<'PY'
+import glob, json, os, signal, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "instances", "*.json"))):
+    try:
+        record = json.load(open(path))
+        pid, pgid = record.get("pid", 0), record.get("pgid", 0)
+        if pid <= 0 or pgid <= 0:
+            continue
+        stat = open("/proc/%d/stat" % pid).read()
+        start_ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22
+        if start_ticks != record.get("start_ticks"):
+            continue
+        os.killpg(pgid, signal.SIGTERM)
+        print("stopped instance %s (pid %d)" % (os.path.basename(path)[:-5], pid))
+    except (OSError, ValueError, IndexError):
+        continue
+PY
+}
+
 if [ "${1:-}" = "stop" ]; then
-  for a in "${AGENTS[@]}"; do stop_one "$RUN_DIR/agent-$a.pid" "agent $a"; done
+  for a in "${AGENTS[@]}"; do
+    stop_one "$RUN_DIR/agent-$a.pid" "agent $a"
+    stop_instances "$DFLOW_HOME/agents/$a"
+  done
   stop_one "$RUN_DIR/controller.pid" "controller"
   exit 0
 fi

@@ -33,10 +33,10 @@ class AppsCrashE2E : public AppsE2E, public ::testing::WithParamInterface<std::s
     return {kind, {"rollback", "hello", "--detach"}, {}, 2};
   }
 
-  int64_t LastOpId() {
-    auto op = LastOp("hello");
+  static int64_t IdOf(const nlohmann::json& op) {
     return op.is_object() ? op.value("id", int64_t{0}) : 0;
   }
+  int64_t LastOpId() { return IdOf(LastOp("hello")); }
 
   // Runs the case's command to its end; returns the operation.
   nlohmann::json RunToEnd(const CrashCase& c, int64_t after_id) {
@@ -45,7 +45,7 @@ class AppsCrashE2E : public AppsE2E, public ::testing::WithParamInterface<std::s
     bool ended = WaitFor(
         [&] {
           op = LastOp("hello");
-          return op.is_object() && op.value("id", int64_t{0}) > after_id && Ended(op);
+          return IdOf(op) > after_id && Ended(op);
         },
         seconds(60));
     EXPECT_TRUE(ended) << op.dump() << fleet_->controller().Log();
@@ -63,8 +63,9 @@ TEST_P(AppsCrashE2E, EveryStepBoundaryResumesOrRollsBack) {
 
   // A reference run without a crash gives the steps to cut at.
   auto reference = RunToEnd(c, LastOpId());
+  ASSERT_TRUE(reference.is_object());
   ASSERT_EQ(reference.value("state", ""), "succeeded") << reference.dump();
-  auto steps = Op(reference.value("id", int64_t{0}))["steps"];
+  auto steps = Op(IdOf(reference))["steps"];
   ASSERT_TRUE(steps.is_array() && steps.size() >= 2) << reference.dump();
   if (!c.reset.empty()) CliOk(c.reset);
   ASSERT_TRUE(WaitSettled("hello", 2));
@@ -85,7 +86,7 @@ TEST_P(AppsCrashE2E, EveryStepBoundaryResumesOrRollsBack) {
           [&] {
             if (!fleet_->controller().Running()) return true;
             auto op = LastOp("hello");
-            return op.value("id", int64_t{0}) > last && Ended(op);
+            return IdOf(op) > last && Ended(op);
           },
           seconds(60));
       ASSERT_TRUE(crashed);
@@ -98,7 +99,7 @@ TEST_P(AppsCrashE2E, EveryStepBoundaryResumesOrRollsBack) {
       ASSERT_TRUE(WaitFor(
           [&] {
             op = LastOp("hello");
-            return op.value("id", int64_t{0}) > last && Ended(op);
+            return IdOf(op) > last && Ended(op);
           },
           seconds(60)))
           << op.dump() << fleet_->controller().Log();

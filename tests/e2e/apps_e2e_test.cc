@@ -45,6 +45,17 @@ TEST_F(AppsE2E, LifecycleAcrossTwoServers) {
   EXPECT_EQ(Ps("hello")[0].value("release", 0), 2);
   EXPECT_TRUE(Contains(CliOk({"config", "get", "hello", "GREETING"}), "bonjour"));
 
+  // A one-off process gets the release's config; its exit code comes through.
+  auto run = Cli({"run", "hello", "--", "python3", "-c",
+                  "import os, sys; print('greeting=' + os.environ['GREETING']); sys.exit(3)"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_TRUE(Contains(run.out, "greeting=bonjour")) << run.out << run.err;
+
+  // Logs are merged across servers, each line prefixed with server and instance.
+  auto logs = Cli({"logs", "hello", "-n", "50"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_TRUE(Contains(logs.out, "[local-")) << logs.out;
+
   // A release that never becomes healthy fails the deploy; v2 keeps serving.
   auto broken = Cli({"deploy", "hello", "--path", Example("broken")});
   EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
@@ -111,6 +122,54 @@ TEST_F(AppsE2E, InstancesMoveAfterGraceAndNothingRunsTwiceOnReturn) {
   // The stale instance on local-2 is stopped: two instances in all, both on local-1.
   ASSERT_TRUE(WaitSettled("hello", 2, seconds(40))) << Ps("hello").dump();
   EXPECT_EQ(RunningByServer("hello"), (std::map<std::string, int>{{"local-1", 2}}));
+  EXPECT_TRUE(AllAnswer("hello", "hello"));
+}
+
+// A copy of examples/hello whose release command takes `seconds`.
+std::string SlowRelease(const std::string& root, const std::string& hello, int seconds) {
+  std::string dir = root + "/slow";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(
+      hello, dir,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir + "/Procfile", std::ios::trunc)
+      << "web: python3 app.py\nrelease: python3 -c \"import time; time.sleep(" << seconds
+      << ")\"\n";
+  return dir;
+}
+
+TEST_F(AppsE2E, SecondOperationWaitsInLineAndCancelRollsBack) {
+  DeployHello("hello", 1);
+  std::string slow = SlowRelease(tmp_.path(), Example("hello"), 3);
+
+  auto first = Cli({"deploy", "hello", "--path", slow, "--detach"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::string first_id = first.out.substr(0, first.out.find_first_of(" \n"));
+  auto second = Cli({"scale", "hello", "web=2"});
+  EXPECT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_TRUE(Contains(second.out + second.err, "waiting for operation " + first_id))
+      << second.out << second.err;
+  ASSERT_TRUE(WaitSettled("hello", 2));
+  for (const auto& i : Ps("hello")) EXPECT_EQ(i.value("release", 0), 2);
+  EXPECT_EQ(Op(std::stoll(first_id)).value("state", ""), "succeeded");
+
+  // Cancel while the release command runs: the deploy stops and v2 keeps serving.
+  auto third = Cli({"deploy", "hello", "--path", slow, "--detach"});
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  std::string third_id = third.out.substr(0, third.out.find_first_of(" \n"));
+  auto cancel = Cli({"ops", "cancel", third_id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  nlohmann::json op;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        op = Op(std::stoll(third_id));
+        return Ended(op);
+      },
+      seconds(60)));
+  EXPECT_TRUE(op.value("state", "") == "cancelled" || op.value("state", "") == "rolled_back")
+      << op.dump();
+  ASSERT_TRUE(WaitSettled("hello", 2));
+  for (const auto& i : Ps("hello")) EXPECT_EQ(i.value("release", 0), 2);
   EXPECT_TRUE(AllAnswer("hello", "hello"));
 }
 
