@@ -18,10 +18,11 @@ absl::StatusOr<OpRef> Engine::Submit(const std::string& app, const std::string& 
                    store_->CreateOp(app, kind, params, std::move(release), description));
   OpRef ref;
   ref.id = id;
+  ASSIGN_OR_RETURN(store::Op created, store_->GetOp(id));
+  ref.release = created.release;
   ASSIGN_OR_RETURN(auto active, store_->ActiveOps());
   for (const auto& op : active) {
     if (op.app == app && op.id < id) ref.queued_behind = op.id;
-    if (op.id == id) ref.release = op.release;
   }
   Notify();
   {
