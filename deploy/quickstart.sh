@@ -153,9 +153,13 @@ fi
 if [ "$(dflow releases "$APP" --json | grep -c '"status": "current"' || true)" -eq 0 ]; then
   echo "==> deploying examples/hello to $APP"
   dflow deploy "$APP" --path "$ROOT/examples/hello"
+  echo "==> scaling $APP to 2 web instances (one per server)"
+  dflow scale "$APP" web=2
 fi
-echo "==> scaling $APP to 2 web instances (one per server)"
-dflow scale "$APP" web=2
+# Instances the agents re-launch after a stop need a moment to pass their checks.
+settled() { [ "$(dflow ps "$APP" --json | grep -c '"state": "running"' || true)" -ge 1 ] && \
+  [ "$(dflow ps "$APP" --json | grep -c '"state": "running"')" -eq "$(dflow ps "$APP" --json | grep -c '"id"')" ]; }
+wait_for 60 "the instances of $APP to run" settled
 dflow ps "$APP"
 URLS=$(dflow ps "$APP" --json | python3 -c '
 import json, sys

@@ -135,7 +135,10 @@ grpc::Status AppsService::ListReleases(grpc::ServerContext*, const v1::ListRelea
   if (!app.ok()) return ToGrpc(app.status());
   auto releases = ctx_->store->ListReleases(app->name);
   if (!releases.ok()) return ToGrpc(releases.status());
-  for (const auto& r : *releases) ToProto(r, response->add_releases());
+  // Newest first, as `dflow releases` and `dflow ops ls` show history.
+  for (auto it = releases->rbegin(); it != releases->rend(); ++it) {
+    ToProto(*it, response->add_releases());
+  }
   return grpc::Status::OK;
 }
 

@@ -86,7 +86,7 @@ TEST_F(AppsE2E, LifecycleAcrossTwoServers) {
   EXPECT_TRUE(ls.empty()) << ls;
 }
 
-TEST_F(AppsE2E, KilledAgentsInstancesKeepServingAndAreReadopted) {
+TEST_F(AppsE2E, InstancesOutliveAgentAndControllerAndAreReadopted) {
   DeployHello("hello", 2);
   auto before = fleet_->InstancePids("hello");
   std::sort(before.begin(), before.end());
@@ -95,6 +95,14 @@ TEST_F(AppsE2E, KilledAgentsInstancesKeepServingAndAreReadopted) {
   fleet_->agent("local-1").Wait(seconds(10));
   EXPECT_EQ(Answers("hello").size(), 2u);
   for (const auto& body : Answers("hello")) EXPECT_FALSE(Contains(body, "ERROR")) << body;
+
+  // Nor does the app need the controller to serve.
+  auto ports = Ps("hello");
+  fleet_->StopController(SIGKILL);
+  for (const auto& i : ports) {
+    EXPECT_FALSE(Contains(HttpGet(i.value("port", 0)), "ERROR")) << i.dump();
+  }
+  fleet_->StartController();
 
   fleet_->StartAgent("local-1");
   ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", seconds(20)));
