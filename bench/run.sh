@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release tree with benchmarks and runs them; prints markdown tables.
-#   bench/run.sh [heartbeat|placement|ops|all]
+#   bench/run.sh [heartbeat|placement|ops|deploy|all]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/deploy/deps.sh"
@@ -22,4 +22,8 @@ fi
 if [ "$what" = all ] || [ "$what" = ops ]; then
   echo; echo "## bench/op_commit_bench"
   "$B/bench/op_commit_bench" --steps 2000
+fi
+if [ "$what" = all ] || [ "$what" = deploy ]; then
+  echo  # deploy_bench prints its own heading, commit and command line
+  "$B/bench/deploy_bench" --runs 10
 fi
