@@ -1,4 +1,4 @@
-// dflow apps create | ls | show | destroy
+// dflow apps create | ls | show | destroy | pin | unpin
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -74,6 +74,8 @@ struct Options {
   std::string cpus;
   std::string health_path;
   std::string strategy = "spread";
+  std::string pin;
+  std::string server;
   bool json = false;
   bool force = false;
   bool detach = false;
@@ -118,6 +120,11 @@ void RegisterApps(CLI::App& app, Globals& g) {
                    "servers before using more")
       ->capture_default_str()
       ->type_name("spread|binpack");
+  create
+      ->add_option("--pin", o->pin,
+                   "Server that holds the app's data (volumes, a local service): its instances "
+                   "run only there and are never moved elsewhere (default: none)")
+      ->type_name("SERVER");
   create->footer("Example: dflow apps create shop --memory 256M --cpus 0.5 --health-path /health");
   create->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -143,6 +150,7 @@ void RegisterApps(CLI::App& app, Globals& g) {
       }
       if (auto s = ValidateStrategy(o->strategy); !s.ok()) return UsageError(s.message());
       req.set_strategy(o->strategy);
+      req.set_pinned_server(o->pin);
       Client client(ResolveTarget(g.controller));
       auto r = client.Call(&v1::Apps::Stub::CreateApp, req);
       if (!r.ok()) return r.status();
@@ -224,6 +232,32 @@ void RegisterApps(CLI::App& app, Globals& g) {
       return FollowOp(client, *ref, {.app = o->name, .detach = o->detach});
     };
   });
+
+  auto* pin = apps->add_subcommand(
+      "pin",
+      "Pin an app to the server that holds its data: its instances move there, and are never "
+      "placed elsewhere (when that server is unreachable the app is reported down instead)");
+  pin->add_option("NAME", o->name, "App name")->required();
+  pin->add_option("SERVER", o->server, "Server name")->required();
+  AddDetachFlag(pin, o->detach);
+  auto* unpin = apps->add_subcommand(
+      "unpin", "Let an app's instances be placed on any server that fits again");
+  unpin->add_option("NAME", o->name, "App name")->required();
+  AddDetachFlag(unpin, o->detach);
+  for (auto* sub : {pin, unpin}) {
+    sub->callback([&g, o, unpinning = sub == unpin] {
+      g.action = [&g, o, unpinning]() -> absl::Status {
+        if (auto s = CheckAppArg(o->name); !s.ok()) return s;
+        v1::PinRequest req;
+        req.set_app(o->name);
+        if (!unpinning) req.set_server(o->server);
+        Client client(ResolveTarget(g.controller));
+        auto ref = client.Call(&v1::Apps::Stub::Pin, req);
+        if (!ref.ok()) return ref.status();
+        return FollowOp(client, *ref, {.app = o->name, .detach = o->detach});
+      };
+    });
+  }
 }
 
 }  // namespace dflow::cli

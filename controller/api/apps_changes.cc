@@ -232,4 +232,14 @@ grpc::Status AppsService::Restart(grpc::ServerContext*, const v1::RestartRequest
   return Started(ctx_->engine->Restart(app->name), response);
 }
 
+grpc::Status AppsService::Pin(grpc::ServerContext*, const v1::PinRequest* request,
+                              v1::OpRef* response) {
+  auto app = FindApp(request->app());
+  if (!app.ok()) return ToGrpc(app.status());
+  if (!request->server().empty()) {
+    if (auto s = ValidateServerName(request->server()); !s.ok()) return ToGrpc(s);
+  }
+  return Started(ctx_->engine->Pin(app->name, request->server()), response);
+}
+
 }  // namespace dflow::api

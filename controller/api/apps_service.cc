@@ -81,6 +81,12 @@ grpc::Status AppsService::CreateApp(grpc::ServerContext*, const v1::CreateAppReq
   app.cpus = request->cpus();
   app.health_path = request->health_path();
   app.strategy = request->strategy().empty() ? "spread" : request->strategy();
+  app.pinned_server = request->pinned_server();
+  if (!app.pinned_server.empty() && !ctx_->store->GetServer(app.pinned_server).ok()) {
+    return ToGrpc(absl::NotFoundError(
+        absl::StrCat("cannot pin app ", app.name, " to server \"", app.pinned_server,
+                     "\": no such server; `dflow servers ls` lists them")));
+  }
   if (auto s = ctx_->store->CreateApp(app); !s.ok()) {
     if (absl::IsAlreadyExists(s)) {
       return ToGrpc(absl::AlreadyExistsError(

@@ -40,6 +40,8 @@ class AppsService final : public controller::v1::Apps::Service {
                             controller::v1::ListReleasesResponse*) override;
   grpc::Status Rollback(grpc::ServerContext*, const controller::v1::RollbackRequest*,
                         controller::v1::OpRef*) override;
+  grpc::Status Pin(grpc::ServerContext*, const controller::v1::PinRequest*,
+                   controller::v1::OpRef*) override;
   grpc::Status Restart(grpc::ServerContext*, const controller::v1::RestartRequest*,
                        controller::v1::OpRef*) override;
   grpc::Status ListInstances(grpc::ServerContext*, const controller::v1::ListInstancesRequest*,

@@ -4,10 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/grpc_status.h"
+#include "common/join_token.h"
 #include "common/names.h"
 #include "common/version.h"
 #include "controller/api/convert.h"
-#include "common/join_token.h"
 
 namespace dflow::api {
 namespace {
@@ -22,8 +22,8 @@ absl::StatusOr<int64_t> SeqFromToken(const std::string& token) {
   std::vector<std::string> parts = absl::StrSplit(token, '_');
   int64_t seq = 0;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &seq) || seq < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "continuation token \"", token, "\" is not valid: it has the form <ms>_<seq>"));
+    return absl::InvalidArgumentError(absl::StrCat("continuation token \"", token,
+                                                   "\" is not valid: it has the form <ms>_<seq>"));
   }
   return seq;
 }

@@ -97,6 +97,9 @@ class Engine {
   // `version` 0: the newest release before the current one that served.
   absl::StatusOr<OpRef> Rollback(const std::string& app, int64_t version);
   absl::StatusOr<OpRef> Restart(const std::string& app);
+  // Pins the app to `server` (its data lives there): its instances move there
+  // and are never placed elsewhere; an empty server unpins.
+  absl::StatusOr<OpRef> Pin(const std::string& app, const std::string& server);
   absl::StatusOr<OpRef> Destroy(const std::string& app);
   // Replaces the app's lost or failed instances (the reconciler's op).
   absl::StatusOr<OpRef> Reschedule(const std::string& app, const std::string& reason);

@@ -99,6 +99,19 @@ absl::StatusOr<OpRef> Engine::Restart(const std::string& app) {
   return Submit(app, "restart", "{}", std::nullopt, "restart every instance");
 }
 
+absl::StatusOr<OpRef> Engine::Pin(const std::string& app, const std::string& server) {
+  if (!server.empty()) {
+    auto s = store_->GetServer(server);
+    if (!s.ok()) {
+      return absl::NotFoundError(absl::StrCat("cannot pin app ", app, " to server \"", server,
+                                              "\": no such server; `dflow servers ls` lists them"));
+    }
+  }
+  std::lock_guard lock(submit_mu_);
+  return Submit(app, "pin", json{{"server", server}}.dump(), std::nullopt,
+                server.empty() ? "unpin" : absl::StrCat("pin to ", server));
+}
+
 absl::StatusOr<OpRef> Engine::Destroy(const std::string& app) {
   std::lock_guard lock(submit_mu_);
   return Submit(app, "destroy", "{}", std::nullopt, "destroy the app");

@@ -84,7 +84,11 @@ placement::PlacementRequest Planner::Request(const std::string& process, int cou
   r.app = in_.app.name;
   r.count = count;
   r.constraints = in_.app.constraints;
-  if (!in_.app.pinned_server.empty()) r.pinned_server = in_.app.pinned_server;
+  if (!pin_override_.empty()) {
+    r.pinned_server = pin_override_;
+  } else if (!in_.app.pinned_server.empty()) {
+    r.pinned_server = in_.app.pinned_server;
+  }
   r.memory_bytes = in_.app.memory_bytes;
   r.cpus = in_.app.cpus;
   r.strategy = placement::ParseStrategy(in_.app.strategy).value_or(placement::Strategy::kSpread);

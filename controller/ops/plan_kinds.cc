@@ -46,6 +46,8 @@ absl::StatusOr<Plan> Planner::Run() {
     s = PlanReschedule();
   } else if (kind == "destroy") {
     s = PlanDestroy();
+  } else if (kind == "pin") {
+    s = PlanPin();
   } else {
     s = absl::InternalError(absl::StrCat("op ", in_.op.id, " has unknown kind \"", kind, "\""));
   }
@@ -154,6 +156,44 @@ absl::Status Planner::PlanRestart() {
   StopAll(old);
   plan_.summary = absl::StrCat(fresh.size(), " new instances of v", spec.version, ", then ",
                                old.size(), " old stop");
+  return absl::OkStatus();
+}
+
+// Pinning says the app's data lives on one server: its instances move there
+// (fresh ones start on it, then the pin is committed with the switch, then the
+// others stop), and from then on placement uses nothing else. Unpinning only
+// lifts the restriction.
+absl::Status Planner::PlanPin() {
+  json params = json::parse(in_.op.params, nullptr, false);
+  std::string server = params.value("server", "");
+  json pin = {{"pinned_server", server}};
+  if (server.empty()) {
+    AddStep(kStepCommit, "unpin: its instances may be placed on any server", pin);
+    plan_.summary = "unpin";
+    return absl::OkStatus();
+  }
+  if (!in_.current) {
+    AddStep(kStepCommit, absl::StrCat("pin to ", server, " (it applies at the first deploy)"), pin);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(auto types, CurrentTypes());
+  RolloutSpec spec{in_.current->version, in_.current->source_digest, in_.current->procfile,
+                   in_.current->config};
+  std::vector<store::Instance> old;
+  for (const auto& i : in_.instances) {
+    if (i.server != server && (IsLive(i) || i.state == store::kInstanceFailed)) old.push_back(i);
+  }
+  std::map<std::string, int> missing = Desired(types);
+  for (const auto& i : in_.instances) {
+    if (i.server == server && IsLive(i) && missing[i.process] > 0) missing[i.process]--;
+  }
+  pin_override_ = server;
+  ASSIGN_OR_RETURN(auto fresh, PlaceNew(missing, spec.version, /*fresh=*/false));
+  RETURN_IF_ERROR(BringUp(spec, fresh, /*release_command=*/false));
+  AddStep(kStepCommit, absl::StrCat("pin to ", server), pin);
+  StopAll(old);
+  plan_.summary = absl::StrCat("pin to ", server, ": ", fresh.size(), " new instances there, then ",
+                               old.size(), " elsewhere stop");
   return absl::OkStatus();
 }
 

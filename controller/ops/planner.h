@@ -36,6 +36,7 @@ class Planner {
   absl::Status PlanScale();
   absl::Status PlanReschedule();
   absl::Status PlanDestroy();
+  absl::Status PlanPin();
 
   // New instances of `spec`, then the switch, then the old instances stop.
   absl::Status Rollout(const RolloutSpec& spec);
@@ -59,6 +60,9 @@ class Planner {
   const PlanInput& in_;
   const EngineOptions& options_;
   std::vector<placement::ServerSnapshot> servers_;
+  // The server new instances must go to when a pin op moves the app (else the
+  // app's own pin applies).
+  std::string pin_override_;
   Plan plan_;
   int next_instance_ = 0;
 };

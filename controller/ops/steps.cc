@@ -178,6 +178,9 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
     if (p.contains("config")) {
       out.effects.config = p["config"].get<std::map<std::string, std::string>>();
     }
+    if (p.contains("pinned_server")) {
+      out.effects.pinned_server = p["pinned_server"].get<std::string>();
+    }
   } else if (kind == kStepStop) {
     RunStop(env, op, p, key, timeout, out);
   } else if (kind == kStepDestroyOn) {

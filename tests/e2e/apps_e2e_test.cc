@@ -133,6 +133,51 @@ TEST_F(AppsE2E, InstancesMoveAfterGraceAndNothingRunsTwiceOnReturn) {
   EXPECT_TRUE(AllAnswer("hello", "hello"));
 }
 
+TEST_F(AppsE2E, PinnedAppIsNeverMovedOffItsDataServer) {
+  DeployHello("hello", 2);
+  CliOk({"apps", "pin", "hello", "local-1"});
+  ASSERT_TRUE(WaitSettled("hello", 2));
+  EXPECT_EQ(RunningByServer("hello"), (std::map<std::string, int>{{"local-1", 2}}));
+  EXPECT_EQ(Json({"apps", "show", "hello", "--json"}).value("pinned_server", ""), "local-1");
+
+  // Its server goes away past the grace: nothing is started elsewhere, and the
+  // app says why it is down.
+  fleet_->agent("local-1").Signal(SIGKILL);
+  fleet_->agent("local-1").Wait(seconds(10));
+  fleet_->KillInstances();
+  ASSERT_TRUE(fleet_->WaitStatus("local-1", "unreachable", seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto show = Json({"apps", "show", "hello", "--json"});
+        return Contains(show.value("status", ""), "down") &&
+               Contains(show.value("status", ""), "local-1");
+      },
+      seconds(30)))
+      << Json({"apps", "show", "hello", "--json"}).dump();
+  // Past the grace (Fleet::kGrace, 4 s) and a reconciler pass, still nothing elsewhere.
+  EXPECT_FALSE(WaitFor(
+      [&] {
+        auto ps = Ps("hello");
+        for (const auto& i : ps) {
+          if (i.value("server", "") != "local-1") return true;
+        }
+        return !fleet_->InstancePids("hello").empty();
+      },
+      seconds(8)))
+      << Ps("hello").dump();
+
+  // When it returns, the agent brings the wanted instances back on their data.
+  fleet_->StartAgent("local-1");
+  ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", seconds(20)));
+  ASSERT_TRUE(WaitSettled("hello", 2, seconds(40))) << Ps("hello").dump();
+  EXPECT_EQ(RunningByServer("hello"), (std::map<std::string, int>{{"local-1", 2}}));
+
+  CliOk({"apps", "unpin", "hello"});
+  CliOk({"restart", "hello"});
+  ASSERT_TRUE(WaitSettled("hello", 2));
+  EXPECT_EQ(RunningByServer("hello"), (std::map<std::string, int>{{"local-1", 1}, {"local-2", 1}}));
+}
+
 // A copy of examples/hello whose release command takes `seconds`.
 std::string SlowRelease(const std::string& root, const std::string& hello, int seconds) {
   std::string dir = root + "/slow";
