@@ -120,7 +120,9 @@ grpc::Status CliService::SetDraining(grpc::ServerContext*, const v1::SetDraining
 
 grpc::Status CliService::RemoveServer(grpc::ServerContext*, const v1::RemoveServerRequest* request,
                                       v1::RemoveServerResponse*) {
-  if (auto s = ctx_->store->RemoveServer(request->name()); !s.ok()) return ToGrpc(s);
+  if (auto s = ctx_->store->RemoveServer(request->name(), request->force()); !s.ok()) {
+    return ToGrpc(s);
+  }
   ctx_->fleet->OnRemoved(request->name());
   return grpc::Status::OK;
 }

@@ -83,8 +83,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Cloc
   return OpenAtVersion(path, clock, static_cast<int>(Migrations().size()));
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::OpenAtVersion(const std::string& path,
-                                                            Clock* clock, int version) {
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenAtVersion(const std::string& path, Clock* clock,
+                                                            int version) {
   auto db = Db::Open(path);
   if (!db.ok()) return db.status();
   std::unique_ptr<Store> store(new Store(std::move(*db), clock));
@@ -94,9 +94,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenAtVersion(const std::string& p
 
 absl::Status Store::Migrate(int target) {
   std::lock_guard lock(mu_);
-  RETURN_IF_ERROR(db_->Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "applied_at_ms INTEGER NOT NULL)"));
+  RETURN_IF_ERROR(
+      db_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "applied_at_ms INTEGER NOT NULL)"));
   auto st = db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   if (!st.ok()) return st.status();
   auto row = st->Step();
@@ -104,9 +104,10 @@ absl::Status Store::Migrate(int target) {
   int current = static_cast<int>(st->Int(0));
   const auto& all = Migrations();
   if (current > static_cast<int>(all.size())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", db_->path(), " has schema version ", current, " but this dflow-controller knows only up to ",
-        all.size(), "; run a newer dflow-controller"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", db_->path(), " has schema version ", current,
+                     " but this dflow-controller knows only up to ", all.size(),
+                     "; run a newer dflow-controller"));
   }
   for (int v = current + 1; v <= target; ++v) {
     RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
@@ -130,9 +131,15 @@ int Store::SchemaVersion() {
 
 absl::Status Store::AppendEventLocked(const std::string& kind, const std::string& server,
                                       const std::string& app, const std::string& message) {
-  auto st = db_->Prepare("INSERT INTO events(time_ms, kind, server, app, message) VALUES(?,?,?,?,?)");
+  auto st =
+      db_->Prepare("INSERT INTO events(time_ms, kind, server, app, message) VALUES(?,?,?,?,?)");
   if (!st.ok()) return st.status();
-  return st->Bind(1, clock_->NowMs()).Bind(2, kind).Bind(3, server).Bind(4, app).Bind(5, message).Exec();
+  return st->Bind(1, clock_->NowMs())
+      .Bind(2, kind)
+      .Bind(3, server)
+      .Bind(4, app)
+      .Bind(5, message)
+      .Exec();
 }
 
 absl::Status Store::AppendEvent(const std::string& kind, const std::string& server,
@@ -144,12 +151,13 @@ absl::Status Store::AppendEvent(const std::string& kind, const std::string& serv
 absl::Status Store::CreateJoinToken(const std::string& token_id, int64_t expires_at_ms) {
   std::lock_guard lock(mu_);
   return db_->Transaction([&]() -> absl::Status {
-    auto st = db_->Prepare("INSERT INTO join_tokens(id, created_at_ms, expires_at_ms) VALUES(?,?,?)");
+    auto st =
+        db_->Prepare("INSERT INTO join_tokens(id, created_at_ms, expires_at_ms) VALUES(?,?,?)");
     if (!st.ok()) return st.status();
     RETURN_IF_ERROR(st->Bind(1, token_id).Bind(2, clock_->NowMs()).Bind(3, expires_at_ms).Exec());
-    return AppendEventLocked("token.created", "", "",
-                             absl::StrCat("join token created, valid until ",
-                                          FormatRfc3339(expires_at_ms)));
+    return AppendEventLocked(
+        "token.created", "", "",
+        absl::StrCat("join token created, valid until ", FormatRfc3339(expires_at_ms)));
   });
 }
 
@@ -157,7 +165,8 @@ absl::Status Store::JoinServer(const JoinRecord& rec) {
   std::lock_guard lock(mu_);
   int64_t now = clock_->NowMs();
   return db_->Transaction([&]() -> absl::Status {
-    auto tok = db_->Prepare("SELECT expires_at_ms, used_at_ms, used_by FROM join_tokens WHERE id = ?");
+    auto tok =
+        db_->Prepare("SELECT expires_at_ms, used_at_ms, used_by FROM join_tokens WHERE id = ?");
     if (!tok.ok()) return tok.status();
     tok->Bind(1, rec.token_id);
     auto found = tok->Step();
@@ -169,23 +178,27 @@ absl::Status Store::JoinServer(const JoinRecord& rec) {
     if (!tok->IsNull(1)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "join token was already used (by server \"", tok->Text(2), "\" at ",
-          FormatRfc3339(tok->Int(1)), "); tokens are single-use: create a new one with `dflow servers join-token`"));
+          FormatRfc3339(tok->Int(1)),
+          "); tokens are single-use: create a new one with `dflow servers join-token`"));
     }
     if (tok->Int(0) <= now) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "join token expired at ", FormatRfc3339(tok->Int(0)),
-          "; create a new one with `dflow servers join-token`"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("join token expired at ", FormatRfc3339(tok->Int(0)),
+                       "; create a new one with `dflow servers join-token`"));
     }
     auto exists = db_->Prepare("SELECT 1 FROM servers WHERE name = ?");
     if (!exists.ok()) return exists.status();
     exists->Bind(1, rec.name);
     if (exists->Step().value_or(false)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a server named \"", rec.name, "\" is already registered; pick another --name, or remove "
-          "the old one first with `dflow servers rm ", rec.name, "`"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("a server named \"", rec.name,
+                       "\" is already registered; pick another --name, or remove "
+                       "the old one first with `dflow servers rm ",
+                       rec.name, "`"));
     }
     auto ins = db_->Prepare(
-        "INSERT INTO servers(name, address, runtime, labels, facts, last_heartbeat_ms, joined_at_ms) "
+        "INSERT INTO servers(name, address, runtime, labels, facts, last_heartbeat_ms, "
+        "joined_at_ms) "
         "VALUES(?,?,?,?,?,?,?)");
     if (!ins.ok()) return ins.status();
     RETURN_IF_ERROR(ins->Bind(1, rec.name)
@@ -196,7 +209,8 @@ absl::Status Store::JoinServer(const JoinRecord& rec) {
                         .Bind(6, now)
                         .Bind(7, now)
                         .Exec());
-    auto cert = db_->Prepare("INSERT INTO certificates(fingerprint, server, issued_at_ms) VALUES(?,?,?)");
+    auto cert =
+        db_->Prepare("INSERT INTO certificates(fingerprint, server, issued_at_ms) VALUES(?,?,?)");
     if (!cert.ok()) return cert.status();
     RETURN_IF_ERROR(cert->Bind(1, rec.cert_fingerprint).Bind(2, rec.name).Bind(3, now).Exec());
     auto use = db_->Prepare("UPDATE join_tokens SET used_at_ms = ?, used_by = ? WHERE id = ?");
@@ -253,8 +267,9 @@ absl::StatusOr<Server> Store::SetLabels(const std::string& name,
     std::vector<std::string> parts;
     for (const auto& [k, v] : server->labels) parts.push_back(absl::StrCat(k, "=", v));
     result = *server;
-    return AppendEventLocked("server.labeled", name, "",
-                             absl::StrCat("labels of ", name, " are now {", absl::StrJoin(parts, ", "), "}"));
+    return AppendEventLocked(
+        "server.labeled", name, "",
+        absl::StrCat("labels of ", name, " are now {", absl::StrJoin(parts, ", "), "}"));
   }));
   return result;
 }
@@ -272,8 +287,9 @@ absl::StatusOr<Server> Store::SetDraining(const std::string& name, bool draining
     RETURN_IF_ERROR(st->Bind(1, draining ? 1 : 0).Bind(2, name).Exec());
     result.draining = draining;
     return AppendEventLocked(draining ? "server.draining" : "server.undrained", name, "",
-                             draining ? absl::StrCat(name, " is draining: nothing new is placed there")
-                                      : absl::StrCat(name, " accepts new placements again"));
+                             draining
+                                 ? absl::StrCat(name, " is draining: nothing new is placed there")
+                                 : absl::StrCat(name, " accepts new placements again"));
   }));
   return result;
 }
@@ -290,11 +306,63 @@ absl::Status Store::SetHealth(const std::string& name, Health h, const std::stri
   });
 }
 
-absl::Status Store::RemoveServer(const std::string& name) {
+absl::Status Store::RemoveServer(const std::string& name, bool force) {
   std::lock_guard lock(mu_);
   return db_->Transaction([&]() -> absl::Status {
     auto server = GetServerLocked(name);
     if (!server.ok()) return server.status();
+    std::map<std::string, int> placed;  // app -> instances recorded on this server
+    {
+      ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT app, COUNT(*) FROM instances WHERE server = ? "
+                                             "GROUP BY app ORDER BY app"));
+      st.Bind(1, name);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        placed[st.Text(0)] = static_cast<int>(st.Int(1));
+      }
+    }
+    std::vector<std::string> pinned;
+    {
+      ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT name FROM apps WHERE pinned_server = ?"));
+      st.Bind(1, name);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        pinned.push_back(st.Text(0));
+      }
+    }
+    if (!force && (!placed.empty() || !pinned.empty())) {
+      std::vector<std::string> what;
+      for (const auto& [app, n] : placed) what.push_back(absl::StrCat(app, " (", n, ")"));
+      for (const auto& app : pinned) {
+        if (placed.count(app) == 0) what.push_back(absl::StrCat(app, " (pinned)"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "server ", name, " still has apps placed there: ", absl::StrJoin(what, ", "),
+          "; drain it (`dflow servers drain ", name,
+          "`) and move them (scale, restart, or `dflow apps pin` elsewhere) first, or remove it "
+          "anyway with `dflow servers rm ",
+          name, " --force` (their instances are then started elsewhere)"));
+    }
+    for (const auto& [app, n] : placed) {
+      RETURN_IF_ERROR(AppendEventLocked(
+          "instance.lost", name, app,
+          absl::StrCat(n, " instance(s) of ", app, " forgotten: server ", name,
+                       " was removed with --force; they are replaced elsewhere")));
+    }
+    for (const auto& app : pinned) {
+      RETURN_IF_ERROR(AppendEventLocked("app.unpinned", name, app,
+                                        absl::StrCat(app, " is no longer pinned: its server ", name,
+                                                     " was removed with --force")));
+    }
+    {
+      ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM instances WHERE server = ?"));
+      RETURN_IF_ERROR(del.Bind(1, name).Exec());
+      ASSIGN_OR_RETURN(Stmt unpin,
+                       db_->Prepare("UPDATE apps SET pinned_server = '' WHERE pinned_server = ?"));
+      RETURN_IF_ERROR(unpin.Bind(1, name).Exec());
+    }
     auto revoke = db_->Prepare(
         "UPDATE certificates SET revoked_at_ms = ? WHERE server = ? AND revoked_at_ms IS NULL");
     if (!revoke.ok()) return revoke.status();
@@ -314,7 +382,8 @@ absl::Status Store::RecordFacts(const std::vector<FactsUpdate>& batch) {
     auto st = db_->Prepare("UPDATE servers SET facts = ?, last_heartbeat_ms = ? WHERE name = ?");
     if (!st.ok()) return st.status();
     for (const auto& u : batch) {
-      RETURN_IF_ERROR(st->Bind(1, FactsToJson(u.facts)).Bind(2, u.heartbeat_ms).Bind(3, u.name).Exec());
+      RETURN_IF_ERROR(
+          st->Bind(1, FactsToJson(u.facts)).Bind(2, u.heartbeat_ms).Bind(3, u.name).Exec());
       RETURN_IF_ERROR(st->Reset());
     }
     return absl::OkStatus();
@@ -340,7 +409,8 @@ absl::StatusOr<std::map<std::string, std::string>> Store::ValidCertificates() {
 absl::StatusOr<std::vector<Event>> Store::ListEvents(int64_t after_seq, int limit) {
   std::lock_guard lock(mu_);
   auto st = db_->Prepare(
-      "SELECT seq, time_ms, kind, server, app, message FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+      "SELECT seq, time_ms, kind, server, app, message FROM events WHERE seq > ? ORDER BY seq "
+      "LIMIT ?");
   if (!st.ok()) return st.status();
   st->Bind(1, after_seq).Bind(2, limit);
   std::vector<Event> out;

@@ -111,7 +111,10 @@ class Store {
   // transaction. A no-op (no event) when the health is already `h`.
   absl::Status SetHealth(const std::string& name, Health h, const std::string& reason);
   // Revokes the server's certificates and removes it, with "server.removed".
-  absl::Status RemoveServer(const std::string& name);
+  // While instances of apps are recorded there it refuses (FailedPrecondition
+  // naming them) unless `force`: then their records go too (the reconciler
+  // replaces them elsewhere) and apps pinned to it are unpinned, each with an event.
+  absl::Status RemoveServer(const std::string& name, bool force = false);
   // Writes a batch of heartbeat facts in one transaction (no events).
   absl::Status RecordFacts(const std::vector<FactsUpdate>& batch);
 

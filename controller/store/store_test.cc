@@ -1,5 +1,6 @@
 #include "controller/store/store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -133,6 +134,39 @@ TEST_F(StoreTest, RemoveRevokesCertificate) {
   EXPECT_EQ(EventKinds(*s).back(), "server.removed");
 }
 
+TEST_F(StoreTest, RemoveRefusesWhileAppsArePlacedThereUnlessForced) {
+  auto s = Open();
+  ASSERT_TRUE(s->CreateJoinToken("t1", clock_.NowMs() + 60000).ok());
+  ASSERT_TRUE(s->JoinServer(Record("t1", "web-1")).ok());
+  App app;
+  app.name = "shop";
+  ASSERT_TRUE(s->CreateApp(app).ok());
+  auto op = s->CreateOp("shop", "scale", "{}", std::nullopt, "test");
+  ASSERT_TRUE(op.ok()) << op.status();
+  StepEffects e;
+  Instance inst;
+  inst.id = "shop-web-1-1";
+  inst.app = "shop";
+  inst.process = "web";
+  inst.server = "web-1";
+  e.put_instances.push_back(inst);
+  e.pinned_server = "web-1";
+  ASSERT_TRUE(s->FinishStep(*op, 0, "done", "{}", "", "", e).ok());
+
+  auto refused = s->RemoveServer("web-1");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("shop (1)"));
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("--force"));
+  EXPECT_TRUE(s->GetServer("web-1").ok());
+  EXPECT_EQ(s->ListInstances("shop")->size(), 1u);
+
+  ASSERT_TRUE(s->RemoveServer("web-1", /*force=*/true).ok());
+  EXPECT_EQ(s->GetServer("web-1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(s->ListInstances("shop")->empty());
+  EXPECT_EQ(s->GetApp("shop")->pinned_server, "");
+  EXPECT_EQ(EventKinds(*s).back(), "server.removed");
+}
+
 TEST_F(StoreTest, HealthChangeCommitsOneEvent) {
   auto s = Open();
   ASSERT_TRUE(s->CreateJoinToken("t1", clock_.NowMs() + 60000).ok());
@@ -174,7 +208,8 @@ TEST_F(StoreTest, EventTokensAreOrdered) {
   ASSERT_TRUE(s->AppendEvent("b", "", "", "second").ok());
   auto events = *s->ListEvents(0, 10);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].Token(), std::to_string(events[0].time_ms) + "_" + std::to_string(events[0].seq));
+  EXPECT_EQ(events[0].Token(),
+            std::to_string(events[0].time_ms) + "_" + std::to_string(events[0].seq));
   auto after = *s->ListEvents(events[0].seq, 10);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].message, "second");

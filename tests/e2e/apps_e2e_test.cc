@@ -31,6 +31,12 @@ TEST_F(AppsE2E, LifecycleAcrossTwoServers) {
     EXPECT_FALSE(i.value("id", "").empty());
   }
 
+  // A server that runs instances is not removed by accident.
+  auto rm = Cli({"servers", "rm", "local-2"});
+  EXPECT_EQ(rm.exit_code, 1);
+  EXPECT_TRUE(Contains(rm.err, "hello (1)")) << rm.err;
+  EXPECT_TRUE(fleet_->Server("local-2").is_object());
+
   CliOk({"scale", "hello", "web=4"});
   ASSERT_TRUE(WaitSettled("hello", 4)) << Ps("hello").dump();
   EXPECT_EQ(RunningByServer("hello"), (std::map<std::string, int>{{"local-1", 2}, {"local-2", 2}}));
