@@ -11,9 +11,11 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir) {
   std::string path = data_dir + "/agent.json";
   auto text = ReadFile(path);
   if (!text.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", data_dir, " holds no agent.json: this host has not joined a controller; "
-        "run `dflow-agent join --token T --name NAME --listen HOST:PORT --data-dir ", data_dir, "`"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", data_dir,
+                     " holds no agent.json: this host has not joined a controller; "
+                     "run `dflow-agent join --token T --name NAME --listen HOST:PORT --data-dir ",
+                     data_dir, "`"));
   }
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (!j.is_object()) return absl::DataLossError(absl::StrCat(path, " is not valid JSON"));
@@ -33,9 +35,8 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir) {
 }
 
 absl::Status SaveConfig(const std::string& data_dir, const AgentConfig& c) {
-  nlohmann::json j{{"name", c.name},         {"controller", c.controller},
-                   {"listen", c.listen},     {"advertise", c.advertise},
-                   {"runtime", c.runtime},   {"labels", c.labels}};
+  nlohmann::json j{{"name", c.name},           {"controller", c.controller}, {"listen", c.listen},
+                   {"advertise", c.advertise}, {"runtime", c.runtime},       {"labels", c.labels}};
   return WriteFileAtomic(data_dir + "/agent.json", j.dump(2) + "\n", 0600);
 }
 

@@ -17,14 +17,19 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dflow-agent: executes the controller's decisions on this host.\n\nExit codes: 0 ok, 1 failure, 2 usage error, 3 (run) the controller refused this agent:\nit was removed; join again with a new token."};
+  CLI::App app{
+      "dflow-agent: executes the controller's decisions on this host.\n\nExit codes: 0 ok, 1 "
+      "failure, 2 usage error, 3 (run) the controller refused this agent:\nit was removed; join "
+      "again with a new token."};
   app.set_version_flag("--version", dflow::kVersion);
   app.require_subcommand(1);
 
   dflow::agent::JoinOptions join_options;
   std::vector<std::string> labels;
-  auto* join = app.add_subcommand("join", "Enrol this host with a controller using a one-time token");
-  join->add_option("--token", join_options.token, "Token from `dflow servers join-token`")->required();
+  auto* join =
+      app.add_subcommand("join", "Enrol this host with a controller using a one-time token");
+  join->add_option("--token", join_options.token, "Token from `dflow servers join-token`")
+      ->required();
   join->add_option("--name", join_options.name, "Server name (lowercase letters, digits, hyphens)")
       ->required();
   join->add_option("--listen", join_options.listen, "HOST:PORT where this agent serves its API")
@@ -36,8 +41,10 @@ int main(int argc, char** argv) {
   join->add_option("--label", labels, "Label k=v for placement constraints (repeatable)");
 
   dflow::agent::RunOptions run_options;
-  auto* run = app.add_subcommand("run", "Serve the agent API with mTLS and heartbeat to the controller");
-  run->add_option("--data-dir", run_options.data_dir, "Agent data directory made by join")->required();
+  auto* run =
+      app.add_subcommand("run", "Serve the agent API with mTLS and heartbeat to the controller");
+  run->add_option("--data-dir", run_options.data_dir, "Agent data directory made by join")
+      ->required();
 
   try {
     app.parse(argc, argv);

@@ -17,7 +17,8 @@ namespace dflow::cli {
 
 // The controller's default --max-upload; the CLI checks the same limit before
 // it sends a byte (`dflow deploy --max-upload` when the controller's differs).
-inline constexpr int64_t kDefaultMaxUploadBytes = 200LL << 20;  // the controller's default --max-upload
+inline constexpr int64_t kDefaultMaxUploadBytes = 200LL
+                                                  << 20;  // the controller's default --max-upload
 
 // Refuses what cannot be deployed, before anything is packed or sent: a path
 // that is missing or not a directory (a usage error, exit 2), or a directory

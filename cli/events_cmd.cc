@@ -18,7 +18,8 @@ void RegisterEvents(CLI::App& app, Globals& g) {
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("--after", o->after, "Continuation token (<ms>_<seq>) to resume after");
-  cmd->add_option("-n,--limit", o->limit, "At most this many events (1-1000)")->capture_default_str();
+  cmd->add_option("-n,--limit", o->limit, "At most this many events (1-1000)")
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print JSON (data + continuationToken)");
   cmd->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -32,8 +33,11 @@ void RegisterEvents(CLI::App& app, Globals& g) {
       if (o->json) {
         nlohmann::json data = nlohmann::json::array();
         for (const auto& e : r.events()) {
-          data.push_back({{"token", e.token()}, {"time", FormatRfc3339(e.time_ms())},
-                          {"kind", e.kind()}, {"server", e.server()}, {"app", e.app()},
+          data.push_back({{"token", e.token()},
+                          {"time", FormatRfc3339(e.time_ms())},
+                          {"kind", e.kind()},
+                          {"server", e.server()},
+                          {"app", e.app()},
                           {"message", e.message()}});
         }
         std::cout << nlohmann::json{{"data", data},

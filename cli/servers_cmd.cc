@@ -23,8 +23,8 @@ nlohmann::json ServerJson(const v1::Server& s) {
           {"address", s.address()},
           {"status", s.status()},
           {"runtime", s.runtime()},
-          {"labels", nlohmann::json(std::map<std::string, std::string>(s.labels().begin(),
-                                                                        s.labels().end()))},
+          {"labels", nlohmann::json(
+                         std::map<std::string, std::string>(s.labels().begin(), s.labels().end()))},
           {"draining", s.draining()},
           {"cpus", f.cpus()},
           {"memory_total_bytes", f.memory_total_bytes()},
@@ -51,7 +51,8 @@ void PrintServer(const v1::Server& s) {
   Table t({"name", s.name()});
   t.Add({"status", s.status()});
   t.Add({"address", s.address()});
-  t.Add({"runtime", s.runtime() + (f.dokku_version().empty() ? "" : " (dokku " + f.dokku_version() + ")")});
+  t.Add({"runtime",
+         s.runtime() + (f.dokku_version().empty() ? "" : " (dokku " + f.dokku_version() + ")")});
   t.Add({"labels", LabelText(s)});
   t.Add({"cpus", std::to_string(f.cpus())});
   t.Add({"memory", absl::StrCat(HumanBytes(f.memory_available_bytes()), " available of ",
@@ -106,7 +107,8 @@ void RegisterServers(CLI::App& app, Globals& g) {
     };
   });
 
-  auto* ls = servers->add_subcommand("ls", "List servers with status, runtime, labels and capacity");
+  auto* ls =
+      servers->add_subcommand("ls", "List servers with status, runtime, labels and capacity");
   ls->add_flag("--json", o->json, "Print a JSON array");
   ls->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -187,9 +189,9 @@ void RegisterServers(CLI::App& app, Globals& g) {
   });
 
   for (bool drain : {true, false}) {
-    auto* cmd = servers->add_subcommand(
-        drain ? "drain" : "undrain",
-        drain ? "Stop placing anything new on a server" : "Let a drained server take placements again");
+    auto* cmd = servers->add_subcommand(drain ? "drain" : "undrain",
+                                        drain ? "Stop placing anything new on a server"
+                                              : "Let a drained server take placements again");
     cmd->add_option("NAME", o->name, "Server name")->required();
     cmd->callback([&g, o, drain] {
       g.action = [&g, o, drain]() -> absl::Status {

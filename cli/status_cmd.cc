@@ -17,8 +17,8 @@ void RegisterStatus(CLI::App& app, Globals& g) {
       auto ctx = client.Context();
       if (auto s = client.stub()->Status(ctx.get(), {}, &r); !s.ok()) return client.Error(s);
       int64_t now = SystemClock::Get()->NowMs();
-      std::cout << "controller  " << r.version() << ", up since " << FormatRfc3339(r.started_at_ms())
-                << "\n"
+      std::cout << "controller  " << r.version() << ", up since "
+                << FormatRfc3339(r.started_at_ms()) << "\n"
                 << "data dir    " << r.data_dir() << "\n"
                 << "agents dial " << r.agent_address() << "\n"
                 << "servers     " << r.servers_total() << " total: " << r.servers_healthy()

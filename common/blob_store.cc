@@ -63,8 +63,8 @@ absl::StatusOr<std::string> BlobStore::Writer::Commit(const std::string& expecte
   if (fd_ < 0) return absl::FailedPreconditionError("blob writer already finished");
   std::string digest = sha_.HexDigest();
   if (!expected_digest.empty() && digest != expected_digest) {
-    return absl::DataLossError(absl::StrCat("archive digest mismatch: expected ", expected_digest,
-                                            ", received ", digest));
+    return absl::DataLossError(
+        absl::StrCat("archive digest mismatch: expected ", expected_digest, ", received ", digest));
   }
   if (fsync(fd_) != 0) return absl::ErrnoToStatus(errno, "cannot flush the upload");
   close(fd_);

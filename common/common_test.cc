@@ -23,9 +23,15 @@ TEST(Names, AppNames) {
   struct Case {
     const char* name;
     bool ok;
-  } cases[] = {{"a", true},          {"shop", true},        {"shop-api-2", true},
-               {"", false},          {"-shop", false},      {"shop-", false},
-               {"Shop", false},      {"shop_api", false},   {"shop.api", false},
+  } cases[] = {{"a", true},
+               {"shop", true},
+               {"shop-api-2", true},
+               {"", false},
+               {"-shop", false},
+               {"shop-", false},
+               {"Shop", false},
+               {"shop_api", false},
+               {"shop.api", false},
                {"a23456789012345678901234567890123456789012345678", true},
                {"a234567890123456789012345678901234567890123456789", false}};
   for (const auto& c : cases) {
@@ -95,7 +101,8 @@ TEST(JoinToken, RoundTrip) {
 }
 
 TEST(JoinToken, RejectsGarbage) {
-  for (const char* bad : {"", "hello", "dflow-join-v1.", "dflow-join-v1.!!!!", "dflow-join-v1.e30"}) {
+  for (const char* bad :
+       {"", "hello", "dflow-join-v1.", "dflow-join-v1.!!!!", "dflow-join-v1.e30"}) {
     auto r = DecodeJoinToken(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

@@ -9,7 +9,8 @@ namespace dflow {
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(absl::string_view text) {
   auto bad = [&] {
     return absl::InvalidArgumentError(absl::StrCat(
-        "duration \"", text, "\" is not valid: write a number with a unit, for example 500ms, 5s, 1m, 1h or 1h30m"));
+        "duration \"", text,
+        "\" is not valid: write a number with a unit, for example 500ms, 5s, 1m, 1h or 1h30m"));
   };
   if (text.empty()) return bad();
   int64_t total = 0;

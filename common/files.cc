@@ -74,7 +74,8 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, m
 absl::Status EnsureDir(const std::string& path, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create directory ", path, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create directory ", path, ": ", ec.message()));
   if (chmod(path.c_str(), mode) != 0) return Errno("cannot set permissions on", path);
   return absl::OkStatus();
 }
@@ -104,10 +105,10 @@ absl::StatusOr<DirLock> DirLock::Acquire(const std::string& dir, const std::stri
     close(fd);
     std::string holder = n > 0 ? std::string(absl::StripAsciiWhitespace(std::string(buf, n))) : "";
     if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another ", what, holder.empty() ? "" : absl::StrCat(" (pid ", holder, ")"),
-          " is already running on data dir ", dir,
-          "; stop it first, or use a different --data-dir"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("another ", what, holder.empty() ? "" : absl::StrCat(" (pid ", holder, ")"),
+                       " is already running on data dir ", dir,
+                       "; stop it first, or use a different --data-dir"));
     }
     errno = err;
     return Errno("cannot lock", path);

@@ -15,9 +15,9 @@ namespace {
 constexpr absl::string_view kPrefix = "dflow-join-v1.";
 
 absl::Status Malformed(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "join token is malformed (", why,
-      "); copy the whole line printed by `dflow servers join-token`"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("join token is malformed (", why,
+                   "); copy the whole line printed by `dflow servers join-token`"));
 }
 
 }  // namespace

@@ -31,8 +31,8 @@ absl::Status ValidateServerName(absl::string_view name) { return ValidateDnsLabe
 absl::Status ValidateEnvKey(absl::string_view key) {
   bool ok = !key.empty() && !(key[0] >= '0' && key[0] <= '9');
   for (char c : key) {
-    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '_';
+    bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     ok = ok && word;
   }
   if (ok) return absl::OkStatus();
@@ -100,7 +100,8 @@ absl::Status ValidateHostPort(absl::string_view hp) {
   int port;
   if (SplitHostPort(hp, &host, &port)) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "address \"", hp, "\" must be HOST:PORT with a port from 1 to 65535 (for example 127.0.0.1:7443)"));
+      "address \"", hp,
+      "\" must be HOST:PORT with a port from 1 to 65535 (for example 127.0.0.1:7443)"));
 }
 
 }  // namespace dflow

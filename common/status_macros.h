@@ -8,8 +8,8 @@
 #define DFLOW_CONCAT_INNER(a, b) a##b
 #define DFLOW_CONCAT(a, b) DFLOW_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
+#define RETURN_IF_ERROR(expr)                     \
+  do {                                            \
     if (auto _st = (expr); !_st.ok()) return _st; \
   } while (0)
 

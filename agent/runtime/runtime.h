@@ -25,17 +25,17 @@ using OutputFn = std::function<void(const std::string& text)>;
 
 struct ReleaseSpec {
   std::string app;
-  int64_t version = 0;                        // v1, v2, …
-  std::string archive_path;                   // a .tar.gz of the source tree, on local disk
-  std::string source_digest;                  // SHA-256 hex of the archive
-  std::map<std::string, std::string> env;     // the release's config
-  std::string health_path;                    // HTTP GET path; empty: TCP connect
-  int64_t memory_bytes = 0;                   // per-instance limit; 0: none
-  double cpus = 0;                            // per-instance share; 0: none
+  int64_t version = 0;                     // v1, v2, …
+  std::string archive_path;                // a .tar.gz of the source tree, on local disk
+  std::string source_digest;               // SHA-256 hex of the archive
+  std::map<std::string, std::string> env;  // the release's config
+  std::string health_path;                 // HTTP GET path; empty: TCP connect
+  int64_t memory_bytes = 0;                // per-instance limit; 0: none
+  double cpus = 0;                         // per-instance share; 0: none
 };
 
 struct InstanceSpec {
-  std::string id;       // unique, chosen by the controller, e.g. "shop-web-3k9x2a"
+  std::string id;  // unique, chosen by the controller, e.g. "shop-web-3k9x2a"
   std::string app;
   std::string process;  // a Procfile process type, e.g. "web"
   int64_t release = 0;  // a prepared release version
@@ -43,12 +43,12 @@ struct InstanceSpec {
 };
 
 enum class InstanceState {
-  kStarting,   // spawned, health check not passed yet
-  kRunning,    // healthy
-  kBackoff,    // crashed; waiting to restart
+  kStarting,  // spawned, health check not passed yet
+  kRunning,   // healthy
+  kBackoff,   // crashed; waiting to restart
   kStopping,
   kStopped,
-  kFailed,     // gave up (health never passed)
+  kFailed,  // gave up (health never passed)
 };
 const char* InstanceStateName(InstanceState s);
 
@@ -92,8 +92,8 @@ class Runtime {
   // Starts the instance (or finds it already started) and waits until its health
   // check passes. On failure to become healthy before `health_deadline`, stops it
   // and returns FailedPrecondition with the reason and the last log lines.
-  virtual absl::StatusOr<InstanceStatus> StartInstance(const InstanceSpec& spec,
-                                                       std::chrono::milliseconds health_deadline) = 0;
+  virtual absl::StatusOr<InstanceStatus> StartInstance(
+      const InstanceSpec& spec, std::chrono::milliseconds health_deadline) = 0;
   // Stops the instance's process group: SIGTERM, then SIGKILL after `grace`.
   // OK when it is unknown or already stopped.
   virtual absl::Status StopInstance(const std::string& id, std::chrono::milliseconds grace) = 0;

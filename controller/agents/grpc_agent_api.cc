@@ -83,7 +83,8 @@ absl::Status GrpcAgentApi::EnsureArchive(const std::string& server, const std::s
   }
   if (has_r.present()) return absl::OkStatus();
   int fd = open(local_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::DataLossError(absl::StrCat("release archive ", local_path, " is missing"));
+  if (fd < 0)
+    return absl::DataLossError(absl::StrCat("release archive ", local_path, " is missing"));
   auto put_ctx = Deadline(milliseconds(600000));
   av1::PutArchiveResponse put_r;
   auto writer = t->stub->PutArchive(put_ctx.get(), &put_r);
@@ -128,8 +129,8 @@ absl::StatusOr<std::map<std::string, std::string>> GrpcAgentApi::PrepareRelease(
 
 absl::StatusOr<std::string> GrpcAgentApi::RunReleaseCommand(const std::string& server,
                                                             const std::string& key,
-                                                            const std::string& app,
-                                                            int64_t version, milliseconds timeout) {
+                                                            const std::string& app, int64_t version,
+                                                            milliseconds timeout) {
   auto t = Connect(server);
   if (!t.ok()) return t.status();
   av1::RunReleaseCommandRequest req;
@@ -236,7 +237,9 @@ absl::StatusOr<int> GrpcAgentApi::RunOneOff(const std::string& server, const std
     }
   }
   if (auto s = reader->Finish(); !s.ok()) return t->Error(s, "the one-off command");
-  if (!done) return absl::InternalError(absl::StrCat("server ", server, " ended the command without an exit code"));
+  if (!done)
+    return absl::InternalError(
+        absl::StrCat("server ", server, " ended the command without an exit code"));
   return exit_code;
 }
 

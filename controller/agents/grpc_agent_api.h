@@ -36,8 +36,8 @@ class GrpcAgentApi : public AgentApi {
   absl::StatusOr<std::vector<AgentInstance>> ListInstances(const std::string& server) override;
   absl::StatusOr<std::vector<AgentLogLine>> Logs(const std::string& server, const std::string& app,
                                                  const std::string& process, int lines) override;
-  absl::StatusOr<int> RunOneOff(const std::string& server, const std::string& app,
-                                int64_t version, const std::vector<std::string>& argv,
+  absl::StatusOr<int> RunOneOff(const std::string& server, const std::string& app, int64_t version,
+                                const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout,
                                 const std::function<void(const std::string&)>& out) override;
   absl::Status DestroyApp(const std::string& server, const std::string& key,
