@@ -13,6 +13,7 @@
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "agent/facts.h"
+#include "agent/router/router.h"
 #include "agent/runtime/local_runtime.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
@@ -196,6 +197,32 @@ class Heartbeater {
 
 }  // namespace
 
+namespace {
+
+// --router-listen / --router-tls-listen given to `run` replace what agent.json holds.
+absl::Status UpdateRouterConfig(const std::string& dir, const RunOptions& options,
+                                AgentConfig* config) {
+  bool changed = false;
+  auto take = [&](const std::string& flag, const std::string& value, std::string* field) {
+    if (value.empty()) return absl::OkStatus();
+    std::string next = value == "off" ? "" : value;
+    if (!next.empty()) {
+      if (auto s = ValidateHostPort(next); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
+      }
+    }
+    changed = changed || next != *field;
+    *field = next;
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(take("--router-listen", options.router_listen, &config->router_listen));
+  RETURN_IF_ERROR(
+      take("--router-tls-listen", options.router_tls_listen, &config->router_tls_listen));
+  return changed ? SaveConfig(dir, *config) : absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Run(const RunOptions& options) {
   std::string dir = AbsolutePath(options.data_dir);
   ASSIGN_OR_RETURN(AgentConfig config, LoadConfig(dir));
@@ -203,6 +230,7 @@ absl::Status Run(const RunOptions& options) {
   ASSIGN_OR_RETURN(std::string key_pem, ReadFile(dir + "/key.pem"));
   ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(dir + "/cert.pem"));
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir + "/ca.pem"));
+  RETURN_IF_ERROR(UpdateRouterConfig(dir, options, &config));
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -228,6 +256,13 @@ absl::Status Run(const RunOptions& options) {
                           ControllerChannel(config.controller, ca_pem, key_pem, cert_pem));
   AgentService service(
       dir, [&heartbeater] { return heartbeater.config(); }, runtime.get());
+  std::unique_ptr<Router> router;
+  if (!config.router_listen.empty()) {
+    ASSIGN_OR_RETURN(router, Router::Start({.dir = dir + "/router",
+                                            .listen = config.router_listen,
+                                            .tls_listen = config.router_tls_listen}));
+    service.set_router(router.get());
+  }
 
   // Only the controller may call: a client certificate signed by the CA is
   // required at the handshake, and each RPC checks it is the controller's.

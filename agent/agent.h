@@ -9,6 +9,7 @@
 //   ca.pem       the CA certificate, trusted because its fingerprint matched the token
 //   archives/    release source archives by SHA-256 (common/blob_store.h)
 //   releases/ instances/ logs/   the LocalRuntime's (agent/runtime/local_runtime.h)
+//   router/      the router's nginx prefix (agent/router/router.h)
 //
 // App instances run in their own sessions and outlive the agent: the systemd
 // unit must use KillMode=process so that stopping the agent does not kill them.
@@ -36,6 +37,9 @@ absl::Status Join(const JoinOptions& options);
 
 struct RunOptions {
   std::string data_dir;
+  // Saved in agent.json when given, so later runs keep them; "off" removes.
+  std::string router_listen;
+  std::string router_tls_listen;
 };
 
 // Serves until SIGTERM/SIGINT. Returns PermissionDenied when the controller

@@ -16,6 +16,8 @@ struct AgentConfig {
   std::string advertise;
   std::string runtime;
   std::map<std::string, std::string> labels;
+  std::string router_listen{};      // HOST:PORT of the router (nginx); empty: no router
+  std::string router_tls_listen{};  // HOST:PORT for HTTPS; empty: none
 };
 
 absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir);

@@ -27,6 +27,7 @@
 
 namespace dflow::agent {
 
+class Router;
 class Runtime;
 
 inline constexpr int64_t kDefaultMaxArchiveBytes = int64_t{2} << 30;  // 2 GiB
@@ -66,6 +67,12 @@ class AgentService final : public agent::v1::Agent::Service {
                          grpc::ServerWriter<agent::v1::OneOffOutput>* writer) override;
   grpc::Status DestroyApp(grpc::ServerContext* context, const agent::v1::DestroyAppRequest* request,
                           agent::v1::DestroyAppResponse* response) override;
+  // agent_routes.cc: hands the table to the router (agent/router/router.h).
+  grpc::Status SetRoutes(grpc::ServerContext* context, const agent::v1::SetRoutesRequest* request,
+                         agent::v1::SetRoutesResponse* response) override;
+
+  // The router this agent runs (--router-listen), or null. Must outlive the service.
+  void set_router(Router* router) { router_ = router; }
 
  private:
   // OK with the runtime, or the status to answer with.
@@ -76,6 +83,7 @@ class AgentService final : public agent::v1::Agent::Service {
   std::string data_dir_;
   std::function<AgentConfig()> config_;
   Runtime* runtime_;
+  Router* router_ = nullptr;
   int64_t max_archive_bytes_;
   BlobStore archives_;
 };

@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("run", "Serve the agent API with mTLS and heartbeat to the controller");
   run->add_option("--data-dir", run_options.data_dir, "Agent data directory made by join")
       ->required();
+  run->add_option("--router-listen", run_options.router_listen,
+                  "HOST:PORT where this server's router (nginx) serves the apps over HTTP; saved "
+                  "in agent.json for later runs (\"off\": no router)");
+  run->add_option("--router-tls-listen", run_options.router_tls_listen,
+                  "HOST:PORT where the router serves apps that have a certificate over HTTPS; "
+                  "saved in agent.json (\"off\": none)");
 
   try {
     app.parse(argc, argv);
