@@ -20,6 +20,8 @@
 #include "controller/api/agent_gateway_service.h"
 #include "controller/api/apps_service.h"
 #include "controller/api/cli_service.h"
+#include "controller/git/hook_server.h"
+#include "controller/git/repos.h"
 #include "controller/ops/crash_point.h"
 #include "controller/ops/engine.h"
 #include "controller/ops/reconciler.h"
@@ -163,6 +165,13 @@ absl::Status Run(const RunOptions& options) {
   ctx.archive_dir = engine_options.archive_dir;
   ctx.max_upload_bytes = options.max_upload_bytes;
   RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
+  // Git: a bare repository per app and the pre-receive hook's socket.
+  std::string git_socket = options.git_socket.empty() ? dir + "/git.sock" : options.git_socket;
+  git::Repos repos(dir, git::SelfExe(), git_socket);
+  ctx.repos = &repos;
+  ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
+  for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
+  git::HookServer hooks(&ctx, &repos, {git_socket, options.git_group});
 
   api::AgentGatewayService gateway(&ctx);
   api::CliService cli(&ctx);
@@ -204,6 +213,11 @@ absl::Status Run(const RunOptions& options) {
     return absl::UnavailableError(absl::StrCat("cannot listen on unix socket ", socket_path));
   }
   chmod(socket_path.c_str(), 0600);
+  if (auto s = hooks.Start(); !s.ok()) {
+    cli_server->Shutdown();
+    agent_server->Shutdown();
+    return s;
+  }
 
   fleet.Start();
   engine.Start();  // resumes the ops a previous controller left in flight
@@ -216,6 +230,7 @@ absl::Status Run(const RunOptions& options) {
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   cli_server->Shutdown(deadline);
+  hooks.Stop();
   reconciler.Stop();
   engine.Stop();  // each op stops at a step boundary and resumes at the next start
   agent_server->Shutdown(deadline);

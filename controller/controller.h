@@ -9,6 +9,8 @@
 //                    for the advertised address
 //   controller.sock  CLI API (Unix socket)
 //   archives/        release source archives, <sha256>.tar.gz (content-addressed)
+//   repos/<app>.git  each app's bare git repository (controller/git/repos.h)
+//   git.sock         the pre-receive hook's socket (default; --git-socket)
 //   test-crash-fired left by the DFLOW_TEST_CRASH_AT fault-injection hook
 //                    (controller/ops/crash_point.h; tests only)
 #ifndef DFLOW_CONTROLLER_CONTROLLER_H_
@@ -32,6 +34,8 @@ struct RunOptions {
   std::chrono::milliseconds grace{60000};
   int64_t max_upload_bytes = int64_t{200} << 20;    // --max-upload
   std::chrono::milliseconds health_timeout{60000};  // --health-timeout
+  std::string git_socket;                           // --git-socket (default DATA/git.sock)
+  std::string git_group = "dflow";                  // --git-group
 };
 
 // Creates the data directory, the store and the CA. Refuses a directory that

@@ -11,6 +11,7 @@
 #include "common/duration.h"
 #include "common/version.h"
 #include "controller/controller.h"
+#include "controller/git/hook_client.h"
 
 namespace {
 
@@ -52,6 +53,11 @@ int main(int argc, char** argv) {
   // glibc gives every thread that allocates its own arena and keeps what they
   // free; two arenas keep an idle controller's heap small at no measurable cost.
   mallopt(M_ARENA_MAX, 2);
+  // Each app repository's hooks/pre-receive is a symlink to this program.
+  if (std::string self = argv[0];
+      self.size() >= 11 && self.substr(self.size() - 11) == "pre-receive") {
+    return dflow::git::RunPreReceive();
+  }
   CLI::App app{
       "dflow-controller: the control plane of a dflow fleet.\n\nExit codes: 0 ok, 1 failure, 2 "
       "usage error."};
@@ -83,6 +89,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--health-timeout", health_timeout,
                   "How long a new instance may take to pass its health check")
+      ->capture_default_str();
+  run->add_option("--git-socket", run_options.git_socket,
+                  "Unix socket the pre-receive hook dials (default DATA/git.sock)");
+  run->add_option("--git-group", run_options.git_group,
+                  "Group whose members may use the git socket (besides the controller's user)")
       ->capture_default_str();
 
   try {

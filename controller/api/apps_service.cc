@@ -8,6 +8,7 @@
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "controller/api/apps_convert.h"
+#include "controller/git/repos.h"
 #include "controller/ops/engine.h"
 #include "controller/ops/reconciler.h"
 #include "controller/placement/placement.h"
@@ -68,6 +69,7 @@ absl::Status AppsService::Describe(const store::App& app, v1::App* out) {
       app, instances, [&](const std::string& s) { return ctx_->fleet->Reachable(s); },
       ActiveOpOf(active, app.name));
   ToProto(app, instances, status, out);
+  if (ctx_->repos != nullptr) out->set_git_remote(ctx_->repos->Path(app.name));
   return absl::OkStatus();
 }
 
@@ -97,6 +99,9 @@ grpc::Status AppsService::CreateApp(grpc::ServerContext*, const v1::CreateAppReq
   }
   auto created = ctx_->store->GetApp(app.name);
   if (!created.ok()) return ToGrpc(created.status());
+  if (ctx_->repos != nullptr) {
+    if (auto s = ctx_->repos->Ensure(app.name); !s.ok()) return ToGrpc(s);
+  }
   return ToGrpc(Describe(*created, response));
 }
 

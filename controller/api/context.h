@@ -15,6 +15,9 @@
 namespace dflow::ops {
 class Engine;
 }
+namespace dflow::git {
+class Repos;
+}
 
 namespace dflow::api {
 
@@ -32,6 +35,7 @@ struct ControllerContext {
   agents::AgentApi* agents = nullptr;
   std::string archive_dir;                        // release archives (BlobStore)
   int64_t max_upload_bytes = int64_t{200} << 20;  // --max-upload
+  git::Repos* repos = nullptr;                    // the apps' git repositories
 };
 
 }  // namespace dflow::api

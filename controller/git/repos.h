@@ -1,0 +1,64 @@
+// The controller's git repositories: one bare repository per app under
+// DATA/repos/<app>.git, created with the app. Its `pre-receive` hook is a
+// symlink to the dflow-controller binary (which acts as the hook when called
+// by that name, see hook_client.h), so a push over SSH and a push to the local
+// path run the same hook. Per-app git settings live in the repository's own
+// config: `dflow.branch` (the deploy branch, default main), `dflow.url` (the
+// forge URL a webhook fetches from) and `dflow.socket` (the hook socket).
+// Git always runs through argv (common/process.h), never a shell.
+#ifndef DFLOW_CONTROLLER_GIT_REPOS_H_
+#define DFLOW_CONTROLLER_GIT_REPOS_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace dflow::git {
+
+inline constexpr const char* kDefaultBranch = "main";
+
+class Repos {
+ public:
+  // `hook_binary`: absolute path of dflow-controller; `hook_socket`: the
+  // socket the hook dials.
+  Repos(std::string data_dir, std::string hook_binary, std::string hook_socket);
+
+  std::string Dir() const { return data_dir_ + "/repos"; }
+  std::string Path(const std::string& app) const { return Dir() + "/" + app + ".git"; }
+
+  // Creates the app's repository when missing and (re)installs its hook.
+  absl::Status Ensure(const std::string& app);
+  bool Exists(const std::string& app) const;
+
+  absl::StatusOr<std::string> Branch(const std::string& app) const;
+  absl::Status SetBranch(const std::string& app, const std::string& branch);
+  absl::StatusOr<std::string> Url(const std::string& app) const;
+  absl::Status SetUrl(const std::string& app, const std::string& url);
+
+ private:
+  absl::StatusOr<std::string> GetConfig(const std::string& app, const std::string& key) const;
+  absl::Status SetConfig(const std::string& app, const std::string& key,
+                         const std::string& value) const;
+
+  std::string data_dir_;
+  std::string hook_binary_;
+  std::string hook_socket_;
+};
+
+// Branch names dflow accepts: [A-Za-z0-9._/-], 1..100 bytes, no "..", not
+// starting with '-' or '/', not ending with '/' or ".lock".
+absl::Status ValidateBranch(const std::string& branch);
+
+// Runs git with `args` (argv, no shell) in `cwd`; stdout on success, else an
+// error naming the command and git's stderr.
+absl::StatusOr<std::string> RunGit(const std::vector<std::string>& args, const std::string& cwd,
+                                   std::chrono::milliseconds deadline = std::chrono::seconds(60));
+
+// The absolute path of the running program (/proc/self/exe).
+std::string SelfExe();
+
+}  // namespace dflow::git
+
+#endif  // DFLOW_CONTROLLER_GIT_REPOS_H_

@@ -1,0 +1,100 @@
+// git push to the controller's app repositories (the local path): the
+// pre-receive hook deploys through the durable deploy op, a failing release
+// rejects the push, other branches are stored only, pushes are serialized.
+#include <thread>
+
+#include "tests/e2e/git_fixture.h"
+
+namespace dflow::testing {
+namespace {
+
+TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  std::string remote = Remote("web");
+  ASSERT_TRUE(Contains(remote, "/repos/web.git")) << remote;
+  ASSERT_TRUE(FileExists(remote + "/HEAD"));
+  std::string work = tmp_.path() + "/work";
+
+  NewHelloRepo(work, "first-push");
+  auto push = Git(work, {"push", remote, "main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err << fleet_->controller().Log();
+  EXPECT_TRUE(Contains(push.err, "remote: ")) << push.err;
+  EXPECT_TRUE(Contains(push.err, "release v1 of web is live")) << push.err;
+  CliOk({"scale", "web", "web=2"});
+  ASSERT_TRUE(WaitSettled("web", 2));
+  ASSERT_EQ(RunningByServer("web").size(), 2u) << Ps("web").dump();
+
+  SetGreeting(work, "second-push");
+  std::string second = Commit(work, "second");
+  push = Git(work, {"push", remote, "main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(Contains(push.err, "release v2 of web is live")) << push.err;
+  EXPECT_TRUE(Contains(push.err, "on local-1 at http://")) << push.err;
+  EXPECT_TRUE(Contains(push.err, "on local-2 at http://")) << push.err;
+  ASSERT_TRUE(WaitSettled("web", 2));
+  EXPECT_EQ(RunningByServer("web").size(), 2u);
+  EXPECT_TRUE(AllAnswer("web", "second-push")) << ::testing::PrintToString(Answers("web"));
+  auto releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_TRUE(Contains(releases[0].value("description", ""), second)) << releases.dump();
+  EXPECT_TRUE(Contains(releases[0].value("created_by", ""), "git push by")) << releases.dump();
+  EXPECT_EQ(BareRef(remote, "main"), second);
+
+  // A commit whose instances never pass the health check: rejected, not stored.
+  Put(work + "/Procfile", Read(Example("broken") + "/Procfile"));
+  Put(work + "/broken.py", Read(Example("broken") + "/broken.py"));
+  std::string broken = Commit(work, "broken");
+  int before = ReleaseCount("web");
+  push = Git(work, {"push", remote, "main"});
+  EXPECT_NE(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(Contains(push.err, "remote: dflow: push rejected")) << push.err;
+  EXPECT_TRUE(Contains(push.err, "release v2 keeps serving")) << push.err;
+  EXPECT_EQ(BareRef(remote, "main"), second);
+  EXPECT_TRUE(AllAnswer("web", "second-push"));
+  EXPECT_EQ(ReleaseCount("web"), before + 1);  // the failed one, recorded as failed
+
+  // Another branch: stored, not deployed.
+  push = Git(work, {"push", remote, "HEAD:refs/heads/feature"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(Contains(push.err, "refs/heads/feature stored, not deployed")) << push.err;
+  EXPECT_EQ(BareRef(remote, "feature"), broken);
+  EXPECT_EQ(BareRef(remote, "main"), second);
+  EXPECT_EQ(ReleaseCount("web"), before + 1);
+  EXPECT_TRUE(AllAnswer("web", "second-push"));
+}
+
+TEST_F(GitE2E, ConcurrentPushesToOneAppAreSerialized) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  std::string remote = Remote("web");
+  std::string seed = tmp_.path() + "/seed";
+  NewHelloRepo(seed, "seed");
+  ASSERT_EQ(Git(seed, {"push", remote, "main"}).exit_code, 0);
+
+  std::string a = tmp_.path() + "/a", b = tmp_.path() + "/b";
+  RunProgram({"git", "clone", "--quiet", remote, a});
+  RunProgram({"git", "clone", "--quiet", remote, b});
+  SetGreeting(a, "from-a");
+  std::string sha_a = Commit(a, "a");
+  SetGreeting(b, "from-b");
+  std::string sha_b = Commit(b, "b");
+  CliResult ra, rb;
+  std::thread ta([&] { ra = Git(a, {"push", "origin", "main"}); });
+  std::thread tb([&] { rb = Git(b, {"push", "origin", "main"}); });
+  ta.join();
+  tb.join();
+  // One deploys; the other waits for it, then finds main moved and deploys nothing.
+  ASSERT_NE(ra.exit_code == 0, rb.exit_code == 0) << ra.err << "\n----\n" << rb.err;
+  const CliResult& won = ra.exit_code == 0 ? ra : rb;
+  const CliResult& lost = ra.exit_code == 0 ? rb : ra;
+  std::string winner = ra.exit_code == 0 ? sha_a : sha_b;
+  EXPECT_TRUE(Contains(won.err, "release v2 of web is live")) << won.err;
+  EXPECT_TRUE(Contains(lost.err, "remote: waiting for the push of " + winner.substr(0, 12)))
+      << lost.err;
+  EXPECT_TRUE(Contains(lost.err, "moved to " + winner.substr(0, 12))) << lost.err;
+  EXPECT_EQ(BareRef(remote, "main"), winner);
+  EXPECT_EQ(ReleaseCount("web"), 2);
+  EXPECT_TRUE(AllAnswer("web", ra.exit_code == 0 ? "from-a" : "from-b"));
+}
+
+}  // namespace
+}  // namespace dflow::testing
