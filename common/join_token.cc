@@ -45,10 +45,16 @@ absl::StatusOr<JoinToken> DecodeJoinToken(const std::string& raw) {
   }
   auto j = nlohmann::json::parse(decoded, nullptr, false);
   if (!j.is_object()) return Malformed("not a JSON object inside");
+  // Anyone who reaches the agent API may send a token: read fields only when
+  // they are strings (json::value would throw on another type).
+  auto text_field = [&j](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
   JoinToken t;
-  t.controller_address = j.value("addr", "");
-  t.ca_fingerprint = j.value("ca", "");
-  t.secret = j.value("secret", "");
+  t.controller_address = text_field("addr");
+  t.ca_fingerprint = text_field("ca");
+  t.secret = text_field("secret");
   if (!ValidateHostPort(t.controller_address).ok()) return Malformed("bad controller address");
   if (t.ca_fingerprint.size() != 64) return Malformed("bad CA fingerprint");
   if (t.secret.size() < 32) return Malformed("secret too short");
