@@ -25,6 +25,7 @@
 #include "controller/ops/crash_point.h"
 #include "controller/ops/engine.h"
 #include "controller/ops/reconciler.h"
+#include "controller/routing/routing.h"
 #include "controller/store/store.h"
 
 namespace dflow::controller {
@@ -136,9 +137,12 @@ absl::Status Run(const RunOptions& options) {
   // Apps: the agents' API, the op engine and the reconciler.
   ASSIGN_OR_RETURN(std::optional<ops::CrashPoint> crash, ops::CrashPointFromEnv());
   agents::GrpcAgentApi agent_api(store.get(), serving, ca.cert_pem);
+  routing::RoutePusher routes(store.get(), &fleet, &agent_api, {});
   ops::EngineOptions engine_options;
   engine_options.archive_dir = dir + "/archives";
   engine_options.health_timeout = options.health_timeout;
+  engine_options.wait_to_retire = options.wait_to_retire;
+  engine_options.routes_changed = [&routes] { routes.PushNow(); };
   engine_options.crash = crash;
   engine_options.crash_marker = dir + "/test-crash-fired";
   ops::Engine engine(store.get(), &agent_api, clock, engine_options);
@@ -221,6 +225,7 @@ absl::Status Run(const RunOptions& options) {
 
   fleet.Start();
   engine.Start();  // resumes the ops a previous controller left in flight
+  routes.Start();
   reconciler.Start();
   spdlog::info("dflow-controller serving agents on {} (advertised as {}), CLI on {}",
                options.listen, advertise, socket_path);
@@ -233,6 +238,7 @@ absl::Status Run(const RunOptions& options) {
   hooks.Stop();
   reconciler.Stop();
   engine.Stop();  // each op stops at a step boundary and resumes at the next start
+  routes.Stop();
   agent_server->Shutdown(deadline);
   fleet.Stop();
   unlink(socket_path.c_str());

@@ -34,6 +34,7 @@ struct RunOptions {
   std::chrono::milliseconds grace{60000};
   int64_t max_upload_bytes = int64_t{200} << 20;    // --max-upload
   std::chrono::milliseconds health_timeout{60000};  // --health-timeout
+  std::chrono::milliseconds wait_to_retire{2000};   // --wait-to-retire
   std::string git_socket;                           // --git-socket (default DATA/git.sock)
   std::string git_group = "dflow";                  // --git-group
 };

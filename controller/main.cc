@@ -9,9 +9,11 @@
 #include <iostream>
 
 #include "common/duration.h"
+#include "common/hostname.h"
 #include "common/version.h"
 #include "controller/controller.h"
 #include "controller/git/hook_client.h"
+#include "controller/routing/routing.h"
 
 namespace {
 
@@ -67,10 +69,14 @@ int main(int argc, char** argv) {
   std::string data_dir;
   auto* init = app.add_subcommand("init", "Create a data directory: SQLite store and private CA");
   init->add_option("--data-dir", data_dir, "Data directory (created 0700)")->required();
+  std::string domain = dflow::routing::kDefaultBaseDomain;
+  init->add_option("--domain", domain,
+                   "Base domain: every app is reached at http://APP.DOMAIN through the routers")
+      ->capture_default_str();
 
   dflow::controller::RunOptions run_options;
   std::string heartbeat = "5s", lease = "15s", grace = "60s", max_upload = "200MiB",
-              health_timeout = "60s";
+              health_timeout = "60s", wait_to_retire = "2s";
   auto* run = app.add_subcommand("run", "Serve the agent API (TLS) and the CLI API (Unix socket)");
   run->add_option("--data-dir", run_options.data_dir, "Data directory made by init")->required();
   run->add_option("--listen", run_options.listen, "HOST:PORT for the agent API")
@@ -90,6 +96,10 @@ int main(int argc, char** argv) {
   run->add_option("--health-timeout", health_timeout,
                   "How long a new instance may take to pass its health check")
       ->capture_default_str();
+  run->add_option("--wait-to-retire", wait_to_retire,
+                  "How long an instance leaving the routers (deploy, scale-down) keeps serving "
+                  "its in-flight requests before it is stopped")
+      ->capture_default_str();
   run->add_option("--git-socket", run_options.git_socket,
                   "Unix socket the pre-receive hook dials (default DATA/git.sock)");
   run->add_option("--git-group", run_options.git_group,
@@ -104,7 +114,13 @@ int main(int argc, char** argv) {
   }
 
   if (*init) {
+    if (auto s = dflow::ValidateHostname("--domain", domain, /*allow_single_label=*/true);
+        !s.ok()) {
+      std::cerr << "dflow-controller: " << s.message() << "\n";
+      return 2;
+    }
     if (auto s = dflow::controller::Init(data_dir); !s.ok()) return Fail(s);
+    if (auto s = dflow::routing::SaveBaseDomainIn(data_dir, domain); !s.ok()) return Fail(s);
     std::cout << "initialized " << data_dir << "\nnext: dflow-controller run --data-dir "
               << data_dir << "\n";
     return 0;
@@ -112,7 +128,8 @@ int main(int argc, char** argv) {
   for (auto [text, target] :
        {std::pair{&heartbeat, &run_options.heartbeat_interval},
         std::pair{&lease, &run_options.lease}, std::pair{&grace, &run_options.grace},
-        std::pair{&health_timeout, &run_options.health_timeout}}) {
+        std::pair{&health_timeout, &run_options.health_timeout},
+        std::pair{&wait_to_retire, &run_options.wait_to_retire}}) {
     auto d = dflow::ParseDuration(*text);
     if (!d.ok()) {
       std::cerr << "dflow-controller: " << d.status().message() << "\n";

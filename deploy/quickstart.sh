@@ -8,12 +8,15 @@
 #   deploy/quickstart.sh stop   stop exactly what it started (PID files)
 #
 # Environment: DFLOW_HOME (default ~/.dflow), DFLOW_CONTROLLER_PORT (7443),
-# DFLOW_AGENT_PORT_BASE (7500: local-1 gets 7501, local-2 7502).
+# DFLOW_AGENT_PORT_BASE (7500: local-1 gets 7501, local-2 7502),
+# DFLOW_ROUTER_PORT_BASE (8080: local-1's router listens on 8081, local-2's on 8082).
+# The app is then reached at http://hello.localhost:8081 (or :8082).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export DFLOW_HOME=${DFLOW_HOME:-$HOME/.dflow}
 CONTROLLER_PORT=${DFLOW_CONTROLLER_PORT:-7443}
 AGENT_PORT_BASE=${DFLOW_AGENT_PORT_BASE:-7500}
+ROUTER_PORT_BASE=${DFLOW_ROUTER_PORT_BASE:-8080}
 AGENTS=(local-1 local-2)
 RUN_DIR=$DFLOW_HOME/run
 LOG_DIR=$DFLOW_HOME/logs
@@ -133,7 +136,8 @@ for a in "${AGENTS[@]}"; do
     echo "==> agent $a already running (pid $(cat "$RUN_DIR/agent-$a.pid"))"
   else
     echo "==> starting agent $a"
-    start "$RUN_DIR/agent-$a.pid" "$LOG_DIR/agent-$a.log" dflow-agent run --data-dir "$adir"
+    start "$RUN_DIR/agent-$a.pid" "$LOG_DIR/agent-$a.log" dflow-agent run --data-dir "$adir" \
+      --router-listen "127.0.0.1:$((ROUTER_PORT_BASE + i))"
   fi
 done
 
@@ -161,6 +165,8 @@ settled() { [ "$(dflow ps "$APP" --json | grep -c '"state": "running"' || true)"
   [ "$(dflow ps "$APP" --json | grep -c '"state": "running"')" -eq "$(dflow ps "$APP" --json | grep -c '"id"')" ]; }
 wait_for 60 "the instances of $APP to run" settled
 dflow ps "$APP"
+APP_URL=http://$APP.localhost:$((ROUTER_PORT_BASE + 1))
+wait_for 30 "$APP_URL to answer" curl -fsS -m 2 "$APP_URL/"
 URLS=$(dflow ps "$APP" --json | python3 -c '
 import json, sys
 for i in json.load(sys.stdin):
@@ -171,14 +177,18 @@ for i in json.load(sys.stdin):
 cat <<MSG
 
 dflow is up: a controller and two agents on this machine, and the app "$APP"
-running on both. Its instances answer at:
+running on both. It answers at
+
+  $APP_URL/   (through local-1's router; local-2's: port $((ROUTER_PORT_BASE + 2)))
+
+and each router balances over the instances on both servers:
 $URLS
 
 Logs: $LOG_DIR   Data: $DFLOW_HOME
 
 Next, in this shell:
   export PATH=$BIN:\$PATH DFLOW_CONTROLLER=$DFLOW_CONTROLLER
-  curl http://127.0.0.1:<port>/            # one of the URLs above
+  curl $APP_URL/        # the app, through a router
   dflow ps $APP                             # where each instance runs
   dflow scale $APP web=4                    # two per server
   dflow config set $APP GREETING=bonjour    # a new release, rolled out

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace dflow::agents {
 
@@ -54,6 +55,33 @@ struct StartSpec {
   std::chrono::milliseconds health_timeout{30000};
 };
 
+// The routing table pushed to every agent's router (agent/router/route_table.h).
+struct RouteBackendSpec {
+  std::string host;
+  int port = 0;
+  std::string instance;
+  std::string server;
+};
+
+struct AppRouteSpec {
+  std::string app;
+  std::vector<std::string> hosts;
+  std::vector<RouteBackendSpec> backends;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+struct RoutesSpec {
+  int64_t version = 0;
+  std::vector<AppRouteSpec> apps;
+};
+
+struct RoutesResult {
+  int64_t version = 0;
+  std::string listen;  // the router's HOST:PORT
+  std::string tls_listen;
+};
+
 class AgentApi {
  public:
   virtual ~AgentApi() = default;
@@ -82,6 +110,11 @@ class AgentApi {
                                         const std::function<void(const std::string&)>& out) = 0;
   virtual absl::Status DestroyApp(const std::string& server, const std::string& key,
                                   const std::string& app) = 0;
+  // Replaces the server's routing table. FailedPrecondition: it runs no router.
+  virtual absl::StatusOr<RoutesResult> SetRoutes(const std::string& server,
+                                                 const RoutesSpec& routes) {
+    return absl::UnimplementedError(absl::StrCat("no routing to server ", server));
+  }
 };
 
 }  // namespace dflow::agents

@@ -256,4 +256,30 @@ absl::Status GrpcAgentApi::DestroyApp(const std::string& server, const std::stri
   return absl::OkStatus();
 }
 
+absl::StatusOr<RoutesResult> GrpcAgentApi::SetRoutes(const std::string& server,
+                                                     const RoutesSpec& routes) {
+  auto t = Connect(server);
+  if (!t.ok()) return t.status();
+  av1::SetRoutesRequest req;
+  req.set_version(routes.version);
+  for (const auto& a : routes.apps) {
+    auto* app = req.add_apps();
+    app->set_app(a.app);
+    for (const auto& h : a.hosts) app->add_hosts(h);
+    for (const auto& b : a.backends) {
+      auto* be = app->add_backends();
+      be->set_host(b.host);
+      be->set_port(b.port);
+      be->set_instance(b.instance);
+      be->set_server(b.server);
+    }
+    app->set_cert_pem(a.cert_pem);
+    app->set_key_pem(a.key_pem);
+  }
+  av1::SetRoutesResponse r;
+  auto ctx = Deadline(milliseconds(20000));
+  if (auto s = t->stub->SetRoutes(ctx.get(), req, &r); !s.ok()) return t->Error(s, "routing");
+  return RoutesResult{r.version(), r.listen(), r.tls_listen()};
+}
+
 }  // namespace dflow::agents

@@ -42,6 +42,8 @@ class GrpcAgentApi : public AgentApi {
                                 const std::function<void(const std::string&)>& out) override;
   absl::Status DestroyApp(const std::string& server, const std::string& key,
                           const std::string& app) override;
+  absl::StatusOr<RoutesResult> SetRoutes(const std::string& server,
+                                         const RoutesSpec& routes) override;
 
  private:
   struct Target;

@@ -55,6 +55,11 @@ struct EngineOptions {
   std::chrono::milliseconds prepare_timeout{300000};
   std::chrono::milliseconds release_command_timeout{600000};
   std::chrono::milliseconds stop_grace{10000};
+  // Drain: a running instance about to stop first leaves the routers
+  // (`routes_changed` pushes the table without it and returns once the routers
+  // answered), then keeps serving its in-flight requests this long.
+  std::chrono::milliseconds wait_to_retire{0};
+  std::function<void()> routes_changed;
   // Transient agent errors (Unavailable) are retried within a step this often.
   int max_attempts = 4;
   std::chrono::milliseconds retry_backoff{1000};

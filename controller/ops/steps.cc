@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/blob_store.h"
@@ -81,6 +83,20 @@ void RunStart(StepEnv& env, const store::Op& op, const json& p, const std::strin
   out.output = absl::StrCat("healthy on port ", r->port);
 }
 
+// A running instance leaves the routers, then finishes its requests for the
+// wait-to-retire period before it is stopped. Marked draining first (committed
+// at once), so a retried step or a restarted controller never routes to it again.
+void Drain(StepEnv& env, const store::Op& op, const std::string& id) {
+  auto instances = env.store->ListInstances(op.app);
+  if (!instances.ok()) return;
+  auto it = std::find_if(instances->begin(), instances->end(),
+                         [&](const store::Instance& i) { return i.id == id; });
+  if (it == instances->end() || it->state != store::kInstanceRunning) return;
+  if (!env.store->SetInstanceState(id, store::kInstanceDraining).ok()) return;
+  if (env.options->routes_changed) env.options->routes_changed();
+  if (env.options->wait_to_retire.count() > 0) env.pause(env.options->wait_to_retire);
+}
+
 void RunStop(StepEnv& env, const store::Op& op, const json& p, const std::string& key,
              milliseconds timeout, StepOutcome& out) {
   std::string id = p.value("instance", ""), server = p.value("server", "");
@@ -89,6 +105,7 @@ void RunStop(StepEnv& env, const store::Op& op, const json& p, const std::string
     out.output = "never started";
     return;
   }
+  Drain(env, op, id);
   absl::Status s = env.agents->StopInstance(server, key, id, timeout);
   if (s.ok() || absl::IsNotFound(s)) {
     out.effects.delete_instances.push_back(id);

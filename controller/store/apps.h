@@ -42,8 +42,11 @@ inline constexpr const char* kInstancePending = "pending";    // placed, not sta
 inline constexpr const char* kInstanceRunning = "running";    // healthy on its server
 inline constexpr const char* kInstanceCrashed = "crashed";    // its server reports it restarting
 inline constexpr const char* kInstanceStopping = "stopping";  // to be stopped
-inline constexpr const char* kInstanceLost = "lost";          // its server was gone past the grace
-inline constexpr const char* kInstanceFailed = "failed";      // its server gave up restarting it
+// Out of the routers, finishing its requests before its op stops it (the
+// reconciler leaves it to the op).
+inline constexpr const char* kInstanceDraining = "draining";
+inline constexpr const char* kInstanceLost = "lost";      // its server was gone past the grace
+inline constexpr const char* kInstanceFailed = "failed";  // its server gave up restarting it
 
 struct Instance {
   std::string id;

@@ -116,6 +116,26 @@ CREATE TABLE op_steps (
   PRIMARY KEY (op_id, idx)
 );
 )sql",
+      // 4: routing: settings (base domain), custom domains, app certificates.
+      R"sql(
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE domains (
+  host TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX domains_by_app ON domains(app);
+CREATE TABLE app_certs (
+  app TEXT PRIMARY KEY,
+  cert_pem TEXT NOT NULL,
+  key_pem TEXT NOT NULL,
+  not_after_ms INTEGER NOT NULL,
+  added_at_ms INTEGER NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

@@ -174,6 +174,16 @@ class Store {
   // step skipped. Returns false, changing nothing, when it is no longer pending.
   absl::StatusOr<bool> CancelQueuedOp(int64_t id);
 
+  // Routing (routing_store.cc): settings such as the base domain, custom
+  // domains (host -> app, a host belongs to one app) and app certificates.
+  absl::StatusOr<std::string> GetSetting(const std::string& key, const std::string& fallback);
+  absl::Status SetSetting(const std::string& key, const std::string& value);
+  // AlreadyExists naming the owner when another app has the host; a "domain.added" event.
+  absl::Status AddDomain(const std::string& app, const std::string& host);
+  // NotFound when the app does not have the host; a "domain.removed" event.
+  absl::Status RemoveDomain(const std::string& app, const std::string& host);
+  absl::StatusOr<std::map<std::string, std::string>> ListDomains();  // host -> app
+
   Clock* clock() const { return clock_; }
 
  private:

@@ -154,6 +154,15 @@ Fleet::~Fleet() {
   for (auto& [name, proc] : agents_) proc.Signal(SIGKILL);
   controller_.Signal(SIGKILL);
   KillInstances();
+  KillRouters();
+}
+
+void Fleet::KillRouters() const {
+  for (const auto& [name, port] : router_ports_) {
+    auto pid = ReadFile(agent_dir(name) + "/router/nginx.pid");
+    int n = pid.ok() ? std::atoi(pid->c_str()) : 0;
+    if (n > 0) kill(-n, SIGKILL);  // the master leads its own group, with its workers
+  }
 }
 
 namespace {
@@ -255,6 +264,7 @@ std::string Fleet::JoinToken() {
 void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels) {
   int port = FreePort();
   agent_ports_[name] = port;
+  if (routers_) router_ports_[name] = FreePort();
   std::vector<std::string> argv = {
       DFLOW_AGENT_BIN, "join",         "--token",  JoinToken(),
       "--name",        name,           "--listen", "127.0.0.1:" + std::to_string(port),
@@ -269,8 +279,12 @@ void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& la
 }
 
 void Fleet::StartAgent(const std::string& name) {
-  agents_[name] = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", agent_dir(name)},
-                       root_ + "/agent-" + name + ".log");
+  std::vector<std::string> argv = {DFLOW_AGENT_BIN, "run", "--data-dir", agent_dir(name)};
+  if (router_ports_.count(name)) {
+    argv.push_back("--router-listen");
+    argv.push_back("127.0.0.1:" + std::to_string(router_ports_.at(name)));
+  }
+  agents_[name] = Proc(argv, root_ + "/agent-" + name + ".log");
 }
 
 nlohmann::json Fleet::Server(const std::string& name) {

@@ -90,6 +90,11 @@ class Fleet {
   void AddAgent(const std::string& name, const std::vector<std::string>& labels = {});
   void StartAgent(const std::string& name);
   Proc& agent(const std::string& name) { return agents_.at(name); }
+  // Agents added from now on run a router (`--router-listen`) on a free loopback port.
+  void set_routers(bool on) { routers_ = on; }
+  int router_port(const std::string& name) const { return router_ports_.at(name); }
+  // SIGKILLs the process group of every agent's router (nginx outlives a killed agent).
+  void KillRouters() const;
   std::string agent_dir(const std::string& name) const { return root_ + "/agents/" + name; }
   int agent_port(const std::string& name) const { return agent_ports_.at(name); }
 
@@ -116,6 +121,8 @@ class Fleet {
   std::vector<std::string> controller_flags_;
   std::map<std::string, Proc> agents_;
   std::map<std::string, int> agent_ports_;
+  bool routers_ = false;
+  std::map<std::string, int> router_ports_;
 };
 
 CliResult RunProgram(const std::vector<std::string>& argv,

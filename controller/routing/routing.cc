@@ -1,0 +1,176 @@
+#include "controller/routing/routing.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/hostname.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+
+namespace dflow::routing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// A canonical text of the table without its version: pushes happen when it changes.
+std::string Key(const agents::RoutesSpec& spec) {
+  std::string k;
+  for (const auto& a : spec.apps) {
+    absl::StrAppend(&k, a.app, "|", absl::StrJoin(a.hosts, ","), "|");
+    for (const auto& b : a.backends) absl::StrAppend(&k, b.host, ":", b.port, "/", b.instance, ",");
+    absl::StrAppend(&k, "|", a.cert_pem.size(), ":", std::hash<std::string>{}(a.cert_pem), "\n");
+  }
+  return k;
+}
+
+}  // namespace
+
+absl::Status SaveBaseDomain(store::Store* store, const std::string& domain) {
+  std::string d = LowerHostname(domain);
+  RETURN_IF_ERROR(ValidateHostname("base domain", d, /*allow_single_label=*/true));
+  return store->SetSetting(kBaseDomainSetting, d);
+}
+
+absl::Status SaveBaseDomainIn(const std::string& data_dir, const std::string& domain) {
+  ASSIGN_OR_RETURN(auto store, store::Store::Open(data_dir + "/store.db", SystemClock::Get()));
+  return SaveBaseDomain(store.get(), domain);
+}
+
+RoutePusher::RoutePusher(store::Store* store, agents::Fleet* fleet, agents::AgentApi* agents,
+                         RoutingOptions options)
+    : store_(store), fleet_(fleet), agents_(agents), options_(options) {}
+
+RoutePusher::~RoutePusher() { Stop(); }
+
+void RoutePusher::Start() {
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void RoutePusher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+void RoutePusher::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Push(/*force=*/false);
+    lock.lock();
+    cv_.wait_for(lock, options_.poll, [this] { return stopping_; });
+  }
+}
+
+void RoutePusher::PushNow() { Push(/*force=*/true); }
+
+absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
+  ASSIGN_OR_RETURN(std::string base, store_->GetSetting(kBaseDomainSetting, kDefaultBaseDomain));
+  ASSIGN_OR_RETURN(auto apps, store_->ListApps());
+  ASSIGN_OR_RETURN(auto domains, store_->ListDomains());
+  ASSIGN_OR_RETURN(auto servers, store_->ListServers());
+  ASSIGN_OR_RETURN(auto instances, store_->ListAllInstances());
+  std::map<std::string, std::string> hosts;  // server -> host part of its address
+  for (const auto& s : servers) {
+    std::string host;
+    int port = 0;
+    if (SplitHostPort(s.address, &host, &port)) hosts[s.name] = host;
+  }
+  agents::RoutesSpec spec;
+  for (const auto& app : apps) {
+    agents::AppRouteSpec route;
+    route.app = app.name;
+    route.hosts.push_back(absl::StrCat(app.name, ".", base));
+    for (const auto& [host, owner] : domains) {
+      if (owner == app.name) route.hosts.push_back(host);
+    }
+    for (const auto& i : instances) {
+      if (i.app != app.name || i.process != "web" || i.state != store::kInstanceRunning ||
+          i.port <= 0 || !hosts.count(i.server) || !fleet_->Reachable(i.server)) {
+        continue;
+      }
+      route.backends.push_back({hosts[i.server], i.port, i.id, i.server});
+    }
+    spec.apps.push_back(std::move(route));
+  }
+  return spec;
+}
+
+void RoutePusher::Push(bool force) {
+  std::lock_guard push(push_mu_);
+  auto spec = Build();
+  if (!spec.ok()) {
+    spdlog::error("cannot build the routing table: {}", spec.status().ToString());
+    return;
+  }
+  const std::string key = Key(*spec);
+  const int64_t now = NowMs();
+  if (!force && key == last_key_ && now - last_push_ms_ < options_.resend.count()) return;
+  spec->version = version_ = std::max(version_ + 1, store_->clock()->NowMs());
+  auto servers = store_->ListServers();
+  if (!servers.ok()) return;
+  std::vector<std::pair<std::string, std::future<absl::StatusOr<agents::RoutesResult>>>> calls;
+  for (const auto& s : *servers) {
+    if (!fleet_->Reachable(s.name) || s.runtime != "local") continue;
+    calls.emplace_back(s.name, std::async(std::launch::async, [this, name = s.name, &spec] {
+                         return agents_->SetRoutes(name, *spec);
+                       }));
+  }
+  for (auto& [server, call] : calls) {
+    auto r = call.get();
+    std::lock_guard lock(mu_);
+    if (r.ok()) {
+      routers_[server] = *r;
+      if (errors_.count(server)) {
+        spdlog::info("router on {} serves the routing table again", server);
+        errors_.erase(server);
+      }
+      continue;
+    }
+    if (absl::IsFailedPrecondition(r.status()) &&
+        r.status().message().find("runs no router") != std::string::npos) {
+      routers_.erase(server);
+      continue;
+    }
+    std::string msg(r.status().message());
+    if (errors_[server] != msg) {
+      errors_[server] = msg;
+      spdlog::warn("routing table v{} not applied on {}: {}", spec->version, server, msg);
+      if (!absl::IsUnavailable(r.status())) {
+        (void)store_->AppendEvent("router.refused", server, "",
+                                  absl::StrCat("routing table not applied: ", msg));
+      }
+    }
+  }
+  last_key_ = key;
+  last_push_ms_ = now;
+}
+
+std::string RoutePusher::AppUrl(const std::string& app) {
+  std::string base =
+      store_->GetSetting(kBaseDomainSetting, kDefaultBaseDomain).value_or(kDefaultBaseDomain);
+  std::string url = absl::StrCat("http://", app, ".", base);
+  std::lock_guard lock(mu_);
+  for (const auto& [server, r] : routers_) {
+    std::string host;
+    int port = 0;
+    if (SplitHostPort(r.listen, &host, &port) && port != 80) absl::StrAppend(&url, ":", port);
+    break;
+  }
+  return url;
+}
+
+}  // namespace dflow::routing

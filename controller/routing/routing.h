@@ -1,0 +1,84 @@
+// The routing table: every app's hostnames (APP.<base domain> and its custom
+// domains) and its healthy web instances on every reachable server, pushed to
+// the router of every server (agent SetRoutes) on each change and again every
+// `resend`, so a restarted agent converges.
+//
+// An instance is routed while its record is `running` and its server's lease
+// is alive: a stopping (draining) instance, or one on an unreachable server,
+// leaves every router at the next push (within `poll`).
+//
+// Thread-safe.
+#ifndef DFLOW_CONTROLLER_ROUTING_ROUTING_H_
+#define DFLOW_CONTROLLER_ROUTING_ROUTING_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "controller/agents/agent_api.h"
+#include "controller/agents/fleet.h"
+#include "controller/store/store.h"
+
+namespace dflow::routing {
+
+inline constexpr const char* kBaseDomainSetting = "base_domain";
+inline constexpr const char* kDefaultBaseDomain = "localhost";
+
+struct RoutingOptions {
+  std::chrono::milliseconds poll{200};     // the table is rebuilt this often
+  std::chrono::milliseconds resend{2000};  // and sent to every router at least this often
+};
+
+class RoutePusher {
+ public:
+  RoutePusher(store::Store* store, agents::Fleet* fleet, agents::AgentApi* agents,
+              RoutingOptions options);
+  ~RoutePusher();
+
+  void Start();
+  void Stop();
+
+  // Builds the table now and sends it to every reachable server, returning
+  // when each has answered (used before an instance is stopped: drain).
+  void PushNow();
+
+  absl::StatusOr<agents::RoutesSpec> Build();
+
+  // `http://APP.BASE[:PORT]`, the port of the routers when it is not 80 (the
+  // first server's router when they differ).
+  std::string AppUrl(const std::string& app);
+
+ private:
+  void Loop();
+  void Push(bool force);
+
+  store::Store* store_;
+  agents::Fleet* fleet_;
+  agents::AgentApi* agents_;
+  RoutingOptions options_;
+
+  std::mutex push_mu_;  // one push at a time
+  std::string last_key_;
+  int64_t last_push_ms_ = 0;
+  int64_t version_ = 0;
+
+  std::mutex mu_;
+  std::map<std::string, agents::RoutesResult> routers_;  // by server, last answer
+  std::map<std::string, std::string> errors_;            // by server, last error
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread loop_;
+};
+
+// Validates and stores the base domain (`dflow-controller init --domain`).
+absl::Status SaveBaseDomain(store::Store* store, const std::string& domain);
+// The same on the store of a controller data dir (after Init).
+absl::Status SaveBaseDomainIn(const std::string& data_dir, const std::string& domain);
+
+}  // namespace dflow::routing
+
+#endif  // DFLOW_CONTROLLER_ROUTING_ROUTING_H_
