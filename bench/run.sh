@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release tree with benchmarks and runs them; prints markdown tables.
-#   bench/run.sh [heartbeat|placement|ops|deploy|all]
+#   bench/run.sh [heartbeat|placement|ops|deploy|router|all]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/deploy/deps.sh"
@@ -26,4 +26,8 @@ fi
 if [ "$what" = all ] || [ "$what" = deploy ]; then
   echo  # deploy_bench prints its own heading, commit and command line
   "$B/bench/deploy_bench" --runs 10
+fi
+if [ "$what" = all ] || [ "$what" = router ]; then
+  echo  # router_bench prints its own heading
+  "$B/bench/router_bench" --seconds 6 --connections 8
 fi
