@@ -29,6 +29,7 @@ Target ResolveTarget(const std::string& flag) {
 Client::Client(Target target) : target_(std::move(target)) {
   // Remote access over TCP with tokens comes later; today only the Unix socket.
   auto channel = grpc::CreateChannel(target_.address, grpc::InsecureChannelCredentials());
+  channel_ = channel;
   stub_ = controller::v1::Cli::NewStub(channel);
   apps_ = controller::v1::Apps::NewStub(channel);
 }

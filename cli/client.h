@@ -31,6 +31,8 @@ class Client {
   explicit Client(Target target);
   controller::v1::Cli::Stub* stub() { return stub_.get(); }
   controller::v1::Apps::Stub* apps() { return apps_.get(); }
+  // The channel, for stubs of other services (each command group makes its own).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   // A context with a deadline `seconds` from now; 0 or less: no deadline (for
   // streams that last as long as the user watches).
   std::unique_ptr<grpc::ClientContext> Context(int seconds = 30) const;
@@ -53,6 +55,7 @@ class Client {
 
  private:
   Target target_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<controller::v1::Cli::Stub> stub_;
   std::unique_ptr<controller::v1::Apps::Stub> apps_;
 };

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
                  "Controller socket path (overrides DFLOW_CONTROLLER)");
   using Register = void (*)(CLI::App&, Globals&);
   for (Register r : {RegisterStatus, RegisterServers, RegisterEvents, RegisterApps, RegisterDeploy,
-                     RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps}) {
+                     RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps,
+                     RegisterAppsSet}) {
     r(app, g);
   }
 

@@ -20,8 +20,11 @@
 #include "controller/api/agent_gateway_service.h"
 #include "controller/api/apps_service.h"
 #include "controller/api/cli_service.h"
+#include "controller/git/git_service.h"
 #include "controller/git/hook_server.h"
 #include "controller/git/repos.h"
+#include "controller/http/server.h"
+#include "controller/http/webhooks.h"
 #include "controller/ops/crash_point.h"
 #include "controller/ops/engine.h"
 #include "controller/ops/reconciler.h"
@@ -176,10 +179,18 @@ absl::Status Run(const RunOptions& options) {
   ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
   for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
   git::HookServer hooks(&ctx, &repos, {git_socket, options.git_group});
+  http::ServerOptions http_options;
+  http_options.listen = options.http_listen;
+  http_options.max_body_bytes = options.http_max_body_bytes;
+  http_options.workers = options.http_workers;
+  http::Server http_server(http_options);
+  http::Webhooks webhooks(&ctx, &repos, dir + "/git");
+  webhooks.Register(&http_server);
 
   api::AgentGatewayService gateway(&ctx);
   api::CliService cli(&ctx);
   api::AppsService apps(&ctx);
+  git::GitService git_service(&ctx, &repos);
 
   // Agent API: TLS; a client certificate is optional at the handshake (Join has
   // none) but verified against the CA when present.
@@ -211,6 +222,7 @@ absl::Status Run(const RunOptions& options) {
   cli_builder.SetMaxReceiveMessageSize(16 << 20);  // upload chunks
   cli_builder.RegisterService(&cli);
   cli_builder.RegisterService(&apps);
+  cli_builder.RegisterService(&git_service);
   std::unique_ptr<grpc::Server> cli_server = cli_builder.BuildAndStart();
   if (!cli_server || cli_bound == 0) {
     agent_server->Shutdown();
@@ -222,6 +234,14 @@ absl::Status Run(const RunOptions& options) {
     agent_server->Shutdown();
     return s;
   }
+  if (auto s = http_server.Start(); !s.ok()) {
+    hooks.Stop();
+    cli_server->Shutdown();
+    agent_server->Shutdown();
+    return s;
+  }
+  spdlog::info("HTTP (webhooks) on {}:{}",
+               options.http_listen.substr(0, options.http_listen.rfind(':')), http_server.port());
 
   fleet.Start();
   engine.Start();  // resumes the ops a previous controller left in flight
@@ -235,6 +255,8 @@ absl::Status Run(const RunOptions& options) {
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   cli_server->Shutdown(deadline);
+  http_server.Stop();
+  webhooks.Stop();
   hooks.Stop();
   reconciler.Stop();
   engine.Stop();  // each op stops at a step boundary and resumes at the next start

@@ -105,6 +105,19 @@ int main(int argc, char** argv) {
   run->add_option("--git-group", run_options.git_group,
                   "Group whose members may use the git socket (besides the controller's user)")
       ->capture_default_str();
+  std::string http_max_body = "1MiB";
+  run->add_option("--http-listen", run_options.http_listen,
+                  "HOST:PORT of the HTTP listener (webhooks: POST /hooks/github, /hooks/gitlab); "
+                  "port 0 picks a free one")
+      ->capture_default_str();
+  run->add_option("--http-max-body", http_max_body,
+                  "Largest HTTP request body accepted; larger ones get 413")
+      ->capture_default_str();
+  run->add_option("--http-workers", run_options.http_workers,
+                  "Threads serving HTTP connections (an idle kept-alive connection holds one for "
+                  "at most 2s)")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -136,6 +149,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     *target = *d;
+  }
+  if (!ParseSize(http_max_body, &run_options.http_max_body_bytes)) {
+    std::cerr << "dflow-controller: --http-max-body \"" << http_max_body
+              << "\" is not a size; write e.g. 1MiB or 512KiB\n";
+    return 2;
   }
   if (!ParseSize(max_upload, &run_options.max_upload_bytes)) {
     std::cerr << "dflow-controller: --max-upload \"" << max_upload

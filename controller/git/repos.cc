@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/files.h"
 #include "common/names.h"
 #include "common/process.h"
@@ -128,6 +129,23 @@ absl::StatusOr<std::string> Repos::Url(const std::string& app) const {
 absl::Status Repos::SetUrl(const std::string& app, const std::string& url) {
   RETURN_IF_ERROR(GetConfig(app, "dflow.url").status());
   return SetConfig(app, "dflow.url", url);
+}
+
+absl::StatusOr<std::string> Repos::WebhookSecret(const std::string& app) const {
+  RETURN_IF_ERROR(ValidateAppName(app));
+  std::string path = data_dir_ + "/git/secrets/" + app;
+  if (!FileExists(path)) return std::string();
+  return ReadFile(path);
+}
+
+absl::StatusOr<std::string> Repos::GenerateWebhookSecret(const std::string& app) {
+  RETURN_IF_ERROR(GetConfig(app, "dflow.url").status());
+  RETURN_IF_ERROR(EnsureDir(data_dir_ + "/git", 0700));
+  RETURN_IF_ERROR(EnsureDir(data_dir_ + "/git/secrets", 0700));
+  ASSIGN_OR_RETURN(std::string bytes, RandomBytes(32));
+  std::string secret = HexEncode(bytes);
+  RETURN_IF_ERROR(WriteFileAtomic(data_dir_ + "/git/secrets/" + app, secret, 0600));
+  return secret;
 }
 
 }  // namespace dflow::git

@@ -36,6 +36,11 @@ class Repos {
   absl::Status SetBranch(const std::string& app, const std::string& branch);
   absl::StatusOr<std::string> Url(const std::string& app) const;
   absl::Status SetUrl(const std::string& app, const std::string& url);
+  // The app's webhook secret ("" when none), kept outside the repository in
+  // DATA/git/secrets/<app> (0600): the git user can write repositories.
+  absl::StatusOr<std::string> WebhookSecret(const std::string& app) const;
+  // Generates, stores and returns a new secret (32 random bytes, hex).
+  absl::StatusOr<std::string> GenerateWebhookSecret(const std::string& app);
 
  private:
   absl::StatusOr<std::string> GetConfig(const std::string& app, const std::string& key) const;

@@ -3,7 +3,9 @@
 #ifndef DFLOW_TESTS_E2E_GIT_FIXTURE_H_
 #define DFLOW_TESTS_E2E_GIT_FIXTURE_H_
 
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +16,40 @@ namespace dflow::testing {
 
 class GitE2E : public AppsE2E {
  protected:
+  // As AppsE2E, with the controller's HTTP listener on a free loopback port.
+  void SetUp() override {
+    http_port_ = FreePort();
+    fleet_ = std::make_unique<Fleet>(tmp_.path());
+    fleet_->InitController();
+    fleet_->set_controller_flags({"--http-listen", "127.0.0.1:" + std::to_string(http_port_)});
+    fleet_->StartController();
+    fleet_->AddAgent("local-1");
+    fleet_->AddAgent("local-2");
+    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
+    ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", std::chrono::seconds(20)));
+  }
+
+  // POST http://127.0.0.1:HTTP/PATH with `body` and headers: {status, body}.
+  std::pair<int, std::string> Post(const std::string& path, const std::string& body,
+                                   const std::vector<std::string>& headers) {
+    std::string file = tmp_.path() + "/post-body";
+    Put(file, body);
+    std::vector<std::string> argv = {
+        "curl", "-sS",           "-m",      "10", "-o", "-", "-w", "\n%{http_code}", "-X",
+        "POST", "--data-binary", "@" + file};
+    for (const auto& h : headers) {
+      argv.push_back("-H");
+      argv.push_back(h);
+    }
+    argv.push_back("http://127.0.0.1:" + std::to_string(http_port_) + path);
+    auto r = RunProgram(argv);
+    auto nl = r.out.rfind('\n');
+    if (r.exit_code != 0 || nl == std::string::npos) return {-1, r.err};
+    return {std::atoi(r.out.substr(nl + 1).c_str()), r.out.substr(0, nl)};
+  }
+
+  int http_port_ = 0;
+
   // git -C DIR ARGS..., with a fixed identity.
   CliResult Git(const std::string& dir, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {

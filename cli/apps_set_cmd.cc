@@ -1,0 +1,92 @@
+// dflow apps set NAME [--branch B] [--git-url URL] [--webhook-secret-generate]
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/client.h"
+#include "cli/command.h"
+#include "cli/output.h"
+#include "dflow/controller/v1/git.grpc.pb.h"
+
+namespace dflow::cli {
+namespace {
+
+namespace v1 = controller::v1;
+
+struct Options {
+  std::string name;
+  std::string branch;
+  std::string git_url;
+  bool generate_secret = false;
+  bool json = false;
+};
+
+}  // namespace
+
+void RegisterAppsSet(CLI::App& app, Globals& g) {
+  CLI::App* apps = app.get_subcommand("apps");
+  auto o = std::make_shared<Options>();
+  auto* set = apps->add_subcommand(
+      "set", "Change an app's git settings: deploy branch, forge URL, webhook secret");
+  set->add_option("NAME", o->name, "App name")->required();
+  set->add_option("--branch", o->branch,
+                  "The branch whose pushes deploy (default main); pushes to other branches are "
+                  "stored only");
+  set->add_option("--git-url", o->git_url,
+                  "The forge repository a webhook delivery makes the controller fetch from "
+                  "(https://, ssh://, git://, file://, an absolute path or user@host:path)");
+  set->add_flag("--webhook-secret-generate", o->generate_secret,
+                "Generate a new webhook secret and print it once (GitHub: the webhook's secret; "
+                "GitLab: its secret token)");
+  set->add_flag("--json", o->json,
+                "Print a JSON object with app, branch, git_url, git_remote, has_webhook_secret "
+                "and webhook_secret (null unless generated now)");
+  set->footer(
+      "Example: dflow apps set shop --branch production --git-url "
+      "https://github.com/acme/shop.git --webhook-secret-generate");
+  set->callback([&g, o] {
+    g.action = [&g, o]() -> absl::Status {
+      if (auto s = CheckAppArg(o->name); !s.ok()) return s;
+      if (o->branch.empty() && o->git_url.empty() && !o->generate_secret) {
+        return UsageError("give at least one of --branch, --git-url, --webhook-secret-generate");
+      }
+      Client client(ResolveTarget(g.controller));
+      auto stub = v1::Git::NewStub(client.channel());
+      v1::SetAppGitRequest req;
+      req.set_app(o->name);
+      req.set_branch(o->branch);
+      req.set_git_url(o->git_url);
+      req.set_generate_webhook_secret(o->generate_secret);
+      v1::AppGit resp;
+      auto ctx = client.Context();
+      if (grpc::Status s = stub->SetAppGit(ctx.get(), req, &resp); !s.ok()) return client.Error(s);
+      if (o->json) {
+        PrintJson({{"app", resp.app()},
+                   {"branch", resp.branch()},
+                   {"git_url", resp.git_url().empty() ? nlohmann::json(nullptr)
+                                                      : nlohmann::json(resp.git_url())},
+                   {"git_remote", resp.local_remote()},
+                   {"has_webhook_secret", resp.has_webhook_secret()},
+                   {"webhook_secret", resp.webhook_secret().empty()
+                                          ? nlohmann::json(nullptr)
+                                          : nlohmann::json(resp.webhook_secret())}});
+        return absl::OkStatus();
+      }
+      Table t({"app", resp.app()});
+      t.Add({"deploy branch", resp.branch()});
+      t.Add({"git url", resp.git_url().empty() ? "-" : resp.git_url()});
+      t.Add({"git remote", resp.local_remote()});
+      t.Add({"webhook secret", resp.has_webhook_secret() ? "set" : "-"});
+      t.Print(std::cout);
+      if (!resp.webhook_secret().empty()) {
+        std::cout << "\nwebhook secret (shown only now; enter it in the forge's webhook "
+                     "settings):\n"
+                  << resp.webhook_secret() << "\n";
+      }
+      return absl::OkStatus();
+    };
+  });
+}
+
+}  // namespace dflow::cli

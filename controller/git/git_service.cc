@@ -1,0 +1,79 @@
+#include "controller/git/git_service.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+
+namespace dflow::git {
+
+namespace v1 = controller::v1;
+
+absl::Status ValidateGitUrl(const std::string& url) {
+  bool ok = !url.empty() && url.size() <= 2048 && url[0] != '-';
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) ok = false;
+  }
+  bool known = false;
+  for (const char* scheme : {"https://", "http://", "ssh://", "git://", "file://", "/"}) {
+    if (absl::StartsWith(url, scheme)) known = true;
+  }
+  // scp-like: user@host:path
+  auto at = url.find('@'), colon = url.find(':');
+  if (!known && at != std::string::npos && colon != std::string::npos && at < colon &&
+      url.find("://") == std::string::npos) {
+    known = true;
+  }
+  if (!ok || !known) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--git-url \"", url,
+        "\" is not a git URL dflow fetches from: use https://, ssh://, git://, file://, an "
+        "absolute path or user@host:path (no spaces), e.g. https://github.com/acme/web.git"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GitService::Describe(const std::string& app, v1::AppGit* out) {
+  out->set_app(app);
+  ASSIGN_OR_RETURN(std::string branch, repos_->Branch(app));
+  ASSIGN_OR_RETURN(std::string url, repos_->Url(app));
+  ASSIGN_OR_RETURN(std::string secret, repos_->WebhookSecret(app));
+  out->set_branch(branch);
+  out->set_git_url(url);
+  out->set_local_remote(repos_->Path(app));
+  out->set_has_webhook_secret(!secret.empty());
+  return absl::OkStatus();
+}
+
+grpc::Status GitService::SetAppGit(grpc::ServerContext*, const v1::SetAppGitRequest* request,
+                                   v1::AppGit* response) {
+  const std::string& app = request->app();
+  if (auto s = ValidateAppName(app); !s.ok()) return ToGrpc(s);
+  if (auto a = ctx_->store->GetApp(app); !a.ok()) return ToGrpc(a.status());
+  if (!request->branch().empty()) {
+    if (auto s = repos_->SetBranch(app, request->branch()); !s.ok()) return ToGrpc(s);
+  }
+  if (!request->git_url().empty()) {
+    if (auto s = ValidateGitUrl(request->git_url()); !s.ok()) return ToGrpc(s);
+    if (auto s = repos_->SetUrl(app, request->git_url()); !s.ok()) return ToGrpc(s);
+  }
+  std::string secret;
+  if (request->generate_webhook_secret()) {
+    auto s = repos_->GenerateWebhookSecret(app);
+    if (!s.ok()) return ToGrpc(s.status());
+    secret = *s;
+  }
+  if (auto s = Describe(app, response); !s.ok()) return ToGrpc(s);
+  response->set_webhook_secret(secret);
+  return grpc::Status::OK;
+}
+
+grpc::Status GitService::GetAppGit(grpc::ServerContext*, const v1::GetAppGitRequest* request,
+                                   v1::AppGit* response) {
+  if (auto s = ValidateAppName(request->app()); !s.ok()) return ToGrpc(s);
+  if (auto a = ctx_->store->GetApp(request->app()); !a.ok()) return ToGrpc(a.status());
+  return ToGrpc(Describe(request->app(), response));
+}
+
+}  // namespace dflow::git

@@ -1,0 +1,35 @@
+// The Git gRPC service (proto/dflow/controller/v1/git.proto): per-app git
+// settings (deploy branch, forge URL, webhook secret). Served on the CLI socket.
+#ifndef DFLOW_CONTROLLER_GIT_GIT_SERVICE_H_
+#define DFLOW_CONTROLLER_GIT_GIT_SERVICE_H_
+
+#include "controller/api/context.h"
+#include "controller/git/repos.h"
+#include "dflow/controller/v1/git.grpc.pb.h"
+
+namespace dflow::git {
+
+// A forge URL dflow fetches from: https://, http://, ssh://, git://, file://,
+// an absolute path, or scp-like user@host:path; never starting with '-', no
+// spaces or control characters. InvalidArgument says what is allowed.
+absl::Status ValidateGitUrl(const std::string& url);
+
+class GitService final : public controller::v1::Git::Service {
+ public:
+  GitService(api::ControllerContext* ctx, Repos* repos) : ctx_(ctx), repos_(repos) {}
+
+  grpc::Status SetAppGit(grpc::ServerContext*, const controller::v1::SetAppGitRequest* request,
+                         controller::v1::AppGit* response) override;
+  grpc::Status GetAppGit(grpc::ServerContext*, const controller::v1::GetAppGitRequest* request,
+                         controller::v1::AppGit* response) override;
+
+ private:
+  absl::Status Describe(const std::string& app, controller::v1::AppGit* out);
+
+  api::ControllerContext* ctx_;
+  Repos* repos_;
+};
+
+}  // namespace dflow::git
+
+#endif  // DFLOW_CONTROLLER_GIT_GIT_SERVICE_H_

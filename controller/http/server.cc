@@ -1,0 +1,95 @@
+#include "controller/http/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/names.h"
+
+namespace dflow::http {
+
+struct Server::Impl {
+  httplib::Server server;
+};
+
+std::string Request::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+namespace {
+
+httplib::Server::Handler Wrap(Handler h) {
+  return [h = std::move(h)](const httplib::Request& in, httplib::Response& out) {
+    Request r;
+    r.method = in.method;
+    r.path = in.path;
+    for (const auto& [k, v] : in.params) r.query[k] = v;
+    for (const auto& [k, v] : in.headers) r.headers[absl::AsciiStrToLower(k)] = v;
+    r.body = in.body;
+    Response resp = h(r);
+    out.status = resp.status;
+    out.set_content(resp.body, resp.content_type.c_str());
+  };
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options)
+    : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
+  auto& s = impl_->server;
+  int workers = std::max(2, options_.workers);
+  s.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  s.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  s.set_keep_alive_timeout(options_.keep_alive.count());
+  s.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options_.keep_alive_requests)));
+  s.set_read_timeout(options_.read_timeout.count(), 0);
+  s.set_write_timeout(options_.read_timeout.count(), 0);
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 413) {
+      res.set_content("request body too large\n", "text/plain");
+    } else if (res.status == 404) {
+      res.set_content("no such route\n", "text/plain");
+    }
+  });
+}
+
+Server::~Server() { Stop(); }
+
+void Server::Post(const std::string& path, Handler handler) {
+  impl_->server.Post(path, Wrap(std::move(handler)));
+}
+
+void Server::Get(const std::string& path, Handler handler) {
+  impl_->server.Get(path, Wrap(std::move(handler)));
+}
+
+absl::Status Server::Start() {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(options_.listen, &host, &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("--http-listen \"", options_.listen,
+                                                   "\" is not HOST:PORT, e.g. 127.0.0.1:7480"));
+  }
+  if (port == 0) {
+    port_ = impl_->server.bind_to_any_port(host);
+  } else if (impl_->server.bind_to_port(host, port)) {
+    port_ = port;
+  }
+  if (port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen,
+                                               " for HTTP (is the port in use?); choose another "
+                                               "--http-listen"));
+  }
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void Server::Stop() {
+  if (!thread_.joinable()) return;
+  impl_->server.stop();
+  thread_.join();
+}
+
+}  // namespace dflow::http
