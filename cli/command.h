@@ -45,6 +45,7 @@ void RegisterRun(CLI::App& app, Globals& g);       // run, logs
 void RegisterOps(CLI::App& app, Globals& g);       // ops ls|show|cancel
 // Issue 7: git push deploys.
 void RegisterAppsSet(CLI::App& app, Globals& g);  // apps set (after RegisterApps)
+void RegisterKeys(CLI::App& app, Globals& g);     // keys add|ls|rm
 
 }  // namespace dflow::cli
 

@@ -22,6 +22,7 @@
 #include "controller/api/cli_service.h"
 #include "controller/git/git_service.h"
 #include "controller/git/hook_server.h"
+#include "controller/git/keys.h"
 #include "controller/git/repos.h"
 #include "controller/http/server.h"
 #include "controller/http/webhooks.h"
@@ -178,7 +179,13 @@ absl::Status Run(const RunOptions& options) {
   ctx.repos = &repos;
   ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
   for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
-  git::HookServer hooks(&ctx, &repos, {git_socket, options.git_group});
+  RETURN_IF_ERROR(EnsureDir(dir + "/git", 0700));
+  git::Keys keys(
+      dir + "/git/keys.json",
+      options.authorized_keys.empty() ? dir + "/git/authorized_keys" : options.authorized_keys,
+      git::SelfExe(), git_socket);
+  RETURN_IF_ERROR(keys.Load());
+  git::HookServer hooks(&ctx, &repos, {git_socket, options.git_group, &keys});
   http::ServerOptions http_options;
   http_options.listen = options.http_listen;
   http_options.max_body_bytes = options.http_max_body_bytes;
@@ -190,7 +197,7 @@ absl::Status Run(const RunOptions& options) {
   api::AgentGatewayService gateway(&ctx);
   api::CliService cli(&ctx);
   api::AppsService apps(&ctx);
-  git::GitService git_service(&ctx, &repos);
+  git::GitService git_service(&ctx, &repos, &keys);
 
   // Agent API: TLS; a client certificate is optional at the handshake (Join has
   // none) but verified against the CA when present.

@@ -11,7 +11,8 @@
 //   archives/        release source archives, <sha256>.tar.gz (content-addressed)
 //   repos/<app>.git  each app's bare git repository (controller/git/repos.h)
 //   git.sock         the pre-receive hook's socket (default; --git-socket)
-//   git/             webhook secrets (secrets/<app>, 0600) and seen delivery ids
+//   git/             webhook secrets (secrets/<app>, 0600), seen delivery ids,
+//                    push keys (keys.json) and the authorized_keys written from them
 //   test-crash-fired left by the DFLOW_TEST_CRASH_AT fault-injection hook
 //                    (controller/ops/crash_point.h; tests only)
 #ifndef DFLOW_CONTROLLER_CONTROLLER_H_
@@ -38,9 +39,10 @@ struct RunOptions {
   std::chrono::milliseconds wait_to_retire{2000};   // --wait-to-retire
   std::string git_socket;                           // --git-socket (default DATA/git.sock)
   std::string git_group = "dflow";                  // --git-group
-  std::string http_listen = "127.0.0.1:7480";       // --http-listen
-  int64_t http_max_body_bytes = int64_t{1} << 20;   // --http-max-body
-  int http_workers = 16;                            // --http-workers
+  std::string authorized_keys;  // --authorized-keys (default DATA/git/authorized_keys)
+  std::string http_listen = "127.0.0.1:7480";      // --http-listen
+  int64_t http_max_body_bytes = int64_t{1} << 20;  // --http-max-body
+  int http_workers = 16;                           // --http-workers
 };
 
 // Creates the data directory, the store and the CA. Refuses a directory that

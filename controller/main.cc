@@ -12,6 +12,7 @@
 #include "common/hostname.h"
 #include "common/version.h"
 #include "controller/controller.h"
+#include "controller/git/git_shell.h"
 #include "controller/git/hook_client.h"
 #include "controller/routing/routing.h"
 
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
   run->add_option("--git-group", run_options.git_group,
                   "Group whose members may use the git socket (besides the controller's user)")
       ->capture_default_str();
+  run->add_option("--authorized-keys", run_options.authorized_keys,
+                  "The authorized_keys file the controller writes for the git user, e.g. "
+                  "/home/dflow/.ssh/authorized_keys (default DATA/git/authorized_keys)");
   std::string http_max_body = "1MiB";
   run->add_option("--http-listen", run_options.http_listen,
                   "HOST:PORT of the HTTP listener (webhooks: POST /hooks/github, /hooks/gitlab); "
@@ -119,6 +123,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
 
+  std::string shell_socket, shell_key;
+  auto* git_shell = app.add_subcommand(
+      "git-shell",
+      "The forced command of the git user's authorized_keys lines: serves git push/clone of one "
+      "app (SSH_ORIGINAL_COMMAND) if the key may");
+  git_shell->add_option("--socket", shell_socket, "The controller's git socket")->required();
+  git_shell->add_option("--key", shell_key, "The name of the key sshd authenticated")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,6 +138,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (*git_shell) return dflow::git::RunGitShell(shell_socket, shell_key);
   if (*init) {
     if (auto s = dflow::ValidateHostname("--domain", domain, /*allow_single_label=*/true);
         !s.ok()) {

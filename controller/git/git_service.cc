@@ -76,4 +76,63 @@ grpc::Status GitService::GetAppGit(grpc::ServerContext*, const v1::GetAppGitRequ
   return ToGrpc(Describe(request->app(), response));
 }
 
+namespace {
+
+void ToProto(const PushKey& k, v1::PushKey* out) {
+  out->set_name(k.name);
+  out->set_type(k.type);
+  out->set_fingerprint(k.fingerprint);
+  for (const auto& a : k.apps) out->add_apps(a);
+  out->set_all_apps(k.all_apps);
+  out->set_added_at_ms(k.added_at_ms);
+}
+
+}  // namespace
+
+grpc::Status GitService::AddKey(grpc::ServerContext*, const v1::AddKeyRequest* request,
+                                v1::PushKey* response) {
+  PushKey key;
+  key.name = request->name();
+  if (auto s = ValidateKeyName(key.name); !s.ok()) return ToGrpc(s);
+  if (auto s = ParsePublicKey(request->public_key(), &key); !s.ok()) return ToGrpc(s);
+  if (request->all_apps() == (request->apps_size() > 0)) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "give either --apps a,b (the apps the key may push to) or --all"));
+  }
+  key.all_apps = request->all_apps();
+  for (const auto& a : request->apps()) {
+    if (auto s = ValidateAppName(a); !s.ok()) return ToGrpc(s);
+    if (!ctx_->store->GetApp(a).ok()) {
+      return ToGrpc(absl::NotFoundError(
+          absl::StrCat("no app named \"", a, "\"; `dflow apps ls` lists them")));
+    }
+    key.apps.push_back(a);
+  }
+  auto added = keys_->Add(key);
+  if (!added.ok()) return ToGrpc(added.status());
+  ctx_->store
+      ->AppendEvent("git.key_added", "", "",
+                    absl::StrCat("push key ", key.name, " (", key.fingerprint, ") added"))
+      .IgnoreError();
+  ToProto(*added, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status GitService::ListKeys(grpc::ServerContext*, const v1::ListKeysRequest*,
+                                  v1::ListKeysResponse* response) {
+  for (const auto& k : keys_->List()) ToProto(k, response->add_keys());
+  return grpc::Status::OK;
+}
+
+grpc::Status GitService::RemoveKey(grpc::ServerContext*, const v1::RemoveKeyRequest* request,
+                                   v1::RemoveKeyResponse*) {
+  if (auto s = ValidateKeyName(request->name()); !s.ok()) return ToGrpc(s);
+  if (auto s = keys_->Remove(request->name()); !s.ok()) return ToGrpc(s);
+  ctx_->store
+      ->AppendEvent("git.key_removed", "", "",
+                    absl::StrCat("push key ", request->name(), " removed"))
+      .IgnoreError();
+  return grpc::Status::OK;
+}
+
 }  // namespace dflow::git

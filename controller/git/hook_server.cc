@@ -188,6 +188,18 @@ std::string HookServer::CheckPeer(int fd, std::string* user) {
                       " group may use the git hook socket");
 }
 
+void HookServer::Authorize(int fd, const std::vector<std::string>& f) {
+  auto fail = [fd](const std::string& msg) { WriteAll(fd, Line({"fail", msg})); };
+  if (f.size() != 4 || options_.keys == nullptr) return fail("push over SSH is not set up");
+  const std::string &key = f[1], &app = f[2];
+  if (auto s = ValidateAppName(app); !s.ok()) return fail(std::string(s.message()));
+  if (!ctx_->store->GetApp(app).ok() || !repos_->Exists(app)) {
+    return fail(absl::StrCat("app ", app, " does not exist; `dflow apps ls` lists the apps"));
+  }
+  if (std::string why = options_.keys->Check(key, app); !why.empty()) return fail(why);
+  WriteAll(fd, Line({"ok", repos_->Path(app)}));
+}
+
 void HookServer::Serve(int fd) {
   timeval tv{300, 0};  // a stalled hook does not hold a thread forever
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -200,6 +212,7 @@ void HookServer::Serve(int fd) {
   std::string line;
   if (!ReadLine(fd, &line)) return;
   std::vector<std::string> f = absl::StrSplit(line, '\t');
+  if (f[0] == "auth") return Authorize(fd, f);
   if (f.size() != 6 || f[0] != "push")
     return fail("the hook sent a request this controller does not know");
   const std::string &app = f[1], &ref = f[2], &sha = f[4];

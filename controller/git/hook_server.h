@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "controller/api/context.h"
+#include "controller/git/keys.h"
 #include "controller/git/repos.h"
 
 namespace dflow::git {
@@ -26,6 +27,7 @@ namespace dflow::git {
 struct HookServerOptions {
   std::string socket_path;
   std::string group = "dflow";  // may be missing: then only the controller's user is served
+  Keys* keys = nullptr;         // answers git-shell's "may KEY use APP?"
 };
 
 class HookServer {
@@ -41,6 +43,7 @@ class HookServer {
  private:
   void AcceptLoop();
   void Serve(int fd);
+  void Authorize(int fd, const std::vector<std::string>& request);
   // Empty when the peer may use the socket, else why not.
   std::string CheckPeer(int fd, std::string* user);
   // Takes the app's push gate (one deploying push per app at a time; later

@@ -1,0 +1,229 @@
+// DokkuRuntime: bringing Dokku to a release (see dokku_runtime.h for the order).
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/runtime/dokku_reports.h"
+#include "agent/runtime/dokku_runtime.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/status_macros.h"
+
+namespace dflow::agent {
+namespace {
+
+using json = nlohmann::json;
+
+// Docker's memory units: m when it divides, else k, else bytes. (A bare number
+// would get "m" appended by Dokku.)
+std::string MemoryArg(int64_t bytes) {
+  if (bytes % (1 << 20) == 0) return absl::StrCat(bytes >> 20, "m");
+  if (bytes % (1 << 10) == 0) return absl::StrCat(bytes >> 10, "k");
+  return absl::StrCat(bytes, "b");
+}
+
+std::string CpuArg(double cpus) {
+  std::string s = absl::StrFormat("%.3f", cpus);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string Tuples(const std::map<std::string, int>& formation) {
+  std::vector<std::string> parts;
+  for (const auto& [type, n] : formation) parts.push_back(absl::StrCat(type, "=", n));
+  return absl::StrJoin(parts, " ");
+}
+
+}  // namespace
+
+absl::Status DokkuRuntime::Deploy(const std::string& app, DokkuApp& a, const DokkuRelease& release,
+                                  const std::map<std::string, int>& formation,
+                                  std::chrono::milliseconds deadline, const OutputFn& out) {
+  const bool had_deploy = a.deployed_release != 0;
+  const std::map<std::string, std::string> previous_env = a.deployed_env;
+  RETURN_IF_ERROR(ApplyResources(app, a, release, out));
+  if (auto wait = a.checks.find("wait-to-retire"); wait != a.checks.end()) {
+    RETURN_IF_ERROR(Dokku(app, {"checks:set", app, "wait-to-retire", wait->second}, out).status());
+  }
+  RETURN_IF_ERROR(SyncConfig(app, a, release.env, out));
+  RETURN_IF_ERROR(Scale(app, formation, /*skip_deploy=*/true, options_.command_timeout, out));
+  std::string tree_key;
+  ASSIGN_OR_RETURN(std::string archive, PackTree(a, release, &tree_key));
+  absl::Status s;
+  if (!had_deploy || tree_key != a.deployed_tree) {
+    s = Dokku(app, {"git:from-archive", "--archive-type", "tar.gz", app, "--"}, out, deadline,
+              std::move(archive))
+            .status();
+    // Dokku already holds this very tree (a state lost here): build it again.
+    if (!s.ok() && absl::StrContains(s.message(), "No changes detected")) {
+      s = Dokku(app, {"ps:rebuild", app}, out, deadline).status();
+    }
+  } else {
+    s = Dokku(app, {"ps:restart", app}, out, deadline).status();
+  }
+  if (s.ok()) s = Verify(app, formation);
+  if (!s.ok()) {
+    // Dokku kept the previous containers; give them back their config too.
+    if (had_deploy) {
+      if (absl::Status back = SyncConfig(app, a, previous_env, out); !back.ok()) {
+        s = absl::Status(s.code(), absl::StrCat(s.message(),
+                                                "; putting the previous config back "
+                                                "failed too: ",
+                                                back.message()));
+      }
+    }
+    return absl::Status(s.code(),
+                        absl::StrCat("deploying ", app, " v", release.version, ": ", s.message()));
+  }
+  a.deployed_release = release.version;
+  a.deployed_tree = tree_key;
+  a.deployed_env = release.env;
+  a.formation = formation;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> DokkuRuntime::DokkuConfig(
+    const std::string& app) {
+  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, {"config:export", "--format", "json", app}));
+  return ParseConfigJson(r.out);
+}
+
+absl::Status DokkuRuntime::SyncConfig(const std::string& app, DokkuApp& a,
+                                      const std::map<std::string, std::string>& env,
+                                      const OutputFn& out) {
+  ASSIGN_OR_RETURN(auto current, DokkuConfig(app));
+  std::vector<std::string> set = {"config:set", "--no-restart", "--encoded", app};
+  for (const auto& [key, value] : env) {
+    auto it = current.find(key);
+    if (it == current.end() || it->second != value) {
+      set.push_back(absl::StrCat(key, "=", absl::Base64Escape(value)));
+    }
+  }
+  std::vector<std::string> unset = {"config:unset", "--no-restart", app};
+  for (const auto& key : a.managed_keys) {
+    if (env.count(key) == 0 && current.count(key) > 0) unset.push_back(key);
+  }
+  if (set.size() > 4) RETURN_IF_ERROR(Dokku(app, set, out).status());
+  if (unset.size() > 3) RETURN_IF_ERROR(Dokku(app, unset, out).status());
+  a.managed_keys.clear();
+  for (const auto& [key, value] : env) a.managed_keys.insert(key);
+  if (set.size() == 4 && unset.size() == 3) return absl::OkStatus();
+  // Read back: what Dokku will hand the app must be what was asked.
+  ASSIGN_OR_RETURN(current, DokkuConfig(app));
+  for (const auto& [key, value] : env) {
+    auto it = current.find(key);
+    if (it == current.end() || it->second != value) {
+      return absl::DataLossError(absl::StrCat("Dokku on server ", options_.server_name,
+                                              " stored config ", key, " of ", app,
+                                              it == current.end() ? " nowhere" : " changed",
+                                              " (config:export reads it back differently)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DokkuRuntime::ApplyResources(const std::string& app, DokkuApp& a,
+                                          const DokkuRelease& release, const OutputFn& out) {
+  const std::string want = absl::StrCat("memory=", release.memory_bytes, ";cpus=", release.cpus);
+  if (want == a.resources ||
+      (a.resources.empty() && release.memory_bytes == 0 && release.cpus == 0)) {
+    a.resources = want;
+    return absl::OkStatus();
+  }
+  for (const char* kind : {"resource:limit", "resource:reserve"}) {
+    std::vector<std::string> args = {kind};
+    args.insert(args.end(), {"--memory", release.memory_bytes > 0 ? MemoryArg(release.memory_bytes)
+                                                                  : std::string("clear")});
+    args.insert(args.end(), {"--cpu", release.cpus > 0 ? CpuArg(release.cpus) : "clear"});
+    args.push_back(app);
+    RETURN_IF_ERROR(Dokku(app, args, out).status());
+  }
+  a.resources = want;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DokkuRuntime::PackTree(const DokkuApp& a, const DokkuRelease& release,
+                                                   std::string* tree_key) {
+  // The health check goes into app.json (healthchecks.web), merged over the
+  // app's own; the checks settings tune it.
+  std::string app_json = release.app_json;
+  if (!release.health_path.empty()) {
+    json j =
+        release.app_json.empty() ? json::object() : json::parse(release.app_json, nullptr, false);
+    if (!j.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("app.json of v", release.version, " is not a JSON object"));
+    }
+    json check = {{"type", "startup"}, {"name", "dflow"}, {"path", release.health_path}};
+    for (const char* key : {"wait", "timeout", "attempts"}) {
+      int n = 0;
+      if (auto it = a.checks.find(key); it != a.checks.end() && absl::SimpleAtoi(it->second, &n)) {
+        check[key] = n;
+      }
+    }
+    j["healthchecks"]["web"] = json::array({check});
+    app_json = j.dump(2) + "\n";
+  }
+  if (app_json != release.app_json || !app_json.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomic(release.tree + "/app.json", app_json, 0644));
+  }
+  *tree_key = absl::StrCat(release.digest, ":", Sha256Hex(app_json));
+  ProcessSpec tar{.argv = {"tar", "-czf", "-", "-C", release.tree, "."},
+                  .deadline = std::chrono::minutes(5),
+                  .output_cap_bytes = size_t{1} << 31};
+  ASSIGN_OR_RETURN(ProcessResult packed, tar_runner_->Run(tar));
+  if (packed.exit_code != 0 || packed.truncated) {
+    return absl::InternalError(
+        absl::StrCat("cannot pack the source of v", release.version, ": ", packed.stderr_data));
+  }
+  return std::move(packed.stdout_data);
+}
+
+absl::Status DokkuRuntime::Scale(const std::string& app,
+                                 const std::map<std::string, int>& formation, bool skip_deploy,
+                                 std::chrono::milliseconds deadline, const OutputFn& out) {
+  if (formation.empty()) return absl::OkStatus();
+  std::vector<std::string> args = {"ps:scale"};
+  if (skip_deploy) args.push_back("--skip-deploy");
+  args.push_back(app);
+  for (const auto& [type, n] : formation) args.push_back(absl::StrCat(type, "=", n));
+  return Dokku(app, args, out, deadline).status();
+}
+
+absl::StatusOr<DokkuPsReport> DokkuRuntime::PsReport(const std::string& app) {
+  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, {"ps:report", app, "--format", "json"}));
+  ASSIGN_OR_RETURN(DokkuReport report, ParseJsonReport(r.out));
+  return ParsePsReport(report);
+}
+
+absl::Status DokkuRuntime::Verify(const std::string& app,
+                                  const std::map<std::string, int>& formation) {
+  ASSIGN_OR_RETURN(DokkuPsReport ps, PsReport(app));
+  std::map<std::string, int> running, other;
+  for (const auto& c : ps.containers) (c.status == "running" ? running : other)[c.process]++;
+  int wanted = 0;
+  for (const auto& [type, n] : formation) wanted += n;
+  if (wanted > 0 && !ps.deployed) {
+    return absl::FailedPreconditionError(absl::StrCat("Dokku on server ", options_.server_name,
+                                                      " reports ", app, " as not deployed"));
+  }
+  std::vector<std::string> diffs;
+  for (const auto& [type, n] : formation) {
+    if (running[type] != n) {
+      diffs.push_back(absl::StrCat(type, " ", running[type], " of ", n, " running",
+                                   other[type] > 0 ? absl::StrCat(", ", other[type], " not") : ""));
+    }
+  }
+  if (diffs.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("after the change Dokku on server ", options_.server_name, " runs ", app, " at ",
+                   absl::StrJoin(diffs, ", "), " (asked: ", Tuples(formation), ")"));
+}
+
+}  // namespace dflow::agent

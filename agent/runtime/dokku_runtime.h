@@ -1,0 +1,180 @@
+// DokkuRuntime: the Runtime on hosts where Dokku runs the apps. Every
+// operation is one or more `dokku` argv runs (DokkuCli: posix_spawn, no shell,
+// deadline, output cap); what Dokku reports is read back after every change
+// and compared with what was asked.
+//
+// How the Runtime contract maps onto Dokku
+// - App: a Dokku app of the same name, created at the first PrepareRelease
+//   (`apps:exists` first, `apps:create` only when it exits 20).
+// - Release: PrepareRelease unpacks the archive under DATA/dokku/releases/APP/vN,
+//   reads its Procfile, checks the config values Dokku can store, and records
+//   the release. Nothing changes on Dokku yet.
+// - Instance: one Dokku process container. Dokku runs one release of an app at
+//   a time, at a formation (`ps:scale`); the controller's instances on this host
+//   map onto it: for each process type the formation is the largest number of
+//   recorded instances any one release has here. So a rolling deploy (new
+//   instances start, then old ones stop) keeps the count steady while Dokku
+//   replaces the containers with its own zero-downtime deploy; a scale changes
+//   it; a restart (fresh instances of the same release) scales up, then back.
+//   An instance's state is its container's (`ps:report`: web.1, web.2, … are
+//   given to the instances of a release in start order); one without a
+//   container is `stopped`, so the controller replaces it.
+// - StartInstance of a release newer than the one deployed deploys it: config
+//   (`config:set --no-restart --encoded`, `config:unset` of keys dflow set
+//   before, read back with `config:export --format json`), `resource:limit`
+//   and `resource:reserve` (--memory/--cpu), `checks:set wait-to-retire`, the
+//   formation (`ps:scale --skip-deploy`), then the source: the release archive
+//   on stdin to `git:from-archive --archive-type tar.gz APP --`, with the
+//   health check written into its app.json (`healthchecks.web`). A release with
+//   the tree already deployed (a config change) is rolled out by `ps:restart`.
+//   The Procfile's `release:` command runs inside that deploy, so
+//   RunReleaseCommand has nothing to do. A deploy that fails leaves Dokku on the
+//   previous release (Dokku's checks keep the old containers) and the config is
+//   put back. The controller's deadline for StartInstance (its
+//   --health-timeout) bounds the whole build and deploy.
+// - StopInstance forgets the instance and scales down. When the instances left
+//   belong to an older release than the one deployed (a deploy undone by the
+//   controller), that release is deployed again from its stored archive.
+//   Dokku's own stop timeout applies; `grace` is not used.
+// - Rollback needs nothing special: the controller's rollback is a new release
+//   carrying the old archive and config, deployed like any other. Dokku keeps
+//   only the git history of the app's repo and its latest image; the
+//   controller's release record stays the truth.
+// - Logs: `logs APP --num N [--ps TYPE]`, dynos mapped back to instance ids.
+// - RunOneOff: `run APP CMD…` (argv kept: Dokku passes it to `docker run`).
+// - DestroyApp: `apps:destroy APP --force` (exit 20 is fine: already gone).
+//
+// Thread-safe: operations on one app are serialized; ListInstances reads a
+// snapshot and does not wait for a running deploy.
+#ifndef DFLOW_AGENT_RUNTIME_DOKKU_RUNTIME_H_
+#define DFLOW_AGENT_RUNTIME_DOKKU_RUNTIME_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/runtime/dokku_cli.h"
+#include "agent/runtime/dokku_reports.h"
+#include "agent/runtime/dokku_state.h"
+#include "agent/runtime/runtime.h"
+
+namespace dflow::agent {
+
+struct DokkuRuntimeOptions {
+  std::string data_dir{};  // the agent's; this runtime keeps DATA/dokku
+  std::string server_name{};
+  std::string dokku_binary = "dokku";
+  ProcessRunner* runner = nullptr;      // runs dokku; default: a PosixProcessRunner
+  ProcessRunner* tar_runner = nullptr;  // runs tar; default: a PosixProcessRunner
+  std::chrono::milliseconds command_timeout{std::chrono::seconds(120)};  // settings commands
+};
+
+// Why a config value cannot go to Dokku as it is (InvalidArgument), or OK.
+// Dokku stores config with godotenv, which changes a value ending in `"` (and
+// breaks the file at the next write), cannot read one ending in a backslash,
+// and writes integer-looking values as integers ("007" comes back "7").
+absl::Status CheckDokkuConfigValue(const std::string& key, const std::string& value);
+
+class DokkuRuntime : public Runtime {
+ public:
+  // Runs `dokku version` and refuses Dokku older than kMinimumDokkuVersion.
+  static absl::StatusOr<std::unique_ptr<DokkuRuntime>> Open(DokkuRuntimeOptions options);
+  ~DokkuRuntime() override;
+
+  const DokkuVersion& version() const { return version_; }
+
+  std::string Kind() const override { return "dokku"; }
+  absl::Status PrepareRelease(const ReleaseSpec& spec, const OutputFn& out) override;
+  absl::StatusOr<std::map<std::string, std::string>> Processes(const std::string& app,
+                                                               int64_t version) override;
+  absl::Status RunReleaseCommand(const std::string& app, int64_t version,
+                                 std::chrono::milliseconds deadline, const OutputFn& out) override;
+  absl::StatusOr<InstanceStatus> StartInstance(const InstanceSpec& spec,
+                                               std::chrono::milliseconds health_deadline) override;
+  absl::Status StopInstance(const std::string& id, std::chrono::milliseconds grace) override;
+  std::vector<InstanceStatus> ListInstances() override;
+  absl::StatusOr<std::vector<LogLine>> Logs(const std::string& app, const std::string& process,
+                                            int n) override;
+  absl::StatusOr<int> RunOneOff(const std::string& app, int64_t version,
+                                const std::vector<std::string>& argv,
+                                std::chrono::milliseconds deadline, const OutputFn& out) override;
+  absl::Status DestroyApp(const std::string& app) override;
+
+  // What Dokku adds (dokku_extras.cc). Each checks first, so a retry is harmless.
+  absl::Status AddDomain(const std::string& app, const std::string& host, const OutputFn& out);
+  absl::Status RemoveDomain(const std::string& app, const std::string& host, const OutputFn& out);
+  absl::StatusOr<std::vector<std::string>> Domains(const std::string& app);
+  // `maps` like "http:80:5000".
+  absl::Status SetPorts(const std::string& app, const std::vector<std::string>& maps,
+                        const OutputFn& out);
+  // `source` is a storage name (created with storage:create, or
+  // storage:ensure-directory before 0.38) or an existing absolute host path.
+  absl::Status MountStorage(const std::string& app, const std::string& source,
+                            const std::string& container_dir, const OutputFn& out);
+  // wait | timeout | attempts go into the app.json of the next deploy;
+  // wait-to-retire is `checks:set`.
+  absl::Status SetCheck(const std::string& app, const std::string& key, const std::string& value,
+                        const OutputFn& out);
+  // kind: "postgres" | "redis".
+  absl::Status CreateService(const std::string& kind, const std::string& name, const OutputFn& out);
+  // Links; with a non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER,
+  // _PASSWORD, _DATABASE from the URL the link set.
+  absl::Status LinkService(const std::string& kind, const std::string& name, const std::string& app,
+                           const std::string& split_prefix, const OutputFn& out);
+  absl::Status UnlinkService(const std::string& kind, const std::string& name,
+                             const std::string& app, const OutputFn& out);
+  absl::Status DestroyService(const std::string& kind, const std::string& name,
+                              const OutputFn& out);
+
+ private:
+  DokkuRuntime(DokkuRuntimeOptions options, std::unique_ptr<ProcessRunner> owned_runner,
+               std::unique_ptr<ProcessRunner> owned_tar_runner, DokkuState state,
+               DokkuVersion version);
+
+  std::mutex& AppLock(const std::string& app);
+  DokkuApp Snapshot(const std::string& app);
+  absl::Status Commit(const std::string& app, const DokkuApp& a);
+  absl::StatusOr<DokkuOutput> Dokku(const std::string& app, std::vector<std::string> args,
+                                    const OutputFn& out = nullptr,
+                                    std::chrono::milliseconds deadline = {},
+                                    std::string stdin_data = "");
+
+  // dokku_deploy.cc
+  absl::Status Deploy(const std::string& app, DokkuApp& a, const DokkuRelease& release,
+                      const std::map<std::string, int>& formation,
+                      std::chrono::milliseconds deadline, const OutputFn& out);
+  absl::Status SyncConfig(const std::string& app, DokkuApp& a,
+                          const std::map<std::string, std::string>& env, const OutputFn& out);
+  absl::Status ApplyResources(const std::string& app, DokkuApp& a, const DokkuRelease& release,
+                              const OutputFn& out);
+  absl::StatusOr<std::string> PackTree(const DokkuApp& a, const DokkuRelease& release,
+                                       std::string* tree_key);
+  absl::Status Scale(const std::string& app, const std::map<std::string, int>& formation,
+                     bool skip_deploy, std::chrono::milliseconds deadline, const OutputFn& out);
+  absl::Status Verify(const std::string& app, const std::map<std::string, int>& formation);
+  absl::StatusOr<DokkuPsReport> PsReport(const std::string& app);
+  absl::StatusOr<std::map<std::string, std::string>> DokkuConfig(const std::string& app);
+
+  DokkuRuntimeOptions options_;
+  std::unique_ptr<ProcessRunner> owned_runner_;
+  std::unique_ptr<ProcessRunner> owned_tar_runner_;
+  ProcessRunner* tar_runner_;
+  DokkuCli cli_;
+  DokkuVersion version_;
+
+  std::mutex mu_;  // guards state_ and app_locks_
+  DokkuState state_;
+  std::map<std::string, std::unique_ptr<std::mutex>> app_locks_;
+};
+
+// The formation Dokku should run for `app`'s instances, over the process types
+// of `release` (all but `release`): per type, the most instances any one
+// release has. Exposed for tests.
+std::map<std::string, int> DokkuFormation(const DokkuApp& app, const DokkuRelease& release);
+
+}  // namespace dflow::agent
+
+#endif  // DFLOW_AGENT_RUNTIME_DOKKU_RUNTIME_H_
