@@ -14,6 +14,7 @@
 #include "agent/agent_service.h"
 #include "agent/facts.h"
 #include "agent/router/router.h"
+#include "agent/runtime/dokku_runtime.h"
 #include "agent/runtime/local_runtime.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
@@ -140,7 +141,7 @@ class Heartbeater {
       lock.unlock();
       cv1::HeartbeatRequest request;
       AgentConfig snapshot = config();
-      *request.mutable_facts() = CollectFacts(dir_, snapshot.runtime);
+      *request.mutable_facts() = CollectFacts(dir_, snapshot.runtime, snapshot.dokku_version);
       request.mutable_labels()->insert(snapshot.labels.begin(), snapshot.labels.end());
       cv1::HeartbeatResponse response;
       grpc::ClientContext ctx;
@@ -231,6 +232,13 @@ absl::Status Run(const RunOptions& options) {
   ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(dir + "/cert.pem"));
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(dir + "/ca.pem"));
   RETURN_IF_ERROR(UpdateRouterConfig(dir, options, &config));
+  // --runtime and --dokku-bin are kept in agent.json for later runs.
+  if ((!options.runtime.empty() && options.runtime != config.runtime) ||
+      (!options.dokku_bin.empty() && options.dokku_bin != config.dokku_bin)) {
+    if (!options.runtime.empty()) config.runtime = options.runtime;
+    if (!options.dokku_bin.empty()) config.dokku_bin = options.dokku_bin;
+    RETURN_IF_ERROR(SaveConfig(dir, config));
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -240,13 +248,26 @@ absl::Status Run(const RunOptions& options) {
 
   // Opened after the signal mask is set, so its supervisor thread inherits it.
   // Instances left running by an earlier agent are re-adopted here.
-  std::unique_ptr<LocalRuntime> runtime;
+  std::unique_ptr<Runtime> runtime;
   if (config.runtime == "local") {
     LocalRuntimeOptions runtime_options;
     runtime_options.data_dir = dir;
     runtime_options.server_name = config.name;
-    ASSIGN_OR_RETURN(runtime, LocalRuntime::Open(std::move(runtime_options)));
-    spdlog::info("local runtime ready: {} instance(s) alive", runtime->LiveInstanceCount());
+    ASSIGN_OR_RETURN(std::unique_ptr<LocalRuntime> local,
+                     LocalRuntime::Open(std::move(runtime_options)));
+    spdlog::info("local runtime ready: {} instance(s) alive", local->LiveInstanceCount());
+    runtime = std::move(local);
+  } else if (config.runtime == "dokku") {
+    // Detects the Dokku version and refuses one older than dflow supports.
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<DokkuRuntime> dokku,
+        DokkuRuntime::Open(
+            {.data_dir = dir,
+             .server_name = config.name,
+             .dokku_binary = config.dokku_bin.empty() ? std::string("dokku") : config.dokku_bin}));
+    config.dokku_version = dokku->version().ToString();
+    spdlog::info("dokku runtime ready: Dokku {}", config.dokku_version);
+    runtime = std::move(dokku);
   } else {
     spdlog::warn("runtime \"{}\" is not available in this agent; app requests will be refused",
                  config.runtime);

@@ -40,6 +40,9 @@ struct RunOptions {
   // Saved in agent.json when given, so later runs keep them; "off" removes.
   std::string router_listen;
   std::string router_tls_listen;
+  // Also saved in agent.json when given: "local" or "dokku", and the dokku program.
+  std::string runtime;
+  std::string dokku_bin;
 };
 
 // Serves until SIGTERM/SIGINT. Returns PermissionDenied when the controller

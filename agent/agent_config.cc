@@ -25,6 +25,7 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir) {
   c.listen = j.value("listen", "");
   c.advertise = j.value("advertise", c.listen);
   c.runtime = j.value("runtime", "local");
+  c.dokku_bin = j.value("dokku_bin", "");
   c.router_listen = j.value("router_listen", "");
   c.router_tls_listen = j.value("router_tls_listen", "");
   if (j.contains("labels") && j["labels"].is_object()) {
@@ -39,6 +40,7 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir) {
 absl::Status SaveConfig(const std::string& data_dir, const AgentConfig& c) {
   nlohmann::json j{{"name", c.name},           {"controller", c.controller}, {"listen", c.listen},
                    {"advertise", c.advertise}, {"runtime", c.runtime},       {"labels", c.labels}};
+  if (!c.dokku_bin.empty()) j["dokku_bin"] = c.dokku_bin;
   if (!c.router_listen.empty()) j["router_listen"] = c.router_listen;
   if (!c.router_tls_listen.empty()) j["router_tls_listen"] = c.router_tls_listen;
   return WriteFileAtomic(data_dir + "/agent.json", j.dump(2) + "\n", 0600);

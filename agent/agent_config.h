@@ -18,6 +18,8 @@ struct AgentConfig {
   std::map<std::string, std::string> labels;
   std::string router_listen{};      // HOST:PORT of the router (nginx); empty: no router
   std::string router_tls_listen{};  // HOST:PORT for HTTPS; empty: none
+  std::string dokku_bin{};          // the dokku program (runtime "dokku"); empty: "dokku"
+  std::string dokku_version{};      // detected at start, reported in facts; not saved
 };
 
 absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir);

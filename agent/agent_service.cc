@@ -98,7 +98,7 @@ grpc::Status AgentService::Describe(grpc::ServerContext* context, const av1::Des
   if (auto s = CheckControllerPeer(*context); !s.ok()) return s;
   AgentConfig config = config_();
   response->set_name(config.name);
-  *response->mutable_facts() = CollectFacts(data_dir_, config.runtime);
+  *response->mutable_facts() = CollectFacts(data_dir_, config.runtime, config.dokku_version);
   response->mutable_labels()->insert(config.labels.begin(), config.labels.end());
   return grpc::Status::OK;
 }

@@ -44,7 +44,8 @@ std::string OsName() {
 
 }  // namespace
 
-controller::v1::Facts CollectFacts(const std::string& data_dir, const std::string& runtime) {
+controller::v1::Facts CollectFacts(const std::string& data_dir, const std::string& runtime,
+                                   const std::string& dokku_version) {
   controller::v1::Facts f;
   f.set_cpus(static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
   if (auto meminfo = ReadFile("/proc/meminfo"); meminfo.ok()) {
@@ -60,6 +61,7 @@ controller::v1::Facts CollectFacts(const std::string& data_dir, const std::strin
   f.set_os(os);
   f.set_agent_version(kVersion);
   f.set_runtime(runtime);
+  f.set_dokku_version(dokku_version);
   return f;
 }
 

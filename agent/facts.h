@@ -10,7 +10,9 @@ namespace dflow::agent {
 
 // Reads CPU count, memory (/proc/meminfo), disk of `data_dir` (statvfs) and the
 // OS name (/etc/os-release). Missing sources leave their fields at zero/empty.
-controller::v1::Facts CollectFacts(const std::string& data_dir, const std::string& runtime);
+// `dokku_version` is the version the Dokku runtime detected ("" otherwise).
+controller::v1::Facts CollectFacts(const std::string& data_dir, const std::string& runtime,
+                                   const std::string& dokku_version = "");
 
 }  // namespace dflow::agent
 

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   join->add_option("--data-dir", join_options.data_dir, "Agent data directory (created 0700)")
       ->required();
   join->add_option("--label", labels, "Label k=v for placement constraints (repeatable)");
+  join->add_option("--runtime", join_options.runtime,
+                   "How this host runs apps: local (native processes) or dokku")
+      ->check(CLI::IsMember({"local", "dokku"}));
 
   dflow::agent::RunOptions run_options;
   auto* run =
@@ -51,6 +54,12 @@ int main(int argc, char** argv) {
   run->add_option("--router-tls-listen", run_options.router_tls_listen,
                   "HOST:PORT where the router serves apps that have a certificate over HTTPS; "
                   "saved in agent.json (\"off\": none)");
+  run->add_option("--runtime", run_options.runtime,
+                  "local or dokku (Dokku 0.35 or newer, detected at start); saved in agent.json")
+      ->check(CLI::IsMember({"local", "dokku"}));
+  run->add_option("--dokku-bin", run_options.dokku_bin,
+                  "The dokku program for --runtime dokku (default: dokku in PATH); saved in "
+                  "agent.json");
 
   try {
     app.parse(argc, argv);

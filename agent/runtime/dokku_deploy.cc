@@ -5,9 +5,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/runtime/dokku_reports.h"
 #include "agent/runtime/dokku_runtime.h"
 #include "common/crypto.h"
@@ -130,21 +132,34 @@ absl::Status DokkuRuntime::SyncConfig(const std::string& app, DokkuApp& a,
 
 absl::Status DokkuRuntime::ApplyResources(const std::string& app, DokkuApp& a,
                                           const DokkuRelease& release, const OutputFn& out) {
-  const std::string want = absl::StrCat("memory=", release.memory_bytes, ";cpus=", release.cpus);
-  if (want == a.resources ||
-      (a.resources.empty() && release.memory_bytes == 0 && release.cpus == 0)) {
-    a.resources = want;
-    return absl::OkStatus();
+  // a.resources is "MEMORY_BYTES CPUS" as last applied: only changes are sent,
+  // and a limit is cleared only when dflow had set it.
+  int64_t had_memory = 0;
+  double had_cpus = 0;
+  if (!a.resources.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(a.resources, ' ');
+    if (parts.size() == 2) {
+      (void)absl::SimpleAtoi(parts[0], &had_memory);
+      (void)absl::SimpleAtod(parts[1], &had_cpus);
+    }
+  }
+  std::vector<std::string> flags;
+  if (release.memory_bytes != had_memory && (release.memory_bytes > 0 || had_memory > 0)) {
+    flags.insert(flags.end(),
+                 {"--memory", release.memory_bytes > 0 ? MemoryArg(release.memory_bytes)
+                                                       : std::string("clear")});
+  }
+  if (release.cpus != had_cpus && (release.cpus > 0 || had_cpus > 0)) {
+    flags.insert(flags.end(), {"--cpu", release.cpus > 0 ? CpuArg(release.cpus) : "clear"});
   }
   for (const char* kind : {"resource:limit", "resource:reserve"}) {
+    if (flags.empty()) break;
     std::vector<std::string> args = {kind};
-    args.insert(args.end(), {"--memory", release.memory_bytes > 0 ? MemoryArg(release.memory_bytes)
-                                                                  : std::string("clear")});
-    args.insert(args.end(), {"--cpu", release.cpus > 0 ? CpuArg(release.cpus) : "clear"});
+    args.insert(args.end(), flags.begin(), flags.end());
     args.push_back(app);
     RETURN_IF_ERROR(Dokku(app, args, out).status());
   }
-  a.resources = want;
+  a.resources = absl::StrCat(release.memory_bytes, " ", release.cpus);
   return absl::OkStatus();
 }
 

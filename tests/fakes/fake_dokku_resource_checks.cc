@@ -60,7 +60,7 @@ void SetResources(Ctx& c, const std::string& type) {
     if (v.empty()) continue;
     if (v == "clear") {
       Verbose(r + ": cleared");
-      props.erase(r);
+      if (props.is_object()) props.erase(r);
     } else {
       Verbose(r + ": " + v);
       props[r] = v;

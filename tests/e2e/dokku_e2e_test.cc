@@ -1,0 +1,168 @@
+// End to end on Dokku: a real controller and a real agent run with
+// `--runtime dokku --dokku-bin fake_dokku` (the Dokku test double,
+// tests/fakes), driven through the CLI, as Dokku 0.35.20 and 0.38.27.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/e2e/harness.h"
+
+namespace dflow::testing {
+namespace {
+
+using std::chrono::seconds;
+
+bool Has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class DokkuE2E : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    state_ = tmp_.path() + "/dokku";
+    std::filesystem::create_directories(state_);
+    std::ofstream(state_ + "/VHOST") << "dokku.me\n";
+    fleet_ = std::make_unique<Fleet>(tmp_.path());
+    fleet_->InitController();
+    fleet_->StartController();
+  }
+
+  std::map<std::string, std::string> DokkuEnv(const std::string& version) {
+    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", version}};
+  }
+
+  // `dflow-agent join --runtime dokku`, then `run --runtime dokku --dokku-bin …`.
+  std::vector<std::string> JoinDokkuAgent(const std::string& name) {
+    agent_dir_ = tmp_.path() + "/agents/" + name;
+    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name", name,
+                            "--listen", "127.0.0.1:" + std::to_string(FreePort()), "--data-dir",
+                            agent_dir_, "--runtime", "dokku"});
+    EXPECT_EQ(join.exit_code, 0) << join.err;
+    return {DFLOW_AGENT_BIN, "run",   "--data-dir",  agent_dir_,
+            "--runtime",     "dokku", "--dokku-bin", FAKE_DOKKU_BIN};
+  }
+
+  CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }
+  std::string CliOk(const std::vector<std::string>& args) {
+    auto r = Cli(args);
+    std::string cmd;
+    for (const auto& a : args) cmd += a + " ";
+    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
+                              << "\nagent log:\n"
+                              << agent_.Log();
+    return r.out;
+  }
+  nlohmann::json Json(const std::vector<std::string>& args) {
+    auto r = Cli(args);
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nullptr;
+  }
+
+  // Instances the controller has as running.
+  int Running(const std::string& app) {
+    int n = 0;
+    auto ps = Json({"ps", app, "--json"});
+    if (!ps.is_array()) return -1;
+    for (const auto& i : ps) n += i.value("state", "") == "running";
+    return static_cast<int>(ps.size()) == n ? n : -1;
+  }
+
+  // The double's own view, through its CLI.
+  nlohmann::json DokkuConfig(const std::string& app) {
+    auto r = RunProgram({FAKE_DOKKU_BIN, "config:export", "--format", "json", app},
+                        DokkuEnv(GetParam()));
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  nlohmann::json DokkuApp(const std::string& app) {
+    std::ifstream in(state_ + "/state.json");
+    nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+    return s.is_object() ? s["apps"][app] : nullptr;
+  }
+
+  static std::string Example(const std::string& name) {
+    return std::string(DFLOW_EXAMPLES_DIR) + "/" + name;
+  }
+
+  TempDir tmp_;
+  std::string state_;
+  std::string agent_dir_;
+  std::unique_ptr<Fleet> fleet_;
+  Proc agent_;
+};
+
+TEST_P(DokkuE2E, AppsFlowThroughAnAgentOnDokku) {
+  agent_ = Proc(JoinDokkuAgent("dokku-1"), tmp_.path() + "/agent.log", DokkuEnv(GetParam()));
+  ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return fleet_->Server("dokku-1").value("dokku_version", "") == GetParam(); },
+              seconds(10)))
+      << fleet_->Server("dokku-1").dump();
+  EXPECT_EQ(fleet_->Server("dokku-1").value("runtime", ""), "dokku");
+
+  CliOk({"apps", "create", "shop", "--health-path", "/health", "--memory", "64M"});
+  CliOk({"deploy", "shop", "--path", Example("hello")});
+  EXPECT_EQ(Running("shop"), 1);
+  EXPECT_TRUE(DokkuApp("shop").value("deployed", false));
+  EXPECT_EQ(DokkuApp("shop")["containers"].size(), 1u);
+  for (const auto& i : Json({"ps", "shop", "--json"})) {
+    EXPECT_EQ(i.value("server", ""), "dokku-1");
+    EXPECT_EQ(i.value("port", 0), 80);  // Dokku's proxy
+  }
+
+  // Config with awkward values: a new release, rolled out by Dokku.
+  const std::string quoted = "hello \"dokku\" world";
+  const std::string shell = "$(touch " + tmp_.path() + "/pwned); `id` && echo $HOME";
+  CliOk({"config", "set", "shop", "GREETING=" + quoted, "SHELLY=" + shell, "LINES=one\ntwo"});
+  auto config = DokkuConfig("shop");
+  EXPECT_EQ(config["GREETING"], quoted);
+  EXPECT_EQ(config["SHELLY"], shell);
+  EXPECT_EQ(config["LINES"], "one\ntwo");
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() + "/pwned"));
+  EXPECT_EQ(Running("shop"), 1);
+
+  // A value Dokku would corrupt is refused before anything changes.
+  auto refused = Cli({"config", "set", "shop", "Q=say \"hi\""});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_TRUE(Has(refused.out + refused.err, "double quote")) << refused.out << refused.err;
+  EXPECT_EQ(DokkuConfig("shop").count("Q"), 0u);
+
+  CliOk({"scale", "shop", "web=2"});
+  EXPECT_EQ(Running("shop"), 2);
+  EXPECT_EQ(DokkuApp("shop")["containers"].size(), 2u);
+  auto logs = Cli({"logs", "shop", "-n", "20"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_TRUE(Has(logs.out, "starting web")) << logs.out;
+
+  // A release whose checks fail: the deploy fails, the previous one serves on.
+  std::filesystem::create_directories(state_ + "/hooks");
+  std::ofstream(state_ + "/hooks/shop.fail-checks") << "broken: refusing to start\n";
+  auto broken = Cli({"deploy", "shop", "--path", Example("broken")});
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_TRUE(Has(broken.out + broken.err, "broken: refusing to start"))
+      << broken.out << broken.err;
+  std::filesystem::remove(state_ + "/hooks/shop.fail-checks");
+  EXPECT_EQ(Running("shop"), 2);
+  EXPECT_EQ(DokkuConfig("shop")["GREETING"], quoted);
+
+  // Rollback to the release before the current one: v1's config.
+  CliOk({"rollback", "shop"});
+  EXPECT_EQ(Running("shop"), 2);
+  EXPECT_EQ(DokkuConfig("shop").count("GREETING"), 0u);
+
+  CliOk({"apps", "destroy", "shop", "--force"});
+  auto exists = RunProgram({FAKE_DOKKU_BIN, "apps:exists", "shop"}, DokkuEnv(GetParam()));
+  EXPECT_EQ(exists.exit_code, 20) << exists.err;
+}
+
+TEST_P(DokkuE2E, TooOldDokkuIsRefusedAtStart) {
+  auto argv = JoinDokkuAgent("old-1");
+  auto run = RunProgram(argv, DokkuEnv("0.34.9"));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_TRUE(Has(run.err, "Dokku 0.34.9")) << run.err;
+  EXPECT_TRUE(Has(run.err, "0.35.0 or newer")) << run.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, DokkuE2E, ::testing::Values("0.35.20", "0.38.27"));
+
+}  // namespace
+}  // namespace dflow::testing
