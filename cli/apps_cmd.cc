@@ -42,6 +42,7 @@ nlohmann::json AppJson(const v1::App& a) {
           {"pinned_server",
            a.pinned_server().empty() ? nlohmann::json(nullptr) : nlohmann::json(a.pinned_server())},
           {"git_remote", a.git_remote()},
+          {"url", a.url()},
           {"created_at", JsonTime(a.created_at_ms())}};
 }
 
@@ -49,6 +50,7 @@ void PrintApp(const v1::App& a) {
   int64_t now = SystemClock::Get()->NowMs();
   Table t({"name", a.name()});
   t.Add({"status", a.status().empty() ? "-" : a.status()});
+  if (!a.url().empty()) t.Add({"url", a.url()});
   t.Add({"release", a.current_release() == 0 ? "none yet (dflow deploy " + a.name() + " --path DIR)"
                                              : ReleaseName(a.current_release())});
   t.Add({"scale", ScaleText(a)});
@@ -86,6 +88,7 @@ struct Options {
 void RegisterApps(CLI::App& app, Globals& g) {
   auto* apps = app.add_subcommand("apps", "Create, list, inspect and destroy apps");
   apps->require_subcommand(1);
+  RegisterDomains(app, g);  // dflow domains: an app's hostnames
   auto o = std::make_shared<Options>();
 
   auto* create = apps->add_subcommand(

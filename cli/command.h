@@ -43,6 +43,7 @@ void RegisterConfig(CLI::App& app, Globals& g);    // config set|unset|get|ls
 void RegisterReleases(CLI::App& app, Globals& g);  // releases, rollback, restart
 void RegisterRun(CLI::App& app, Globals& g);       // run, logs
 void RegisterOps(CLI::App& app, Globals& g);       // ops ls|show|cancel
+void RegisterDomains(CLI::App& app, Globals& g);   // domains add|rm|ls (from RegisterApps)
 // Issue 7: git push deploys.
 void RegisterAppsSet(CLI::App& app, Globals& g);  // apps set (after RegisterApps)
 void RegisterKeys(CLI::App& app, Globals& g);     // keys add|ls|rm

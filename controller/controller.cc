@@ -172,6 +172,7 @@ absl::Status Run(const RunOptions& options) {
   ctx.agents = &agent_api;
   ctx.archive_dir = engine_options.archive_dir;
   ctx.max_upload_bytes = options.max_upload_bytes;
+  ctx.routes = &routes;
   RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
   // Git: a bare repository per app and the pre-receive hook's socket.
   std::string git_socket = options.git_socket.empty() ? dir + "/git.sock" : options.git_socket;

@@ -12,6 +12,7 @@
 #include "controller/ops/engine.h"
 #include "controller/ops/reconciler.h"
 #include "controller/placement/placement.h"
+#include "controller/routing/routing.h"
 
 namespace dflow::api {
 namespace {
@@ -70,6 +71,7 @@ absl::Status AppsService::Describe(const store::App& app, v1::App* out) {
       ActiveOpOf(active, app.name));
   ToProto(app, instances, status, out);
   if (ctx_->repos != nullptr) out->set_git_remote(ctx_->repos->Path(app.name));
+  if (ctx_->routes != nullptr) out->set_url(ctx_->routes->AppUrl(app.name));
   return absl::OkStatus();
 }
 

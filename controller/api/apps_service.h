@@ -59,6 +59,14 @@ class AppsService final : public controller::v1::Apps::Service {
   grpc::Status CancelOp(grpc::ServerContext*, const controller::v1::CancelOpRequest*,
                         controller::v1::Op*) override;
 
+  // domains_service.cc
+  grpc::Status AddDomain(grpc::ServerContext*, const controller::v1::DomainRequest*,
+                         controller::v1::ListDomainsResponse*) override;
+  grpc::Status RemoveDomain(grpc::ServerContext*, const controller::v1::DomainRequest*,
+                            controller::v1::ListDomainsResponse*) override;
+  grpc::Status ListDomains(grpc::ServerContext*, const controller::v1::ListDomainsRequest*,
+                           controller::v1::ListDomainsResponse*) override;
+
  private:
   // The app, after validating its name; NotFound says how to list or create one.
   absl::StatusOr<store::App> FindApp(const std::string& name);

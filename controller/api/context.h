@@ -18,6 +18,9 @@ class Engine;
 namespace dflow::git {
 class Repos;
 }
+namespace dflow::routing {
+class RoutePusher;
+}
 
 namespace dflow::api {
 
@@ -36,6 +39,7 @@ struct ControllerContext {
   std::string archive_dir;                        // release archives (BlobStore)
   int64_t max_upload_bytes = int64_t{200} << 20;  // --max-upload
   git::Repos* repos = nullptr;                    // the apps' git repositories
+  routing::RoutePusher* routes = nullptr;         // the routing table (app URLs, domains)
 };
 
 }  // namespace dflow::api

@@ -117,6 +117,45 @@ TEST_F(RoutingE2E, AnAppAnswersThroughEitherServersRouter) {
   EXPECT_TRUE(Contains(none.body, "no app is routed for host nobody.localhost")) << none.body;
 }
 
+TEST_F(RoutingE2E, CustomDomainsAreRoutedAndBadOnesRefusedWhileOldRoutesServe) {
+  DeployHello("hello", 1);
+  CliOk({"apps", "create", "other"});
+  const std::string url = "http://hello.localhost:" + std::to_string(Router("local-1"));
+  EXPECT_TRUE(Contains(CliOk({"apps", "show", "hello"}), url)) << CliOk({"apps", "show", "hello"});
+  EXPECT_EQ(Json({"apps", "show", "hello", "--json"}).value("url", ""), url);
+
+  auto added = Json({"domains", "add", "hello", "Shop.Example.COM", "--json"});
+  ASSERT_TRUE(added.is_object());
+  EXPECT_EQ(added["domains"], nlohmann::json::array({"shop.example.com"}));
+  for (const char* server : {"local-1", "local-2"}) {
+    EXPECT_TRUE(
+        WaitFor([&] { return Get(Router(server), "shop.example.com").code == 200; }, seconds(10)))
+        << server;
+  }
+  // Refused with a clear message; the routes in place keep serving.
+  auto bad = Cli({"domains", "add", "hello", "shop_1.example.com"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(Contains(bad.err, "\"shop_1.example.com\" is not a valid DNS name")) << bad.err;
+  auto taken = Cli({"domains", "add", "other", "shop.example.com"});
+  EXPECT_NE(taken.exit_code, 0);
+  EXPECT_TRUE(Contains(taken.err, "domain shop.example.com is already used by app hello"))
+      << taken.err;
+  auto own = Cli({"domains", "add", "other", "hello.localhost"});
+  EXPECT_NE(own.exit_code, 0);
+  EXPECT_TRUE(Contains(own.err, "is app hello's own address")) << own.err;
+  EXPECT_EQ(Get(Router("local-2"), "shop.example.com").code, 200);
+  EXPECT_EQ(Get(Router("local-2"), "hello.localhost").code, 200);
+  EXPECT_TRUE(Contains(CliOk({"domains", "ls", "hello"}), "shop.example.com"));
+
+  CliOk({"domains", "rm", "hello", "shop.example.com"});
+  EXPECT_EQ(Get(Router("local-1"), "shop.example.com").code, 404);
+  EXPECT_EQ(Get(Router("local-1"), "hello.localhost").code, 200);
+  // An app without instances answers 503 with why.
+  Reply empty = Get(Router("local-1"), "other.localhost");
+  EXPECT_EQ(empty.code, 503);
+  EXPECT_TRUE(Contains(empty.body, "app other has no healthy instances")) << empty.body;
+}
+
 TEST_F(RoutingE2E, NoRequestFailsDuringDeployScaleDownAndRollback) {
   DeployHello("hello", 2);
   ASSERT_TRUE(WaitFor([&] { return Answering("local-1", 4).size() == 2; }, seconds(15)));

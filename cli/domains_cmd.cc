@@ -1,0 +1,90 @@
+// dflow domains add | rm | ls APP [HOST]
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "cli/client.h"
+#include "cli/command.h"
+#include "cli/output.h"
+#include "cli/parse.h"
+
+namespace dflow::cli {
+namespace {
+
+namespace v1 = controller::v1;
+
+struct DomainsOptions {
+  std::string app;
+  std::string host;
+  bool json = false;
+};
+
+void PrintDomains(const v1::ListDomainsResponse& r, bool json) {
+  if (json) {
+    nlohmann::json domains = nlohmann::json::array();
+    for (const auto& d : r.domains()) domains.push_back(d);
+    PrintJson({{"app", r.app()}, {"url", r.url()}, {"domains", domains}});
+    return;
+  }
+  std::cout << r.app() << " answers at " << r.url() << "\n";
+  if (r.domains().empty()) {
+    std::cout << "no custom domains (add one with `dflow domains add " << r.app() << " HOST`)\n";
+    return;
+  }
+  for (const auto& d : r.domains()) std::cout << d << "\n";
+}
+
+}  // namespace
+
+void RegisterDomains(CLI::App& app, Globals& g) {
+  auto o = std::make_shared<DomainsOptions>();
+  auto* domains =
+      app.add_subcommand("domains", "Custom hostnames an app answers to on every server's router");
+  domains->require_subcommand(1);
+
+  auto* add = domains->add_subcommand(
+      "add", "Route HOST to APP on every router (a DNS name; refused when another app has it)");
+  add->add_option("APP", o->app, "App name")->required();
+  add->add_option("HOST", o->host, "Hostname, e.g. shop.example.com")->required();
+  add->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
+  auto* rm = domains->add_subcommand("rm", "Stop routing HOST to APP");
+  rm->add_option("APP", o->app, "App name")->required();
+  rm->add_option("HOST", o->host, "Hostname")->required();
+  rm->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
+  auto* ls = domains->add_subcommand("ls", "Show APP's URL and custom domains");
+  ls->add_option("APP", o->app, "App name")->required();
+  ls->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
+
+  for (auto* cmd : {add, rm}) {
+    cmd->callback([&g, o, cmd, add] {
+      g.action = [&g, o, is_add = cmd == add]() -> absl::Status {
+        if (auto s = CheckAppArg(o->app); !s.ok()) return s;
+        Client client(ResolveTarget(g.controller));
+        v1::DomainRequest req;
+        req.set_app(o->app);
+        req.set_host(o->host);
+        auto r =
+            client.Call(is_add ? &v1::Apps::Stub::AddDomain : &v1::Apps::Stub::RemoveDomain, req);
+        if (!r.ok()) return r.status();
+        PrintDomains(*r, o->json);
+        return absl::OkStatus();
+      };
+    });
+  }
+  ls->callback([&g, o] {
+    g.action = [&g, o]() -> absl::Status {
+      if (auto s = CheckAppArg(o->app); !s.ok()) return s;
+      Client client(ResolveTarget(g.controller));
+      v1::ListDomainsRequest req;
+      req.set_app(o->app);
+      auto r = client.Call(&v1::Apps::Stub::ListDomains, req);
+      if (!r.ok()) return r.status();
+      PrintDomains(*r, o->json);
+      return absl::OkStatus();
+    };
+  });
+}
+
+}  // namespace dflow::cli
