@@ -137,8 +137,13 @@ Response Webhooks::Accept(const std::string& forge, const std::string& app,
                           const std::string& delivery, const std::string& body) {
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (!json.is_object()) return Text(400, "the body is not a JSON object");
-  std::string ref = json.value("ref", "");
-  std::string sha = json.value("after", "");
+  // json::value throws on a field of another type; a forge payload is untrusted.
+  auto text_field = [&json](const char* key) {
+    auto it = json.find(key);
+    return it != json.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string ref = text_field("ref");
+  std::string sha = text_field("after");
   bool hex = (sha.size() == 40 || sha.size() == 64) &&
              sha.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!hex) return Text(400, "the push has no commit SHA in \"after\"");
