@@ -36,11 +36,12 @@ void KillGroup(int pgid, int sig) {
 }
 
 // Where the search for a free port starts: a point of the range fixed by the
-// server's name, so that two agents on one host (the quickstart runs two)
-// rarely race for the same port while their instances start.
+// server's name and data dir, so that agents on one host (the quickstart runs
+// two; parallel test fleets run several with the same names) rarely race for
+// the same port while their instances start.
 int FirstPort(const LocalRuntimeOptions& o) {
   uint32_t h = 2166136261u;  // FNV-1a
-  for (unsigned char c : o.server_name) h = (h ^ c) * 16777619u;
+  for (unsigned char c : o.server_name + "\n" + o.data_dir) h = (h ^ c) * 16777619u;
   return o.port_min + static_cast<int>(h % static_cast<uint32_t>(o.port_max - o.port_min + 1));
 }
 
