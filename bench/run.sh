@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release tree with benchmarks and runs them; prints markdown tables.
-#   bench/run.sh [heartbeat|placement|ops|deploy|router|all]
+#   bench/run.sh [heartbeat|placement|ops|deploy|router|dokku|all]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/deploy/deps.sh"
@@ -30,4 +30,8 @@ fi
 if [ "$what" = all ] || [ "$what" = router ]; then
   echo  # router_bench prints its own heading
   "$B/bench/router_bench" --seconds 6 --connections 8
+fi
+if [ "$what" = all ] || [ "$what" = dokku ]; then
+  echo  # dokku_bench prints its own heading
+  "$B/bench/dokku_bench" --rounds 300
 fi

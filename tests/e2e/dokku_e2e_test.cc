@@ -129,6 +129,11 @@ TEST_P(DokkuE2E, AppsFlowThroughAnAgentOnDokku) {
   CliOk({"scale", "shop", "web=2"});
   EXPECT_EQ(Running("shop"), 2);
   EXPECT_EQ(DokkuApp("shop")["containers"].size(), 2u);
+  // A one-off through `dokku run`: the argv as given, the app's config.
+  auto run = Cli({"run", "shop", "--", "python3", "-c",
+                  "import os, sys; print('greeting=' + os.environ['GREETING']); sys.exit(3)"});
+  EXPECT_EQ(run.exit_code, 3) << run.out << run.err;
+  EXPECT_TRUE(Has(run.out, "greeting=" + quoted)) << run.out << run.err;
   auto logs = Cli({"logs", "shop", "-n", "20"});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_TRUE(Has(logs.out, "starting web")) << logs.out;

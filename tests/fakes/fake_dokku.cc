@@ -258,6 +258,7 @@ int Run(Ctx& c) {
   RegisterConfig(commands, c.version);
   RegisterPs(commands, c.version);
   RegisterDeploy(commands, c.version);
+  RegisterLogsRun(commands, c.version);
   RegisterDomainsPorts(commands, c.version);
   RegisterStorage(commands, c.version);
   RegisterResourceChecks(commands, c.version);

@@ -100,6 +100,7 @@ void RegisterApps(std::map<std::string, Handler>& m, const Version& v);
 void RegisterConfig(std::map<std::string, Handler>& m, const Version& v);
 void RegisterPs(std::map<std::string, Handler>& m, const Version& v);
 void RegisterDeploy(std::map<std::string, Handler>& m, const Version& v);
+void RegisterLogsRun(std::map<std::string, Handler>& m, const Version& v);
 void RegisterDomainsPorts(std::map<std::string, Handler>& m, const Version& v);
 void RegisterStorage(std::map<std::string, Handler>& m, const Version& v);
 void RegisterResourceChecks(std::map<std::string, Handler>& m, const Version& v);

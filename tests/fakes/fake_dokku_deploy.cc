@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "tests/fakes/fake_dokku.h"
+#include "tests/fakes/fake_dokku_env.h"
 #include "tests/fakes/fake_dokku_report.h"
 
 extern char** environ;
@@ -271,6 +272,11 @@ void FromArchive(Ctx& c) {
     fs::remove_all(work);
     throw;
   }
+  // Kept for `run`, which stands in for a container of the app's image.
+  fs::path kept = fs::path(c.state_dir) / "src" / app;
+  fs::remove_all(kept);
+  fs::create_directories(kept.parent_path());
+  fs::rename(tree, kept);
   fs::remove_all(work);
 }
 
@@ -300,86 +306,6 @@ void FromImage(Ctx& c) {
   fs::remove_all(work);
 }
 
-// `logs APP [-n N] [-p TYPE] [-q]`: each container's last N lines in
-// `docker logs -t` form, prefixed "app[DYNO]:" (colours when not quiet).
-void Logs(Ctx& c) {
-  std::string app, type;
-  int n = 100;
-  bool quiet = false;
-  for (size_t i = 0; i < c.args.size(); ++i) {
-    const std::string& a = c.args[i];
-    if ((a == "-n" || a == "--num") && i + 1 < c.args.size()) {
-      n = std::atoi(c.args[++i].c_str());
-    } else if ((a == "-p" || a == "--ps") && i + 1 < c.args.size()) {
-      type = c.args[++i];
-    } else if (a == "-q" || a == "--quiet") {
-      quiet = true;
-    } else if (a == "-t" || a == "--tail") {
-      Fail("fake dokku: logs --tail is not supported");
-    } else {
-      app = a;
-    }
-  }
-  json& s = c.VerifyApp(app);
-  if (!s.value("deployed", false)) Fail("App " + app + " has not been deployed");
-  static const int kColors[] = {36, 33, 32, 35, 31};
-  int k = 0;
-  for (const auto& ct : s["containers"]) {
-    if (!type.empty() && ct.value("proc", "") != type) continue;
-    std::string dyno = ct.value("proc", "") + "." + std::to_string(ct.value("index", 0));
-    std::vector<json> lines;
-    for (const auto& l : s["logs"]) {
-      if (l.value("dyno", "") == dyno) lines.push_back(l);
-    }
-    size_t from = lines.size() > static_cast<size_t>(std::max(n, 0)) ? lines.size() - n : 0;
-    for (size_t i = from; i < lines.size(); ++i) {
-      const std::string text = lines[i].value("text", "");
-      if (quiet) {
-        Out(text);
-      } else {
-        Out("\x1b[" + std::to_string(kColors[k % 5]) + "m" + lines[i].value("t", "") + " app[" +
-            dyno + "]:\x1b[0m " + text);
-      }
-    }
-    ++k;
-  }
-}
-
-void BuildsList(Ctx& c) {
-  ReportArgs r = ParseReportArgs(c.args);
-  json& s = c.VerifyApp(r.app);
-  json builds = s.value("builds", json::array());
-  if (r.format == "json") {
-    Out(builds.empty() ? "[]" : GoJson(builds));
-    return;
-  }
-  if (builds.empty()) return Out("No builds recorded for this app");
-  for (const auto& b : builds) {
-    Out(b.value("id", "") + "  " + b.value("kind", "") + "  " + b.value("status", ""));
-  }
-}
-
-void BuildsReport(Ctx& c) {
-  ReportArgs r = ParseReportArgs(c.args);
-  json& s = c.VerifyApp(r.app);
-  json last = s.value("builds", json::array()).empty() ? json::object() : s["builds"].back();
-  auto field = [&](const char* k) { return last.contains(k) ? last[k].dump() : std::string(); };
-  auto text = [&](const char* k) { return last.value(k, std::string()); };
-  GoReport g{.type = "builds", .app = r.app};
-  g.flags["--build-exit-code"] = text("exit_code");
-  g.flags["--build-finished-at"] = last.contains("finished_at") ? field("finished_at") : "";
-  g.flags["--build-id"] = text("id");
-  g.flags["--build-kind"] = text("kind");
-  g.flags["--build-pid"] = "";
-  g.flags["--build-source"] = text("source");
-  g.flags["--build-started-at"] = last.contains("started_at") ? field("started_at") : "";
-  g.flags["--build-status"] = text("status");
-  g.flags["--builds-computed-retention"] = "20";
-  g.flags["--builds-global-retention"] = "";
-  g.flags["--builds-retention"] = "";
-  PrintGoReport(g, r.format, r.info_flag);
-}
-
 }  // namespace
 
 void Redeploy(Ctx& c, const std::string& app) { ReleaseAndDeploy(c, app); }
@@ -397,11 +323,6 @@ void DeployProcessType(Ctx& c, const std::string& app, const std::string& type) 
 void RegisterDeploy(std::map<std::string, Handler>& m, const Version& v) {
   m["git:from-archive"] = FromArchive;
   m["git:from-image"] = FromImage;
-  m["logs"] = Logs;
-  if (v.AtLeast(0, 38, 0)) {  // the builds plugin arrived in 0.38.0
-    m["builds:list"] = BuildsList;
-    m["builds:report"] = BuildsReport;
-  }
 }
 
 }  // namespace fake_dokku

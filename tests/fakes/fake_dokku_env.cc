@@ -3,9 +3,43 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cstdio>
 
 namespace fake_dokku {
 namespace {
+
+// Go's %q (strconv.Quote) for the library's error text.
+std::string GoQuote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char hex[8];
+          std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+          out += hex;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
 
 bool IsSpace(char c) { return c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == ' '; }
 bool IsAnySpace(char c) { return IsSpace(c) || c == '\n'; }
@@ -196,8 +230,8 @@ EnvMap ParseEnv(const std::string& input) {
         break;
       }
       if (c == '_' || c == '.' || isalnum(static_cast<unsigned char>(c))) continue;
-      throw EnvParseError{std::string("unexpected character \"") + c +
-                          "\" in variable name near \"" + rest.substr(pos) + "\""};
+      throw EnvParseError{"unexpected character " + GoQuote(std::string(1, c)) +
+                          " in variable name near " + GoQuote(rest.substr(pos))};
     }
     if (eq == std::string::npos) throw EnvParseError{"zero length string"};
     std::string key = rest.substr(key_start, eq - key_start);

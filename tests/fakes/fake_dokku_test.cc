@@ -1,17 +1,165 @@
-// Behaviour of the double beyond the transcript: per-version formats, deploys,
-// logs, the godotenv quirks, services.
+// Behaviour of the double beyond the transcript: per-version formats, the
+// godotenv quirks, deploys, run, services, the argv log.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "tests/fakes/fake_dokku_test_support.h"
 
 namespace fake_dokku::testing {
 namespace {
 
-TEST(FakeDokku, VersionComesFromTheEnvironment) {
-  StateDir state;
-  auto r = RunDouble({FAKE_DOKKU_BIN, "version"}, state.Env("0.35.20"));
-  EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.stdout_data, "dokku version 0.35.20\n");
+class FakeDokku : public ::testing::Test {
+ protected:
+  void SetUp() override { state_.SetGlobalVhost("dokku.me"); }
+  dflow::ProcessResult Run(std::vector<std::string> args, const std::string& version = "0.38.27",
+                           const std::string& stdin_data = "") {
+    args.insert(args.begin(), FAKE_DOKKU_BIN);
+    return RunDouble(args, state_.Env(version), stdin_data);
+  }
+  // A tar.gz of `files`, made with tar.
+  std::string Archive(const std::map<std::string, std::string>& files) {
+    std::string dir = state_.path() + "/src-" + std::to_string(++archives_);
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, text] : files) std::ofstream(dir + "/" + name) << text;
+    return RunDouble({"tar", "-czf", "-", "-C", dir, "."}, state_.Env("0.38.27")).stdout_data;
+  }
+  void Deploy(const std::string& app, const std::string& version = "0.38.27") {
+    auto r = Run({"git:from-archive", "--archive-type", "tar.gz", app, "--"}, version,
+                 Archive({{"Procfile", "web: python3 app.py\nworker: python3 w.py\n"},
+                          {"app.py", std::to_string(archives_)}}));
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  }
+
+  StateDir state_;
+  int archives_ = 0;
+};
+
+TEST_F(FakeDokku, VersionComesFromTheEnvironment) {
+  EXPECT_EQ(Run({"version"}, "0.35.20").stdout_data, "dokku version 0.35.20\n");
+  EXPECT_EQ(Run({"--version"}).stdout_data, "dokku version 0.38.27\n");
+}
+
+TEST_F(FakeDokku, Version035FormatsAndCommands) {
+  auto bad = Run({"apps:create", "Bad_Name"}, "0.35.20");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.stderr_data,
+            " !     App name must begin with lowercase alphanumeric character, and cannot include "
+            "uppercase characters, colons, or underscores\n");
+  ASSERT_EQ(Run({"apps:create", "shop"}, "0.35.20").exit_code, 0);
+  // Go reports before 0.38.8: prefixed JSON keys only.
+  auto ps = Run({"ps:report", "shop", "--format", "json"}, "0.35.20");
+  EXPECT_NE(ps.stdout_data.find("\"ps-can-scale\":\"true\""), std::string::npos);
+  EXPECT_EQ(ps.stdout_data.find("\"can-scale\""), std::string::npos);
+  // Bash reports: padded values, no JSON.
+  auto domains = Run({"domains:report", "shop"}, "0.35.20");
+  EXPECT_NE(
+      domains.stdout_data.find("       Domains app enabled:           true                     \n"),
+      std::string::npos)
+      << domains.stdout_data;
+  EXPECT_EQ(Run({"domains:report", "shop", "--format", "json"}, "0.35.20").exit_code, 1);
+  EXPECT_EQ(Run({"builds:list", "shop"}, "0.35.20").stderr_data,
+            " !     `builds:list` is not a dokku command.\n !     See `dokku help` for a list of "
+            "available commands.\n");
+  EXPECT_EQ(Run({"storage:create", "x"}, "0.35.20").exit_code, 1);
+  auto ensure = Run({"storage:ensure-directory", "shop-data"}, "0.35.20");
+  EXPECT_EQ(ensure.exit_code, 0);
+  EXPECT_EQ(ensure.stderr_data, "");  // no deprecation line before 0.38.10
+  ASSERT_EQ(Run({"storage:mount", "shop", "/var/lib/dokku/data/storage/shop-data:/data"}, "0.35.20")
+                .exit_code,
+            0);
+  EXPECT_EQ(Run({"storage:list", "shop"}, "0.35.20").stdout_data,
+            "/var/lib/dokku/data/storage/shop-data:/data\n");
+  EXPECT_EQ(Run({"ps:scale", "--format", "json", "shop"}, "0.35.20").exit_code, 2);
+}
+
+TEST_F(FakeDokku, GodotenvQuirksBeyondTheTranscript) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  ASSERT_EQ(Run({"config:set", "--no-restart", "shop", "ZEROS=007", "DOLLAR=$HOME ${X}", "NL=a\nb",
+                 "BANG=hi!"})
+                .exit_code,
+            0);
+  EXPECT_EQ(Run({"config:get", "shop", "ZEROS"}).stdout_data, "7\n");  // written as an integer
+  EXPECT_EQ(Run({"config:get", "shop", "DOLLAR"}).stdout_data, "$HOME ${X}\n");
+  EXPECT_EQ(Run({"config:get", "shop", "NL"}).stdout_data, "a\nb\n");
+  EXPECT_EQ(Run({"config:get", "shop", "BANG"}).stdout_data, "hi!\n");
+  // A value ending in a backslash: its closing quote looks escaped, the value
+  // runs on into the next line, and the file no longer parses.
+  ASSERT_EQ(Run({"config:set", "--no-restart", "shop", "BS=C:\\dir\\"}).exit_code, 0);
+  EXPECT_EQ(Run({"config:get", "shop", "ZEROS"}).exit_code, 1);
+  auto exported = Run({"config:export", "--format", "json", "shop"});
+  EXPECT_EQ(exported.exit_code, 1);
+  EXPECT_EQ(exported.stderr_data.rfind(" !     unexpected character \"\\\\\" in variable name", 0),
+            0u)
+      << exported.stderr_data;
+}
+
+TEST_F(FakeDokku, DeploysReplaceContainersAndAnUnchangedTreeIsRefused) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  ASSERT_EQ(Run({"ps:scale", "--skip-deploy", "shop", "web=2", "worker=1"}).exit_code, 0);
+  std::string tgz = Archive({{"Procfile", "web: python3 app.py\nworker: python3 w.py\n"}});
+  auto first = Run({"git:from-archive", "--archive-type", "tar.gz", "shop", "--"}, "0.38.27", tgz);
+  ASSERT_EQ(first.exit_code, 0) << first.stderr_data;
+  EXPECT_NE(first.stdout_data.find("-----> Deploying web (count=2)"), std::string::npos);
+  json before = state_.State()["apps"]["shop"]["containers"];
+  ASSERT_EQ(before.size(), 3u);
+  auto again = Run({"git:from-archive", "--archive-type", "tar.gz", "shop", "--"}, "0.38.27", tgz);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.stderr_data,
+            " !     No changes detected, skipping git commit\n !     Call 'ps:rebuild' on app to "
+            "rebuild the app from existing source\n");
+  // ps:scale of a deployed app redeploys that type only.
+  ASSERT_EQ(Run({"ps:scale", "shop", "web=1"}).exit_code, 0);
+  json after = state_.State()["apps"]["shop"]["containers"];
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_NE(after[0]["cid"], before[0]["cid"]);  // web.1: new
+  EXPECT_EQ(after[1]["cid"], before[2]["cid"]);  // worker.1: kept
+  auto ps = Run({"ps:report", "shop"});
+  EXPECT_NE(ps.stdout_data.find("Status worker 1:"), std::string::npos) << ps.stdout_data;
+  // Checks that fail leave the running containers alone.
+  state_.FailChecks("shop", "broken: refusing to start");
+  auto failed = Run({"ps:restart", "shop"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.stderr_data.find("broken: refusing to start"), std::string::npos);
+  EXPECT_EQ(state_.State()["apps"]["shop"]["containers"], after);
+}
+
+TEST_F(FakeDokku, RunExecutesTheArgvWithTheAppsConfig) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  EXPECT_EQ(Run({"run", "shop", "true"}).stderr_data, " !     App shop has not been deployed\n");
+  Deploy("shop");
+  ASSERT_EQ(Run({"config:set", "shop", "GREETING=hello there"}).exit_code, 0);
+  auto r = Run({"run", "shop", "sh", "-c", "echo \"$GREETING\"; exit 3"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.stdout_data, "hello there\n");
+}
+
+TEST_F(FakeDokku, ServicesLinkAndRefuseToDieLinked) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  ASSERT_EQ(Run({"postgres:create", "db"}).exit_code, 0);
+  EXPECT_EQ(Run({"postgres:create", "db"}).stderr_data,
+            " !     Postgres service db already exists\n");
+  ASSERT_EQ(Run({"postgres:link", "db", "shop"}).exit_code, 0);
+  std::string url = Run({"config:get", "shop", "DATABASE_URL"}).stdout_data;
+  EXPECT_EQ(url.rfind("postgres://postgres:", 0), 0u) << url;
+  EXPECT_EQ(url.substr(url.find('@')), "@dokku-postgres-db:5432/db\n");
+  EXPECT_EQ(Run({"postgres:link", "db", "shop"}).stderr_data,
+            " !     Already linked as DATABASE_URL\n");
+  EXPECT_EQ(Run({"postgres:info", "db", "--links"}).stdout_data, "shop\n");
+  EXPECT_EQ(Run({"postgres:destroy", "db", "-f"}).stderr_data,
+            " !     Cannot delete linked service\n");
+  EXPECT_EQ(Run({"redis:exists", "cache"}).exit_code, 1);
+}
+
+TEST_F(FakeDokku, TheArgvLogKeepsEveryElementAsGiven) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  Run({"config:set", "shop", "X=$(reboot); `id` 'q' \"dq\""});
+  std::vector<json> log = state_.ArgvLog();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["argv"].size(), 4u);
+  EXPECT_EQ(log[1]["argv"][3], "X=$(reboot); `id` 'q' \"dq\"");
+  EXPECT_EQ(log[1]["exit_code"], 0);
 }
 
 }  // namespace
