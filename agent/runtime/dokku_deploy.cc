@@ -54,7 +54,19 @@ absl::Status DokkuRuntime::Deploy(const std::string& app, DokkuApp& a, const Dok
     RETURN_IF_ERROR(Dokku(app, {"checks:set", app, "wait-to-retire", wait->second}, out).status());
   }
   RETURN_IF_ERROR(SyncConfig(app, a, release.env, out));
-  RETURN_IF_ERROR(Scale(app, formation, /*skip_deploy=*/true, options_.command_timeout, out));
+  // Dokku checks a scale against the Procfile it runs now: a type this release
+  // adds can only be scaled up once it is deployed; types it drops go to 0.
+  std::map<std::string, int> before, after;
+  auto deployed = a.releases.find(a.deployed_release);
+  for (const auto& [type, n] : formation) {
+    bool known = deployed == a.releases.end() || deployed->second.processes.count(type) > 0;
+    before[type] = known ? n : 0;
+    if (!known && n > 0) after[type] = n;
+  }
+  for (const auto& [type, n] : a.formation) {
+    if (formation.count(type) == 0) before[type] = 0;
+  }
+  RETURN_IF_ERROR(Scale(app, before, /*skip_deploy=*/true, options_.command_timeout, out));
   std::string tree_key;
   ASSIGN_OR_RETURN(std::string archive, PackTree(a, release, &tree_key));
   absl::Status s;
@@ -69,6 +81,7 @@ absl::Status DokkuRuntime::Deploy(const std::string& app, DokkuApp& a, const Dok
   } else {
     s = Dokku(app, {"ps:restart", app}, out, deadline).status();
   }
+  if (s.ok() && !after.empty()) s = Scale(app, after, /*skip_deploy=*/false, deadline, out);
   if (s.ok()) s = Verify(app, formation);
   if (!s.ok()) {
     // Dokku kept the previous containers; give them back their config too.

@@ -173,6 +173,28 @@ TEST_P(DokkuDouble, AnUndoneDeployIsRolledBackOnDokku) {
   EXPECT_EQ(States(), (std::map<std::string, InstanceState>{{"a", InstanceState::kRunning}}));
 }
 
+TEST_P(DokkuDouble, AProcessTypeAReleaseAddsIsScaledAfterItsDeploy) {
+  ReleaseSpec v1 = testing::MakeRelease(tmp_.path(), "shop", 1, {{"Procfile", "web: a\n"}});
+  ASSERT_TRUE(rt_->PrepareRelease(v1, nullptr).ok());
+  ASSERT_TRUE(Start("a", 1).ok());
+  // Dokku refuses to scale up a type its current Procfile lacks.
+  ReleaseSpec v2 =
+      testing::MakeRelease(tmp_.path(), "shop", 2, {{"Procfile", "web: b\nclock: c\n"}});
+  ASSERT_TRUE(rt_->PrepareRelease(v2, nullptr).ok());
+  ASSERT_TRUE(Start("n", 2).ok());
+  absl::Status s = Start("c", 2, "clock");
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(rt_->StopInstance("a", seconds(5)).ok());
+  EXPECT_EQ(States(), (std::map<std::string, InstanceState>{{"n", InstanceState::kRunning},
+                                                            {"c", InstanceState::kRunning}}));
+  // And a release that adds it at once, with instances of both types already here.
+  ReleaseSpec v3 =
+      testing::MakeRelease(tmp_.path(), "shop", 3, {{"Procfile", "web: d\nclock: e\nworker: f\n"}});
+  ASSERT_TRUE(rt_->PrepareRelease(v3, nullptr).ok());
+  ASSERT_TRUE(Start("w", 3, "worker").ok());
+  EXPECT_EQ(AppState("shop")["containers"].size(), 3u);
+}
+
 TEST_P(DokkuDouble, ACraftedAppNameReachesDokkuAsOneArgument) {
   const std::string marker = tmp_.path() + "/pwned";
   ReleaseSpec spec = Release(1, "one");
