@@ -3,6 +3,7 @@
 // post-create, plugins/nginx-vhosts/functions (nginx_build_config) at v0.38.27
 // and v0.35.20.
 #include <algorithm>
+#include <filesystem>
 
 #include "tests/fakes/fake_dokku.h"
 #include "tests/fakes/fake_dokku_env.h"
@@ -151,6 +152,8 @@ std::string ProxyRebuild(Ctx& c, const std::string& app, bool warn_no_listeners)
 
 void DestroyAppState(Ctx& c, const std::string& app) {
   c.Apps().erase(app);
+  std::error_code ec;
+  std::filesystem::remove_all(c.state_dir + "/src/" + app, ec);  // run's copy of the source
   // Linked services forget the app (dokku-postgres/redis post-delete hooks).
   if (c.Global().contains("services")) {
     for (auto& [kind, services] : c.Global()["services"].items()) {
