@@ -130,7 +130,8 @@ TEST_F(FakeDokku, RunExecutesTheArgvWithTheAppsConfig) {
   EXPECT_EQ(Run({"run", "shop", "true"}).stderr_data, " !     App shop has not been deployed\n");
   Deploy("shop");
   ASSERT_EQ(Run({"config:set", "shop", "GREETING=hello there"}).exit_code, 0);
-  auto r = Run({"run", "shop", "sh", "-c", "echo \"$GREETING\"; exit 3"});
+  auto r = Run({"run", "shop", "python3", "-c",
+                "import os, sys; print(os.environ['GREETING']); sys.exit(3)"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.stdout_data, "hello there\n");
 }
