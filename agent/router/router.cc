@@ -120,7 +120,9 @@ void StopStaleMaster(const std::string& dir) {
   kill(pid, SIGQUIT);
   auto deadline = steady_clock::now() + std::chrono::seconds(5);
   while (Alive(pid) && steady_clock::now() < deadline) usleep(20000);
-  if (Alive(pid)) kill(pid, SIGKILL);
+  // nginx runs in its own session (pgid = the master's pid): kill the group, or
+  // workers of the killed master would keep the port and any inherited fds.
+  if (Alive(pid)) kill(-pid, SIGKILL);
   while (Alive(pid) && steady_clock::now() < deadline + std::chrono::seconds(2)) usleep(20000);
 }
 
@@ -190,6 +192,9 @@ Router::~Router() {
     }
     usleep(10000);
   }
+  // nginx runs in its own session (pgid = the master's pid): workers a killed
+  // master leaves behind would keep serving the old config and hold the port.
+  kill(-pid, SIGKILL);
 }
 
 std::string Router::CertPath(const AppRoute& app, bool key) const {
@@ -338,6 +343,7 @@ void Router::Supervise() {
                     WIFEXITED(status) ? absl::StrCat("status ", WEXITSTATUS(status))
                                       : absl::StrCat("signal ", WTERMSIG(status)),
                     backoff_ms);
+      kill(-state_.pid, SIGKILL);  // workers it left would hold the port
       state_.pid = 0;
     }
     cv_.wait_for(lock, milliseconds(backoff_ms), [this] { return stopping_; });
