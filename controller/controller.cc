@@ -176,8 +176,11 @@ absl::Status Run(const RunOptions& options) {
   RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
   // Git: a bare repository per app and the pre-receive hook's socket.
   std::string git_socket = options.git_socket.empty() ? dir + "/git.sock" : options.git_socket;
-  git::Repos repos(dir, git::SelfExe(), git_socket);
+  git::Repos repos(dir, options.repos_dir.empty() ? dir + "/repos" : options.repos_dir,
+                   git::SelfExe(), git_socket, options.git_group);
+  RETURN_IF_ERROR(repos.Prepare());
   ctx.repos = &repos;
+  git::WarnIfGroupLockedOut(dir, repos, git_socket);
   ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
   for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
   RETURN_IF_ERROR(EnsureDir(dir + "/git", 0700));

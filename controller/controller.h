@@ -9,7 +9,8 @@
 //                    for the advertised address
 //   controller.sock  CLI API (Unix socket)
 //   archives/        release source archives, <sha256>.tar.gz (content-addressed)
-//   repos/<app>.git  each app's bare git repository (controller/git/repos.h)
+//   repos/<app>.git  each app's bare git repository (controller/git/repos.h;
+//                    elsewhere with --repos-dir)
 //   git.sock         the pre-receive hook's socket (default; --git-socket)
 //   git/             webhook secrets (secrets/<app>, 0600), seen delivery ids,
 //                    push keys (keys.json) and the authorized_keys written from them
@@ -38,6 +39,7 @@ struct RunOptions {
   std::chrono::milliseconds health_timeout{60000};  // --health-timeout
   std::chrono::milliseconds wait_to_retire{2000};   // --wait-to-retire
   std::string git_socket;                           // --git-socket (default DATA/git.sock)
+  std::string repos_dir;                            // --repos-dir (default DATA/repos)
   std::string git_group = "dflow";                  // --git-group
   std::string authorized_keys;  // --authorized-keys (default DATA/git/authorized_keys)
   std::string http_listen = "127.0.0.1:7480";      // --http-listen

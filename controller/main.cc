@@ -101,8 +101,15 @@ int main(int argc, char** argv) {
                   "How long an instance leaving the routers (deploy, scale-down) keeps serving "
                   "its in-flight requests before it is stopped")
       ->capture_default_str();
-  run->add_option("--git-socket", run_options.git_socket,
-                  "Unix socket the pre-receive hook dials (default DATA/git.sock)");
+  run->add_option(
+      "--git-socket", run_options.git_socket,
+      "Unix socket the pre-receive hook and git-shell dial (default DATA/git.sock; 0660, "
+      "group --git-group). For pushes over SSH put it outside the data dir, e.g. "
+      "/var/lib/dflow-git/git.sock");
+  run->add_option("--repos-dir", run_options.repos_dir,
+                  "Directory of the apps' git repositories (default DATA/repos). For pushes over "
+                  "SSH put it outside the 0700 data dir, e.g. /var/lib/dflow-git/repos: it is "
+                  "made 02770 and group --git-group");
   run->add_option("--git-group", run_options.git_group,
                   "Group whose members may use the git socket (besides the controller's user)")
       ->capture_default_str();

@@ -1,10 +1,14 @@
 #include "controller/git/git_shell.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <vector>
@@ -22,6 +26,23 @@ namespace {
 int Refuse(const std::string& why) {
   std::cerr << "dflow: " << why << "\n";
   return 1;
+}
+
+// Why connecting to the socket was refused: the user is not in its group.
+std::string SocketDenied(const std::string& socket_path) {
+  std::string user = absl::StrCat("uid ", getuid());
+  if (struct passwd* pw = getpwuid(getuid()); pw != nullptr) user = pw->pw_name;
+  // The socket's group, when this user may even see the file.
+  std::string group = "its git group (--git-group)";
+  struct stat st;
+  if (stat(socket_path.c_str(), &st) == 0) {
+    if (struct group* g = getgrgid(st.st_gid); g != nullptr) {
+      group = absl::StrCat("group ", g->gr_name);
+    }
+  }
+  return absl::StrCat("user ", user, " may not use the controller's git socket ", socket_path,
+                      ": only the controller's user and members of ", group,
+                      " may (deploy/git-user.sh sets that user up)");
 }
 
 }  // namespace
@@ -68,12 +89,15 @@ int RunGitShell(const std::string& socket_path, const std::string& key) {
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return Refuse(
-        "the dflow controller is not running (or its git socket is not reachable); "
-        "try again once it is up");
+    if (errno == EACCES) return Refuse(SocketDenied(socket_path));
+    return Refuse(absl::StrCat("the dflow controller is not running (its git socket ", socket_path,
+                               ": ", std::strerror(errno), "); try again once it is up"));
   }
   std::string line;
-  if (!WriteAll(fd, Line({"auth", key, req->app, req->service})) || !ReadLine(fd, &line)) {
+  // A refused caller is answered before the controller reads: read even when
+  // the write failed.
+  WriteAll(fd, Line({"auth", key, req->app, req->service}));
+  if (!ReadLine(fd, &line)) {
     return Refuse("the dflow controller closed the connection");
   }
   close(fd);
@@ -81,7 +105,17 @@ int RunGitShell(const std::string& socket_path, const std::string& key) {
   if (f[0] != "ok" || f.size() != 2) return Refuse(f.size() > 1 ? f[1] : "refused");
   std::string pusher = "key " + key;
   setenv("DFLOW_PUSHER", pusher.c_str(), 1);
-  std::vector<char*> argv = {const_cast<char*>(req->service.c_str()), f[1].data(), nullptr};
+  // The repository belongs to the controller's user, not to this one: git
+  // serves it only when told it is safe (command-line scope, which the hook's
+  // own git runs inherit through GIT_CONFIG_PARAMETERS).
+  std::string safe = "safe.directory=" + f[1];
+  std::string sub = req->service.substr(4);  // receive-pack | upload-pack
+  std::vector<char*> argv = {const_cast<char*>("git"),
+                             const_cast<char*>("-c"),
+                             safe.data(),
+                             sub.data(),
+                             f[1].data(),
+                             nullptr};
   execvp(argv[0], argv.data());
   return Refuse(absl::StrCat("cannot run ", req->service, ": ", std::strerror(errno)));
 }

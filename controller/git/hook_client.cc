@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -36,7 +37,9 @@ int Dial(const std::string& path) {
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size());
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
     close(fd);
+    errno = err;
     return -1;
   }
   return fd;
@@ -57,17 +60,23 @@ int OneRef(const std::string& socket_path, const std::string& app, const std::st
            const std::string& old_sha, const std::string& new_sha) {
   int fd = Dial(socket_path);
   if (fd < 0) {
-    return Reject(absl::StrCat("cannot reach the dflow controller at ", socket_path,
-                               " (is `dflow-controller run` up?); nothing was stored"));
+    if (errno == EACCES) {
+      return Reject(absl::StrCat("permission denied on the dflow controller's git socket ",
+                                 socket_path,
+                                 ": only the controller's user and its git group may "
+                                 "push; nothing was stored"));
+    }
+    return Reject(absl::StrCat("cannot reach the dflow controller at ", socket_path, " (",
+                               std::strerror(errno),
+                               "; is `dflow-controller run` up?); nothing was stored"));
   }
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
   const char* pusher = getenv("DFLOW_PUSHER");
-  if (!WriteAll(fd, Line({"push", app, ref, old_sha, new_sha, pusher ? pusher : ""}))) {
-    return Reject("the controller closed the hook socket");
-  }
+  // A refused caller is answered before the controller reads: read on.
+  WriteAll(fd, Line({"push", app, ref, old_sha, new_sha, pusher ? pusher : ""}));
   std::string line;
   std::vector<std::string> f;
   for (;;) {

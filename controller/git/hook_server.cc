@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/blob_store.h"
+#include "common/files.h"
 #include "common/names.h"
 #include "controller/git/deploy.h"
 #include "controller/git/wire.h"
@@ -96,7 +97,7 @@ absl::Status HookServer::Start() {
   } else {
     spdlog::warn(
         "git group \"{}\" does not exist: only the controller's own user may push "
-        "(see deploy/setup-git-user.sh)",
+        "(see deploy/git-user.sh)",
         options_.group);
   }
   sockaddr_un addr{};
@@ -104,6 +105,15 @@ absl::Status HookServer::Start() {
     return absl::InvalidArgumentError(absl::StrCat("the git hook socket path ",
                                                    options_.socket_path,
                                                    " is too long; choose a shorter --git-socket"));
+  }
+  // A socket outside the data dir (--git-socket) gets its directory made here,
+  // reachable by the group only.
+  std::string parent = options_.socket_path.substr(0, options_.socket_path.rfind('/'));
+  if (!parent.empty() && !FileExists(parent)) {
+    if (auto s = EnsureDir(parent, have_group_ ? 0750 : 0700); !s.ok()) return s;
+    if (have_group_ && chown(parent.c_str(), static_cast<uid_t>(-1), gid_) != 0) {
+      spdlog::warn("cannot give {} to group {}: {}", parent, options_.group, std::strerror(errno));
+    }
   }
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return absl::InternalError("cannot create the git hook socket");

@@ -1,9 +1,14 @@
 #include "controller/git/repos.h"
 
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -35,6 +40,22 @@ absl::StatusOr<std::string> RunGit(const std::vector<std::string>& args, const s
   return r.stdout_data;
 }
 
+void WarnIfGroupLockedOut(const std::string& data_dir, const Repos& repos,
+                          const std::string& socket) {
+  if (!repos.shared()) return;
+  std::string inside = AbsolutePath(data_dir) + "/";
+  using Setting = std::pair<std::string, std::string>;
+  for (const auto& [what, path] :
+       {Setting{"--repos-dir", repos.Dir()}, Setting{"--git-socket", AbsolutePath(socket)}}) {
+    if (absl::StartsWith(path, inside)) {
+      spdlog::warn(
+          "{} {} is inside the data dir {} (0700): the git group's members (the SSH git user) "
+          "cannot reach it; put it outside, e.g. {} /var/lib/dflow-git/{} (deploy/git-user.sh)",
+          what, path, data_dir, what, what == "--repos-dir" ? "repos" : "git.sock");
+    }
+  }
+}
+
 std::string SelfExe() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -60,32 +81,104 @@ absl::Status ValidateBranch(const std::string& b) {
   return absl::OkStatus();
 }
 
-Repos::Repos(std::string data_dir, std::string hook_binary, std::string hook_socket)
+Repos::Repos(std::string data_dir, std::string repos_dir, std::string hook_binary,
+             std::string hook_socket, std::string group)
     : data_dir_(std::move(data_dir)),
+      repos_dir_(std::move(repos_dir)),
       hook_binary_(std::move(hook_binary)),
-      hook_socket_(std::move(hook_socket)) {}
+      hook_socket_(std::move(hook_socket)),
+      group_(std::move(group)) {
+  if (struct group* g = group_.empty() ? nullptr : getgrnam(group_.c_str()); g != nullptr) {
+    have_group_ = true;
+    gid_ = g->gr_gid;
+  }
+}
+
+absl::Status Repos::Prepare() {
+  RETURN_IF_ERROR(EnsureDir(repos_dir_, have_group_ ? 02770 : 0700));
+  repos_dir_ = AbsolutePath(repos_dir_);
+  if (have_group_ && (chown(repos_dir_.c_str(), static_cast<uid_t>(-1), gid_) != 0 ||
+                      chmod(repos_dir_.c_str(), 02770) != 0)) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot give the git repositories' directory ",
+                                                    repos_dir_, " to group ", group_, ": ",
+                                                    std::strerror(errno),
+                                                    "; run the controller as root or as a "
+                                                    "member of ",
+                                                    group_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Repos::ShareWithGroup(const std::string& path) const {
+  std::error_code ec;
+  auto fix = [&](const std::string& p) -> absl::Status {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return absl::OkStatus();
+    if (st.st_gid != gid_ && lchown(p.c_str(), static_cast<uid_t>(-1), gid_) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot give ", p, " to group ", group_, ": ", std::strerror(errno)));
+    }
+    mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_IWOTH);
+    if (S_ISDIR(st.st_mode)) {
+      mode |= S_ISGID | S_IRWXG;
+    } else {
+      mode |= S_IRGRP | ((st.st_mode & S_IWUSR) ? S_IWGRP : 0);
+    }
+    if (mode != (st.st_mode & 07777) && chmod(p.c_str(), mode) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot set the mode of ", p, ": ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(fix(path));
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    RETURN_IF_ERROR(fix(it->path().string()));
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot walk ", path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Repos::LockDown(const std::string& path) const {
+  // The controller runs git in the repository; git reads config (core.*
+  // settings can name programs) and runs hooks, so the git user may not
+  // change either.
+  for (auto [p, mode] :
+       {std::pair{path + "/config", mode_t{0644}}, std::pair{path + "/hooks", mode_t{0755}}}) {
+    if (chmod(p.c_str(), mode) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot set the mode of ", p, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool Repos::Exists(const std::string& app) const { return FileExists(Path(app) + "/HEAD"); }
 
 absl::Status Repos::Ensure(const std::string& app) {
   RETURN_IF_ERROR(ValidateAppName(app));
-  RETURN_IF_ERROR(EnsureDir(Dir(), 0755));
   std::string path = Path(app);
   if (!Exists(app)) {
-    RETURN_IF_ERROR(
-        RunGit({"init", "--quiet", "--bare", "--initial-branch", kDefaultBranch, path}, Dir())
-            .status());
+    std::vector<std::string> init = {"init", "--quiet", "--bare", "--initial-branch",
+                                     kDefaultBranch};
+    if (have_group_) init.push_back("--shared=group");
+    init.push_back(path);
+    RETURN_IF_ERROR(RunGit(init, Dir()).status());
   }
   RETURN_IF_ERROR(SetConfig(app, "dflow.socket", hook_socket_));
   // Pushes are all-or-nothing, and nobody rewrites the deploy history.
   RETURN_IF_ERROR(SetConfig(app, "receive.atomic", "true"));
+  if (have_group_) RETURN_IF_ERROR(SetConfig(app, "core.sharedRepository", "group"));
   std::string hook = path + "/hooks/pre-receive";
   unlink(hook.c_str());
   if (symlink(hook_binary_.c_str(), hook.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot install the pre-receive hook of app ", app,
                                             " at ", hook, ": ", std::strerror(errno)));
   }
-  return absl::OkStatus();
+  if (have_group_) RETURN_IF_ERROR(ShareWithGroup(path));
+  return LockDown(path);
 }
 
 absl::StatusOr<std::string> Repos::GetConfig(const std::string& app, const std::string& key) const {
@@ -108,7 +201,10 @@ absl::StatusOr<std::string> Repos::GetConfig(const std::string& app, const std::
 
 absl::Status Repos::SetConfig(const std::string& app, const std::string& key,
                               const std::string& value) const {
-  return RunGit({"config", "--file", Path(app) + "/config", key, value}, Dir()).status();
+  RETURN_IF_ERROR(RunGit({"config", "--file", Path(app) + "/config", key, value}, Dir()).status());
+  // git rewrites the file with the repository's shared mode (group-writable).
+  chmod((Path(app) + "/config").c_str(), 0644);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Repos::Branch(const std::string& app) const {

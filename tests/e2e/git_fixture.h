@@ -21,13 +21,18 @@ class GitE2E : public AppsE2E {
     http_port_ = FreePort();
     fleet_ = std::make_unique<Fleet>(tmp_.path());
     fleet_->InitController();
-    fleet_->set_controller_flags({"--http-listen", "127.0.0.1:" + std::to_string(http_port_)});
+    std::vector<std::string> flags = {"--http-listen", "127.0.0.1:" + std::to_string(http_port_)};
+    for (auto& f : ExtraControllerFlags()) flags.push_back(std::move(f));
+    fleet_->set_controller_flags(flags);
     fleet_->StartController();
     fleet_->AddAgent("local-1");
     fleet_->AddAgent("local-2");
     ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
     ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", std::chrono::seconds(20)));
   }
+
+  // More `dflow-controller run` flags (a subclass's git layout).
+  virtual std::vector<std::string> ExtraControllerFlags() { return {}; }
 
   // POST http://127.0.0.1:HTTP/PATH with `body` and headers: {status, body}.
   std::pair<int, std::string> Post(const std::string& path, const std::string& body,

@@ -1,6 +1,9 @@
 // git push to the controller's app repositories (the local path): the
 // pre-receive hook deploys through the durable deploy op, a failing release
 // rejects the push, other branches are stored only, pushes are serialized.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "tests/e2e/git_fixture.h"
@@ -38,6 +41,12 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   ASSERT_TRUE(releases.is_array() && !releases.empty());
   EXPECT_TRUE(Contains(releases[0].value("description", ""), second)) << releases.dump();
   EXPECT_TRUE(Contains(releases[0].value("created_by", ""), "git push by")) << releases.dump();
+  // The commit and the pusher (the local user) in `dflow releases`.
+  std::string table = CliOk({"releases", "web"});
+  EXPECT_TRUE(Contains(table, "git commit " + second)) << table;
+  struct passwd* me = getpwuid(geteuid());
+  ASSERT_NE(me, nullptr);
+  EXPECT_TRUE(Contains(table, std::string("git push by ") + me->pw_name)) << table;
   EXPECT_EQ(BareRef(remote, "main"), second);
 
   // A commit whose instances never pass the health check: rejected, not stored.

@@ -1,7 +1,13 @@
-// git push over SSH: a real sshd on a loopback port whose AuthorizedKeysFile
-// is the one the controller writes from `dflow keys`; every key is forced
-// into `dflow-controller git-shell`.
+// git push over SSH as on a real install: deploy/git-user.sh creates a
+// non-root git user and group (run twice: it is idempotent), the controller
+// keeps the repositories, its git socket and authorized_keys in that user's
+// home outside its 0700 data dir, and a real sshd on a loopback port logs the
+// user in with keys the controller forces into `dflow-controller git-shell`.
+// The users the test creates are removed at the end.
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/e2e/git_fixture.h"
 
@@ -11,6 +17,31 @@ namespace {
 class GitSshE2E : public GitE2E {
  protected:
   void SetUp() override {
+    std::string id = std::to_string(getpid() % 100000);
+    user_ = "dfgit" + id;
+    outsider_ = "dfout" + id;
+    char tmpl[] = "/tmp/dflow-git-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    shared_ = tmpl;
+    chmod(shared_.c_str(), 0755);  // the git user reaches its home through it
+    home_ = shared_ + "/home";
+    std::string script = std::string(DFLOW_EXAMPLES_DIR) + "/../deploy/git-user.sh";
+    auto first = RunProgram({script, "--user", user_, "--home", home_});
+    ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+    created_ = true;
+    EXPECT_TRUE(Contains(first.out, "created user " + user_)) << first.out;
+    auto second = RunProgram({script, "--user", user_, "--home", home_});
+    ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+    EXPECT_FALSE(Contains(second.out, "created")) << second.out;
+    EXPECT_TRUE(Contains(second.out, "--repos-dir " + home_ + "/repos")) << second.out;
+    auto out = RunProgram({"useradd", "--system", "--user-group", "--no-create-home", "--shell",
+                           "/bin/sh", "--", outsider_});
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    struct passwd* pw = getpwnam(user_.c_str());
+    ASSERT_NE(pw, nullptr);
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+
     GitE2E::SetUp();
     if (HasFatalFailure()) return;
     dir_ = tmp_.path() + "/ssh";
@@ -24,10 +55,10 @@ class GitSshE2E : public GitE2E {
     port_ = FreePort();
     Put(dir_ + "/sshd_config",
         "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
-            "/host\nAuthorizedKeysFile " + fleet_->controller_dir() +
-            "/git/authorized_keys\nStrictModes no\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
-            "PidFile " +
+            "/host\nAuthorizedKeysFile " + home_ +
+            "/.ssh/authorized_keys\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin no\n"
+            "SetEnv ASAN_OPTIONS=detect_leaks=0\nPidFile " +
             dir_ + "/sshd.pid\nLogLevel VERBOSE\n");
     sshd_ = Proc({"/usr/sbin/sshd", "-D", "-e", "-f", dir_ + "/sshd_config"}, dir_ + "/sshd.log");
     ASSERT_TRUE(WaitFor([&] { return Contains(sshd_.Log(), "Server listening"); },
@@ -43,8 +74,27 @@ class GitSshE2E : public GitE2E {
     }
   }
 
+  void TearDown() override {
+    sshd_ = Proc();
+    fleet_.reset();  // the controller first: it owns the socket
+    if (created_) {
+      RunProgram({"userdel", "--force", "--", user_});
+      RunProgram({"groupdel", "--", user_});
+    }
+    RunProgram({"userdel", "--force", "--", outsider_});
+    RunProgram({"groupdel", "--", outsider_});
+    if (!shared_.empty()) RunProgram({"rm", "-rf", "--", shared_});
+  }
+
+  std::vector<std::string> ExtraControllerFlags() override {
+    return {"--git-group",       user_,
+            "--repos-dir",       home_ + "/repos",
+            "--git-socket",      home_ + "/git.sock",
+            "--authorized-keys", home_ + "/.ssh/authorized_keys"};
+  }
+
   std::string Url(const std::string& app) {
-    return "ssh://root@127.0.0.1:" + std::to_string(port_) + "/" + app;
+    return "ssh://" + user_ + "@127.0.0.1:" + std::to_string(port_) + "/" + app;
   }
   CliResult GitAs(const std::string& key, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {"git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"};
@@ -54,9 +104,21 @@ class GitSshE2E : public GitE2E {
   // Runs `command` as the SSH command line, as a crafted client would.
   CliResult SshAs(const std::string& key, const std::string& command) {
     return RunProgram(
-        {dir_ + "/ssh-" + key, "-p", std::to_string(port_), "root@127.0.0.1", command});
+        {dir_ + "/ssh-" + key, "-p", std::to_string(port_), user_ + "@127.0.0.1", command});
+  }
+  // `dflow-controller git-shell` run directly as the outsider (uid and gid its
+  // own, no supplementary groups), as sshd would run it for that user.
+  CliResult ShellAsOutsider(const std::string& command) {
+    return RunProgram(
+        {"setpriv", "--reuid", outsider_, "--regid", outsider_, "--clear-groups", "--",
+         DFLOW_CONTROLLER_BIN, "git-shell", "--socket", home_ + "/git.sock", "--key", "alice"},
+        {{"SSH_ORIGINAL_COMMAND", command}});
   }
 
+  std::string user_, outsider_, shared_, home_;
+  bool created_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
   std::string dir_;
   int port_ = 0;
   Proc sshd_;
@@ -70,7 +132,7 @@ TEST_F(GitSshE2E, KeysPushOnlyToTheirAppsAndCraftedNamesAreRefused) {
   auto keys = Json({"keys", "ls", "--json"});
   ASSERT_TRUE(keys.is_array() && keys.size() == 2u) << keys.dump();
   EXPECT_TRUE(Contains(keys[0].value("fingerprint", ""), "SHA256:"));
-  std::string authorized = Read(fleet_->controller_dir() + "/git/authorized_keys");
+  std::string authorized = Read(home_ + "/.ssh/authorized_keys");
   EXPECT_TRUE(Contains(authorized, "git-shell --socket ")) << authorized;
   EXPECT_TRUE(Contains(authorized, " --key alice\",restrict ssh-ed25519 ")) << authorized;
 
@@ -79,11 +141,36 @@ TEST_F(GitSshE2E, KeysPushOnlyToTheirAppsAndCraftedNamesAreRefused) {
   auto push = GitAs("alice", {"-C", work, "push", Url("web"), "main"});
   ASSERT_EQ(push.exit_code, 0) << push.err << sshd_.Log();
   EXPECT_TRUE(Contains(push.err, "remote: release v1 of web is live")) << push.err;
+  // The repository is the git group's, outside the data dir; git ran as the git user.
+  std::string repo = home_ + "/repos/web.git";
+  EXPECT_EQ(Remote("web"), repo);
+  struct stat st;
+  ASSERT_EQ(stat((home_ + "/repos").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, gid_);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  ASSERT_EQ(stat(repo.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, gid_);
+  EXPECT_EQ(st.st_mode & 02070, 02070u) << std::oct << st.st_mode;
+  EXPECT_EQ(st.st_mode & 0002, 0u) << std::oct << st.st_mode;
+  ASSERT_EQ(stat((repo + "/refs/heads/main").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, uid_) << "the push did not run as the git user";
+  EXPECT_EQ(st.st_mode & 0002, 0u);
+  ASSERT_EQ(stat((repo + "/config").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0022, 0u) << "the git user may not change the repository's config";
+  ASSERT_EQ(stat((repo + "/hooks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0022, 0u) << "the git user may not add hooks the controller would run";
+  EXPECT_EQ(GitOk(repo, {"config", "--get", "core.sharedRepository"}), "group");
+  ASSERT_EQ(stat((home_ + "/git.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, gid_);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
   ASSERT_TRUE(WaitSettled("web", 1));
   EXPECT_TRUE(AllAnswer("web", "over-ssh"));
   auto releases = Json({"releases", "web", "--json"});
   ASSERT_TRUE(releases.is_array() && !releases.empty());
   EXPECT_EQ(releases[0].value("created_by", ""), "git push by key alice") << releases.dump();
+  std::string table = CliOk({"releases", "web"});
+  EXPECT_TRUE(Contains(table, "git commit " + sha)) << table;
+  EXPECT_TRUE(Contains(table, "git push by key alice")) << table;
 
   // Clone works for a key with rights.
   auto clone = GitAs("alice", {"clone", "--quiet", Url("web.git"), tmp_.path() + "/clone"});
@@ -115,6 +202,34 @@ TEST_F(GitSshE2E, KeysPushOnlyToTheirAppsAndCraftedNamesAreRefused) {
   push = GitAs("alice", {"-C", work, "push", Url("web"), "main"});
   EXPECT_NE(push.exit_code, 0);
   EXPECT_EQ(BareRef(Remote("web"), "main"), sha);
+}
+
+TEST_F(GitSshE2E, CallersOutsideTheGitGroupAreRefusedByTheSocket) {
+  CliOk({"apps", "create", "web"});
+  CliOk({"keys", "add", "alice", "--file", dir_ + "/alice.pub", "--apps", "web"});
+  std::string sock = home_ + "/git.sock";
+  // The socket file's group and mode stop the outsider at connect().
+  auto r = ShellAsOutsider("git-receive-pack 'web'");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "user " + outsider_ + " may not use the controller's git socket"))
+      << r.err;
+  EXPECT_TRUE(Contains(r.err, "deploy/git-user.sh")) << r.err;
+  // With the home and the socket file opened to everyone, the controller's
+  // SO_PEERCRED check still refuses.
+  ASSERT_EQ(chmod(home_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(sock.c_str(), 0666), 0);
+  r = ShellAsOutsider("git-receive-pack 'web'");
+  chmod(sock.c_str(), 0660);
+  chmod(home_.c_str(), 0750);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, outsider_ + " may not deploy: only the controller's user and the " +
+                                  user_ + " group may use the git hook socket"))
+      << r.err;
+  EXPECT_TRUE(Contains(fleet_->controller().Log(), "refused " + outsider_))
+      << fleet_->controller().Log();
+  EXPECT_EQ(BareRef(Remote("web"), "main"), "");
 }
 
 }  // namespace
