@@ -44,6 +44,7 @@ void RegisterReleases(CLI::App& app, Globals& g);  // releases, rollback, restar
 void RegisterRun(CLI::App& app, Globals& g);       // run, logs
 void RegisterOps(CLI::App& app, Globals& g);       // ops ls|show|cancel
 void RegisterDomains(CLI::App& app, Globals& g);   // domains add|rm|ls (from RegisterApps)
+void RegisterCerts(CLI::App& app, Globals& g);     // certs add|ls|rm (from RegisterDomains)
 // Issue 7: git push deploys.
 void RegisterAppsSet(CLI::App& app, Globals& g);  // apps set (after RegisterApps)
 void RegisterKeys(CLI::App& app, Globals& g);     // keys add|ls|rm

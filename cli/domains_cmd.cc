@@ -1,4 +1,4 @@
-// dflow domains add | rm | ls APP [HOST]
+// dflow domains add | rm | ls | dns APP [HOST]
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -34,6 +34,43 @@ void PrintDomains(const v1::ListDomainsResponse& r, bool json) {
     return;
   }
   for (const auto& d : r.domains()) std::cout << d << "\n";
+}
+
+void PrintDns(const v1::DomainsDnsResponse& r, bool json) {
+  if (json) {
+    nlohmann::json records = nlohmann::json::array();
+    for (const auto& d : r.records()) {
+      records.push_back({{"host", d.host()},
+                         {"type", d.type()},
+                         {"value", d.value()},
+                         {"server", d.server()},
+                         {"status", d.status()},
+                         {"unreachable_since", JsonTime(d.unreachable_since_ms())},
+                         {"instances", d.instances()}});
+    }
+    PrintJson({{"app", r.app()}, {"records", records}});
+    return;
+  }
+  if (r.records().empty()) {
+    std::cout << "; app " << r.app()
+              << " has no web instances on any server: no DNS records to publish\n";
+    return;
+  }
+  std::cout << "; DNS records for app " << r.app()
+            << ": one per server holding its web instances\n";
+  for (const auto& d : r.records()) {
+    std::string value = d.type() == "CNAME" ? d.value() + "." : d.value();
+    std::cout << d.host() << ".\t300\tIN\t" << d.type() << "\t" << value << "\t; " << d.server();
+    if (d.status() == "unreachable") {
+      std::cout << " unreachable since " << HumanTime(d.unreachable_since_ms())
+                << ", remove this record";
+    } else if (d.status() == "draining") {
+      std::cout << " draining";
+    } else {
+      std::cout << ", " << d.instances() << " instance" << (d.instances() == 1 ? "" : "s");
+    }
+    std::cout << "\n";
+  }
 }
 
 }  // namespace
@@ -85,6 +122,29 @@ void RegisterDomains(CLI::App& app, Globals& g) {
       return absl::OkStatus();
     };
   });
+
+  auto* dns = domains->add_subcommand(
+      "dns",
+      "Print the DNS records that spread APP's hostnames over the servers holding its web "
+      "instances: one A/AAAA per server (its address from the fleet; CNAME when that is a "
+      "hostname), zone-file lines; records of unreachable servers are marked for removal");
+  dns->add_option("APP", o->app, "App name")->required();
+  dns->add_flag("--json", o->json,
+                "Print a JSON object {app, records: [{host, type, value, server, status, "
+                "unreachable_since, instances}]}");
+  dns->callback([&g, o] {
+    g.action = [&g, o]() -> absl::Status {
+      if (auto s = CheckAppArg(o->app); !s.ok()) return s;
+      Client client(ResolveTarget(g.controller));
+      v1::ListDomainsRequest req;
+      req.set_app(o->app);
+      auto r = client.Call(&v1::Apps::Stub::DomainsDns, req);
+      if (!r.ok()) return r.status();
+      PrintDns(*r, o->json);
+      return absl::OkStatus();
+    };
+  });
+  RegisterCerts(app, g);
 }
 
 }  // namespace dflow::cli

@@ -24,6 +24,19 @@ void RegisterStatus(CLI::App& app, Globals& g) {
                 << "servers     " << r.servers_total() << " total: " << r.servers_healthy()
                 << " healthy, " << r.servers_unreachable() << " unreachable, "
                 << r.servers_draining() << " draining\n";
+      if (r.expiring_certs_size() > 0) {
+        std::cout << "\ncertificates expiring within 30 days\n";
+        for (const auto& c : r.expiring_certs()) {
+          const bool expired = c.not_after_ms() <= now;
+          std::cout << "  " << c.app() << "  " << (c.subject().empty() ? "-" : c.subject()) << "  "
+                    << (expired ? "EXPIRED on " : "expires ")
+                    << HumanTime(c.not_after_ms()).substr(0, 10)
+                    << (expired ? ""
+                                : " (in " + std::to_string((c.not_after_ms() - now) / 86'400'000) +
+                                      " days)")
+                    << "; replace it: dflow certs add " << c.app() << " --cert FILE --key FILE\n";
+        }
+      }
       if (r.recent_events_size() > 0) {
         std::cout << "\nrecent events\n";
         for (const auto& e : r.recent_events()) {

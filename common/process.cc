@@ -221,6 +221,13 @@ class SpawnSetup {
   }
 
   absl::StatusOr<pid_t> Spawn(const Prepared& p, const std::string& argv0) {
+    // Descriptors the caller inherited without O_CLOEXEC (a `flock` lock, a
+    // test runner's log) must not outlive it in long-lived children.
+    if (absl::Status s =
+            SpawnCall(posix_spawn_file_actions_addclosefrom_np(&actions_, 3), "addclosefrom");
+        !s.ok()) {
+      return s;
+    }
     pid_t pid = -1;
     int rc = posix_spawn(&pid, p.path.c_str(), &actions_, &attr_, p.argv.data(), p.envp);
     if (rc == ENOENT) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/hostname.h"
 #include "common/names.h"
+#include "common/x509.h"
 
 namespace dflow::agent {
 namespace {
@@ -32,6 +33,17 @@ std::string ProxyLocation(const AppRoute& app) {
                         app.app, " has no healthy instances\\n\";\n    }\n");
   }
   return absl::StrCat("    location / {\n      proxy_pass http://app_", app.app, ";\n    }\n");
+}
+
+// The app's hostnames its certificate covers (served over HTTPS).
+std::vector<std::string> TlsHosts(const AppRoute& app) {
+  std::vector<std::string> out;
+  auto info = tls::InspectCertificate(app.cert_pem);
+  if (!info.ok()) return out;
+  for (const auto& h : app.hosts) {
+    if (tls::CertificateCoversHost(*info, h)) out.push_back(h);
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,6 +77,12 @@ absl::Status ValidateRouteTable(const RouteTable& table) {
       return absl::InvalidArgumentError(
           absl::StrCat("app ", app.app, " has a certificate without its key (or a key alone)"));
     }
+    if (!app.cert_pem.empty()) {
+      if (auto info = tls::InspectCertificate(app.cert_pem); !info.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("certificate of app ", app.app, ": ", info.status().message()));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -95,6 +113,12 @@ std::string RenderNginxConfig(const RouteTable& table, const RenderOptions& o) {
                   o.marker,
                   "\\n\";\n    }\n    location / {\n      return 404 \"no app is routed for host "
                   "$host on this server\\n\";\n    }\n  }\n");
+  // A TLS client asking for a name no certificate covers is refused at the
+  // handshake instead of getting another app's certificate (and that app).
+  if (!o.tls_listen.empty()) {
+    absl::StrAppend(&c, "  server {\n    listen ", o.tls_listen,
+                    " ssl default_server;\n    ssl_reject_handshake on;\n  }\n");
+  }
   for (const auto& app : table.apps) {
     if (!app.backends.empty()) {
       absl::StrAppend(&c, "  upstream app_", app.app, " {\n");
@@ -108,11 +132,13 @@ std::string RenderNginxConfig(const RouteTable& table, const RenderOptions& o) {
     const std::string names = absl::StrJoin(app.hosts, " ");
     absl::StrAppend(&c, "  server {\n    listen ", o.listen, ";\n    server_name ", names, ";\n",
                     ProxyLocation(app), "  }\n");
-    if (!o.tls_listen.empty() && !app.cert_pem.empty() && o.cert_path) {
-      absl::StrAppend(&c, "  server {\n    listen ", o.tls_listen, " ssl;\n    server_name ", names,
-                      ";\n    ssl_certificate ", o.cert_path(app, false),
-                      ";\n    ssl_certificate_key ", o.cert_path(app, true), ";\n",
-                      ProxyLocation(app), "  }\n");
+    const std::vector<std::string> tls_hosts =
+        o.tls_listen.empty() || app.cert_pem.empty() ? std::vector<std::string>{} : TlsHosts(app);
+    if (!tls_hosts.empty() && o.cert_path) {
+      absl::StrAppend(&c, "  server {\n    listen ", o.tls_listen, " ssl;\n    server_name ",
+                      absl::StrJoin(tls_hosts, " "), ";\n    ssl_certificate ",
+                      o.cert_path(app, false), ";\n    ssl_certificate_key ",
+                      o.cert_path(app, true), ";\n", ProxyLocation(app), "  }\n");
     }
   }
   absl::StrAppend(&c, "}\n");

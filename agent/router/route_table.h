@@ -3,7 +3,10 @@
 //
 // Every app gets one upstream with all its healthy instances on every server,
 // and one server block matching its hostnames. A request for a host no app
-// owns gets 404; an app without healthy instances answers 503.
+// owns gets 404; an app without healthy instances answers 503. An app with a
+// certificate also gets an HTTPS server block (tls_listen) for the hostnames
+// its certificate covers (common/x509.h); on that listener a name no
+// certificate covers is refused at the TLS handshake.
 #ifndef DFLOW_AGENT_ROUTER_ROUTE_TABLE_H_
 #define DFLOW_AGENT_ROUTER_ROUTE_TABLE_H_
 

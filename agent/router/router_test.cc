@@ -8,11 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 #include "agent/runtime/runtime_test_support.h"
 #include "common/files.h"
 #include "common/process.h"
+#include "common/x509.h"
 
 namespace dflow::agent {
 namespace {
@@ -157,12 +159,27 @@ TEST_F(RouterTest, RefusedTablesAndConfigsKeepTheOldRoutes) {
       << s;
   EXPECT_NE(s.message().find("the previous routes keep serving"), std::string::npos) << s;
 
-  // A certificate nginx cannot load: `nginx -t` refuses it, nothing is reloaded.
+  // Text that is no certificate is refused before nginx sees it.
   AppRoute garbage = Hello({a.port()});
   garbage.cert_pem = "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n";
   garbage.key_pem = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
   s = router_->Apply({.version = 3, .apps = {garbage}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("certificate of app hello: cannot parse the certificate PEM"),
+            std::string::npos)
+      << s;
+
+  // A certificate nginx cannot load (an RSA key below OpenSSL's security
+  // level): `nginx -t` refuses it, nothing is reloaded.
+  auto weak = tls::MakeSelfSignedCertificate(
+      {{"hello.localhost"}, 0, int64_t{4'000'000'000} * 1000, /*rsa_bits=*/1024});
+  ASSERT_TRUE(weak.ok()) << weak.status();
+  AppRoute refused = Hello({a.port()});
+  refused.cert_pem = weak->cert_pem;
+  refused.key_pem = weak->key_pem;
+  s = router_->Apply({.version = 3, .apps = {refused}});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("ee key too small"), std::string::npos) << s;
   EXPECT_NE(s.message().find("nginx -t refused the new routing config"), std::string::npos) << s;
   EXPECT_EQ(router_->state().version, 1);
   EXPECT_NE(router_->state().last_error.find("nginx -t refused"), std::string::npos);
@@ -199,18 +216,54 @@ TEST_F(RouterTest, ServesCertificatesOverTls) {
   EXPECT_EQ(Get("http", port_, "hello.localhost").body, "a");
 }
 
+TEST_F(RouterTest, ServesTlsOnlyForTheHostsTheCertificateCovers) {
+  Backend a(tmp_.path() + "/a", "a");
+  auto cert = tls::MakeSelfSignedCertificate(
+      {{"*.localhost"}, 0, int64_t{4'000'000'000} * 1000});  // not www.example.com
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  AppRoute app = Hello({a.port()});
+  app.cert_pem = cert->cert_pem;
+  app.key_pem = cert->key_pem;
+  ASSERT_TRUE(router_->Apply({.version = 1, .apps = {app}}).ok());
+  EXPECT_TRUE(WaitFor([&] { return Get("https", tls_port_, "hello.localhost").body == "a"; }));
+  const std::string conf = ReadFile(tmp_.path() + "/router/nginx.conf").value_or("");
+  EXPECT_NE(conf.find(" ssl;\n    server_name hello.localhost;\n"), std::string::npos) << conf;
+  // A name no certificate covers is refused at the handshake, never given another app.
+  Http other = Get("https", tls_port_, "www.example.com");
+  EXPECT_EQ(other.code, 0);
+  EXPECT_NE(other.body.find("unrecognized name"), std::string::npos) << other.body;
+  EXPECT_EQ(Get("http", port_, "www.example.com").body, "a");
+}
+
 TEST_F(RouterTest, RestartsNginxThatDied) {
   Backend a(tmp_.path() + "/a", "a");
   ASSERT_TRUE(router_->Apply({.version = 1, .apps = {Hello({a.port()})}}).ok());
   ASSERT_TRUE(WaitFor([&] { return Get("http", port_, "hello.localhost").body == "a"; }));
   int pid = router_->state().pid;
   ASSERT_GT(pid, 0);
+  std::vector<int> workers;  // "PID (nginx) S PPID ..."
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto stat = ReadFile(e.path().string() + "/stat");
+    auto close = stat.ok() ? stat->rfind(") ") : std::string::npos;
+    if (close != std::string::npos && std::atoi(stat->c_str() + close + 4) == pid) {
+      workers.push_back(std::atoi(e.path().filename().c_str()));
+    }
+  }
+  ASSERT_FALSE(workers.empty());
   kill(pid, SIGKILL);
   ASSERT_TRUE(WaitFor([&] {
     return router_->state().pid != pid && router_->state().pid > 0 &&
            Get("http", port_, "hello.localhost").body == "a";
   }));
   EXPECT_EQ(router_->state().restarts, 1);
+  // The dead master's workers went with it: nothing of it holds the port.
+  EXPECT_TRUE(WaitFor([&] {
+    for (int w : workers) {
+      auto stat = ReadFile("/proc/" + std::to_string(w) + "/stat");
+      if (stat.ok() && stat->find(") Z ") == std::string::npos) return false;
+    }
+    return true;
+  }));
 }
 
 TEST_F(RouterTest, ReplacesAMasterLeftByAnEarlierAgent) {

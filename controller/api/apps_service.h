@@ -66,6 +66,16 @@ class AppsService final : public controller::v1::Apps::Service {
                             controller::v1::ListDomainsResponse*) override;
   grpc::Status ListDomains(grpc::ServerContext*, const controller::v1::ListDomainsRequest*,
                            controller::v1::ListDomainsResponse*) override;
+  grpc::Status DomainsDns(grpc::ServerContext*, const controller::v1::ListDomainsRequest*,
+                          controller::v1::DomainsDnsResponse*) override;
+
+  // certs_service.cc
+  grpc::Status AddCert(grpc::ServerContext*, const controller::v1::AddCertRequest*,
+                       controller::v1::AppCert*) override;
+  grpc::Status RemoveCert(grpc::ServerContext*, const controller::v1::RemoveCertRequest*,
+                          controller::v1::RemoveCertResponse*) override;
+  grpc::Status ListCerts(grpc::ServerContext*, const controller::v1::ListCertsRequest*,
+                         controller::v1::ListCertsResponse*) override;
 
  private:
   // The app, after validating its name; NotFound says how to list or create one.

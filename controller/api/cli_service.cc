@@ -1,5 +1,7 @@
 #include "controller/api/cli_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -7,6 +9,7 @@
 #include "common/join_token.h"
 #include "common/names.h"
 #include "common/version.h"
+#include "common/x509.h"
 #include "controller/api/convert.h"
 
 namespace dflow::api {
@@ -52,6 +55,19 @@ grpc::Status CliService::Status(grpc::ServerContext*, const v1::StatusRequest*,
   auto recent = ctx_->store->RecentEvents(10);
   if (!recent.ok()) return ToGrpc(recent.status());
   for (const auto& e : *recent) ToProto(e, response->add_recent_events());
+  // Certificates that expire within 30 days (or have), soonest first.
+  auto certs = ctx_->store->ListAppCerts();
+  if (!certs.ok()) return ToGrpc(certs.status());
+  std::sort(certs->begin(), certs->end(),
+            [](const auto& a, const auto& b) { return a.not_after_ms < b.not_after_ms; });
+  const int64_t soon = ctx_->store->clock()->NowMs() + int64_t{30} * 24 * 3600 * 1000;
+  for (const auto& c : *certs) {
+    if (c.not_after_ms > soon) continue;
+    auto* e = response->add_expiring_certs();
+    e->set_app(c.app);
+    e->set_not_after_ms(c.not_after_ms);
+    e->set_subject(tls::InspectCertificate(c.cert_pem).value_or(tls::CertificateInfo{}).subject_cn);
+  }
   return grpc::Status::OK;
 }
 

@@ -4,6 +4,8 @@
 #include "common/hostname.h"
 #include "common/status_macros.h"
 #include "controller/api/apps_service.h"
+#include "controller/api/dokku_service.h"
+#include "controller/routing/dns_records.h"
 #include "controller/routing/routing.h"
 
 namespace dflow::api {
@@ -49,6 +51,8 @@ grpc::Status AppsService::AddDomain(grpc::ServerContext*, const v1::DomainReques
   }
   if (auto s = ctx_->store->AddDomain(app->name, host); !s.ok()) return ToGrpc(s);
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
+  // On Dokku servers Dokku's proxy serves the domain: an op runs domains:add.
+  if (auto s = ApplyDomainOnDokku(ctx_, app->name, host, true); !s.ok()) return ToGrpc(s);
   return ToGrpc(FillDomains(ctx_, app->name, response));
 }
 
@@ -60,6 +64,10 @@ grpc::Status AppsService::RemoveDomain(grpc::ServerContext*, const v1::DomainReq
     return ToGrpc(s);
   }
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
+  if (auto s = ApplyDomainOnDokku(ctx_, app->name, LowerHostname(request->host()), false);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   return ToGrpc(FillDomains(ctx_, app->name, response));
 }
 
@@ -68,6 +76,32 @@ grpc::Status AppsService::ListDomains(grpc::ServerContext*, const v1::ListDomain
   auto app = FindApp(request->app());
   if (!app.ok()) return ToGrpc(app.status());
   return ToGrpc(FillDomains(ctx_, app->name, response));
+}
+
+grpc::Status AppsService::DomainsDns(grpc::ServerContext*, const v1::ListDomainsRequest* request,
+                                     v1::DomainsDnsResponse* response) {
+  auto app = FindApp(request->app());
+  if (!app.ok()) return ToGrpc(app.status());
+  auto hosts = routing::AppHostnames(ctx_->store, app->name);
+  if (!hosts.ok()) return ToGrpc(hosts.status());
+  auto servers = ctx_->store->ListServers();
+  if (!servers.ok()) return ToGrpc(servers.status());
+  auto instances = ctx_->store->ListInstances(app->name);
+  if (!instances.ok()) return ToGrpc(instances.status());
+  response->set_app(app->name);
+  for (const auto& r : routing::BuildDnsRecords(
+           *hosts, *servers, *instances,
+           [this](const std::string& s) { return ctx_->fleet->Reachable(s); })) {
+    auto* out = response->add_records();
+    out->set_host(r.host);
+    out->set_type(r.type);
+    out->set_value(r.value);
+    out->set_server(r.server);
+    out->set_status(r.status);
+    out->set_unreachable_since_ms(r.unreachable_since_ms);
+    out->set_instances(r.instances);
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace dflow::api

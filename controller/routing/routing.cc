@@ -46,6 +46,16 @@ absl::Status SaveBaseDomainIn(const std::string& data_dir, const std::string& do
   return SaveBaseDomain(store.get(), domain);
 }
 
+absl::StatusOr<std::vector<std::string>> AppHostnames(store::Store* store, const std::string& app) {
+  ASSIGN_OR_RETURN(std::string base, store->GetSetting(kBaseDomainSetting, kDefaultBaseDomain));
+  ASSIGN_OR_RETURN(auto domains, store->ListDomains());
+  std::vector<std::string> hosts = {absl::StrCat(app, ".", base)};
+  for (const auto& [host, owner] : domains) {
+    if (owner == app) hosts.push_back(host);
+  }
+  return hosts;
+}
+
 RoutePusher::RoutePusher(store::Store* store, agents::Fleet* fleet, agents::AgentApi* agents,
                          RoutingOptions options)
     : store_(store), fleet_(fleet), agents_(agents), options_(options) {}
@@ -75,7 +85,7 @@ void RoutePusher::Loop() {
   }
 }
 
-void RoutePusher::PushNow() { Push(/*force=*/true); }
+std::map<std::string, std::string> RoutePusher::PushNow() { return Push(/*force=*/true); }
 
 absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
   ASSIGN_OR_RETURN(std::string base, store_->GetSetting(kBaseDomainSetting, kDefaultBaseDomain));
@@ -83,6 +93,9 @@ absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
   ASSIGN_OR_RETURN(auto domains, store_->ListDomains());
   ASSIGN_OR_RETURN(auto servers, store_->ListServers());
   ASSIGN_OR_RETURN(auto instances, store_->ListAllInstances());
+  ASSIGN_OR_RETURN(auto cert_list, store_->ListAppCerts());
+  std::map<std::string, store::AppCert> certs;
+  for (auto& c : cert_list) certs[c.app] = std::move(c);
   std::map<std::string, std::string> hosts;  // server -> host part of its address
   for (const auto& s : servers) {
     std::string host;
@@ -104,24 +117,29 @@ absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
       }
       route.backends.push_back({hosts[i.server], i.port, i.id, i.server});
     }
+    if (auto c = certs.find(app.name); c != certs.end()) {
+      route.cert_pem = c->second.cert_pem;
+      route.key_pem = c->second.key_pem;
+    }
     spec.apps.push_back(std::move(route));
   }
   return spec;
 }
 
-void RoutePusher::Push(bool force) {
+std::map<std::string, std::string> RoutePusher::Push(bool force) {
   std::lock_guard push(push_mu_);
+  std::map<std::string, std::string> refused;
   auto spec = Build();
   if (!spec.ok()) {
     spdlog::error("cannot build the routing table: {}", spec.status().ToString());
-    return;
+    return refused;
   }
   const std::string key = Key(*spec);
   const int64_t now = NowMs();
-  if (!force && key == last_key_ && now - last_push_ms_ < options_.resend.count()) return;
+  if (!force && key == last_key_ && now - last_push_ms_ < options_.resend.count()) return refused;
   spec->version = version_ = std::max(version_ + 1, store_->clock()->NowMs());
   auto servers = store_->ListServers();
-  if (!servers.ok()) return;
+  if (!servers.ok()) return refused;
   std::vector<std::pair<std::string, std::future<absl::StatusOr<agents::RoutesResult>>>> calls;
   for (const auto& s : *servers) {
     if (!fleet_->Reachable(s.name) || s.runtime != "local") continue;
@@ -146,6 +164,7 @@ void RoutePusher::Push(bool force) {
       continue;
     }
     std::string msg(r.status().message());
+    if (!absl::IsUnavailable(r.status())) refused[server] = msg;
     if (errors_[server] != msg) {
       errors_[server] = msg;
       spdlog::warn("routing table v{} not applied on {}: {}", spec->version, server, msg);
@@ -157,6 +176,7 @@ void RoutePusher::Push(bool force) {
   }
   last_key_ = key;
   last_push_ms_ = now;
+  return refused;
 }
 
 std::string RoutePusher::AppUrl(const std::string& app) {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "controller/agents/agent_api.h"
@@ -44,7 +45,8 @@ class RoutePusher {
 
   // Builds the table now and sends it to every reachable server, returning
   // when each has answered (used before an instance is stopped: drain).
-  void PushNow();
+  // Returns the routers that refused it: server -> why (nginx's message).
+  std::map<std::string, std::string> PushNow();
 
   absl::StatusOr<agents::RoutesSpec> Build();
 
@@ -54,7 +56,7 @@ class RoutePusher {
 
  private:
   void Loop();
-  void Push(bool force);
+  std::map<std::string, std::string> Push(bool force);
 
   store::Store* store_;
   agents::Fleet* fleet_;
@@ -73,6 +75,9 @@ class RoutePusher {
   bool stopping_ = false;
   std::thread loop_;
 };
+
+// The app's hostnames: APP.BASE first, then its custom domains.
+absl::StatusOr<std::vector<std::string>> AppHostnames(store::Store* store, const std::string& app);
 
 // Validates and stores the base domain (`dflow-controller init --domain`).
 absl::Status SaveBaseDomain(store::Store* store, const std::string& domain);

@@ -1,4 +1,4 @@
-// The store's routing records: settings, custom domains.
+// The store's routing records: settings, custom domains, app certificates.
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/store.h"
@@ -67,6 +67,57 @@ absl::StatusOr<std::map<std::string, std::string>> Store::ListDomains() {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     out[st.Text(0)] = st.Text(1);
+  }
+  return out;
+}
+
+absl::Status Store::SetAppCert(const AppCert& cert, const std::string& message) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(GetAppLocked(cert.app).status());
+    ASSIGN_OR_RETURN(Stmt put,
+                     db_->Prepare("INSERT INTO app_certs (app, cert_pem, key_pem, not_after_ms, "
+                                  "added_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(app) DO UPDATE "
+                                  "SET cert_pem = excluded.cert_pem, key_pem = excluded.key_pem, "
+                                  "not_after_ms = excluded.not_after_ms, "
+                                  "added_at_ms = excluded.added_at_ms"));
+    RETURN_IF_ERROR(put.Bind(1, cert.app)
+                        .Bind(2, cert.cert_pem)
+                        .Bind(3, cert.key_pem)
+                        .Bind(4, cert.not_after_ms)
+                        .Bind(5, clock_->NowMs())
+                        .Exec());
+    return AppendEventLocked("cert.added", "", cert.app, message);
+  });
+}
+
+absl::Status Store::RemoveAppCert(const std::string& app) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT 1 FROM app_certs WHERE app = ?"));
+    get.Bind(1, app);
+    ASSIGN_OR_RETURN(bool found, get.Step());
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("app ", app, " has no certificate; see `dflow certs ls`"));
+    }
+    ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM app_certs WHERE app = ?"));
+    RETURN_IF_ERROR(del.Bind(1, app).Exec());
+    return AppendEventLocked(
+        "cert.removed", "", app,
+        absl::StrCat("the certificate of ", app, " was removed; it is served over HTTP only"));
+  });
+}
+
+absl::StatusOr<std::vector<AppCert>> Store::ListAppCerts() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT app, cert_pem, key_pem, not_after_ms, "
+                                         "added_at_ms FROM app_certs ORDER BY app"));
+  std::vector<AppCert> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Text(0), st.Text(1), st.Text(2), st.Int(3), st.Int(4)});
   }
   return out;
 }

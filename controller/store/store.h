@@ -81,6 +81,16 @@ struct FactsUpdate {
   int64_t heartbeat_ms = 0;
 };
 
+// An app's TLS certificate (PEM; the key is a secret: it leaves the
+// controller only to the routers).
+struct AppCert {
+  std::string app;
+  std::string cert_pem;
+  std::string key_pem;
+  int64_t not_after_ms = 0;
+  int64_t added_at_ms = 0;
+};
+
 // The numbered schema migrations, in order; version N is kMigrations[N-1].
 const std::vector<std::string>& Migrations();
 
@@ -183,6 +193,12 @@ class Store {
   // NotFound when the app does not have the host; a "domain.removed" event.
   absl::Status RemoveDomain(const std::string& app, const std::string& host);
   absl::StatusOr<std::map<std::string, std::string>> ListDomains();  // host -> app
+  // An app's certificate, replacing the one it had, with a "cert.added" event
+  // saying `message`. NotFound when the app does not exist.
+  absl::Status SetAppCert(const AppCert& cert, const std::string& message);
+  // NotFound when the app has none; a "cert.removed" event.
+  absl::Status RemoveAppCert(const std::string& app);
+  absl::StatusOr<std::vector<AppCert>> ListAppCerts();  // by app
 
   Clock* clock() const { return clock_; }
 

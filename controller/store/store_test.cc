@@ -216,5 +216,28 @@ TEST_F(StoreTest, EventTokensAreOrdered) {
   EXPECT_EQ(s->RecentEvents(1)->front().message, "second");
 }
 
+TEST_F(StoreTest, AppCertificatesReplaceAndRemoveWithEvents) {
+  auto s = Open();
+  App shop;
+  shop.name = "shop";
+  ASSERT_TRUE(s->CreateApp(shop).ok());
+  EXPECT_EQ(s->SetAppCert({"nope", "C", "K", 1, 0}, "x").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(s->SetAppCert({"shop", "C1", "K1", 100, 0}, "first").ok());
+  ASSERT_TRUE(s->SetAppCert({"shop", "C2", "K2", 200, 0}, "second").ok());
+  auto certs = s->ListAppCerts();
+  ASSERT_TRUE(certs.ok());
+  ASSERT_EQ(certs->size(), 1u);
+  EXPECT_EQ((*certs)[0].cert_pem, "C2");
+  EXPECT_EQ((*certs)[0].key_pem, "K2");
+  EXPECT_EQ((*certs)[0].not_after_ms, 200);
+  EXPECT_EQ((*certs)[0].added_at_ms, clock_.NowMs());
+  ASSERT_TRUE(s->RemoveAppCert("shop").ok());
+  auto again = s->RemoveAppCert("shop");
+  EXPECT_EQ(again.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(again.message()), ::testing::HasSubstr("app shop has no certificate"));
+  EXPECT_TRUE(s->ListAppCerts()->empty());
+  EXPECT_THAT(EventKinds(*s), ::testing::IsSupersetOf({"cert.added", "cert.removed"}));
+}
+
 }  // namespace
 }  // namespace dflow::store

@@ -261,13 +261,17 @@ std::string Fleet::JoinToken() {
   return token;
 }
 
-void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels) {
+void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels,
+                     const std::string& host) {
   int port = FreePort();
   agent_ports_[name] = port;
-  if (routers_) router_ports_[name] = FreePort();
+  if (routers_) {
+    router_ports_[name] = FreePort();
+    router_tls_ports_[name] = FreePort();
+  }
   std::vector<std::string> argv = {
       DFLOW_AGENT_BIN, "join",         "--token",  JoinToken(),
-      "--name",        name,           "--listen", "127.0.0.1:" + std::to_string(port),
+      "--name",        name,           "--listen", host + ":" + std::to_string(port),
       "--data-dir",    agent_dir(name)};
   for (const auto& l : labels) {
     argv.push_back("--label");
@@ -283,6 +287,8 @@ void Fleet::StartAgent(const std::string& name) {
   if (router_ports_.count(name)) {
     argv.push_back("--router-listen");
     argv.push_back("127.0.0.1:" + std::to_string(router_ports_.at(name)));
+    argv.push_back("--router-tls-listen");
+    argv.push_back("127.0.0.1:" + std::to_string(router_tls_ports_.at(name)));
   }
   agents_[name] = Proc(argv, root_ + "/agent-" + name + ".log");
 }

@@ -86,13 +86,17 @@ class Fleet {
 
   CliResult Cli(const std::vector<std::string>& args);
   std::string JoinToken();
-  // Joins (with a fresh token) and starts an agent named `name`.
-  void AddAgent(const std::string& name, const std::vector<std::string>& labels = {});
+  // Joins (with a fresh token) and starts an agent named `name`, listening on
+  // `host` (a loopback address such as 127.0.0.2 for a server of its own).
+  void AddAgent(const std::string& name, const std::vector<std::string>& labels = {},
+                const std::string& host = "127.0.0.1");
   void StartAgent(const std::string& name);
   Proc& agent(const std::string& name) { return agents_.at(name); }
   // Agents added from now on run a router (`--router-listen`) on a free loopback port.
   void set_routers(bool on) { routers_ = on; }
   int router_port(const std::string& name) const { return router_ports_.at(name); }
+  // The router's HTTPS port (`--router-tls-listen`), for agents added with routers on.
+  int router_tls_port(const std::string& name) const { return router_tls_ports_.at(name); }
   // SIGKILLs the process group of every agent's router (nginx outlives a killed agent).
   void KillRouters() const;
   std::string agent_dir(const std::string& name) const { return root_ + "/agents/" + name; }
@@ -123,6 +127,7 @@ class Fleet {
   std::map<std::string, int> agent_ports_;
   bool routers_ = false;
   std::map<std::string, int> router_ports_;
+  std::map<std::string, int> router_tls_ports_;
 };
 
 CliResult RunProgram(const std::vector<std::string>& argv,

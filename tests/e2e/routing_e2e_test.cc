@@ -1,94 +1,18 @@
 // End to end: the routers (real nginx) on both agents of a real fleet, apps
 // reached at http://APP.localhost:<router port> through either server.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <thread>
 
 #include "common/files.h"
-#include "tests/e2e/apps_fixture.h"
+#include "tests/e2e/routing_fixture.h"
 
 namespace dflow::testing {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-struct Reply {
-  int code = 0;  // 0: no HTTP answer
-  std::string body;
-};
-
-// One HTTP/1.0 GET to 127.0.0.1:port with a Host header (raw socket: a client
-// loop of hundreds of requests without a process each).
-Reply Get(int port, const std::string& host, const std::string& path = "/") {
-  Reply r;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return r;
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string resp;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return r;
-  r.code = std::atoi(resp.substr(9, 3).c_str());
-  auto body = resp.find("\r\n\r\n");
-  if (body != std::string::npos) r.body = resp.substr(body + 4);
-  return r;
-}
-
-class RoutingE2E : public AppsE2E {
- protected:
-  void SetUp() override {
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->set_controller_flags({"--wait-to-retire", "1s"});
-    fleet_->StartController();
-    fleet_->set_routers(true);
-    fleet_->AddAgent("local-1");
-    fleet_->AddAgent("local-2");
-    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", seconds(20)));
-    ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", seconds(20)));
-  }
-
-  int Router(const std::string& server) { return fleet_->router_port(server); }
-
-  // The instance ids that answered through a router in `n` requests.
-  std::set<std::string> Answering(const std::string& server, int n) {
-    std::set<std::string> ids;
-    for (int i = 0; i < n; ++i) {
-      Reply r = Get(Router(server), "hello.localhost", "/?format=json");
-      if (r.code != 200) continue;
-      auto j = nlohmann::json::parse(r.body, nullptr, false);
-      if (j.is_object()) ids.insert(j.value("instance", ""));
-    }
-    return ids;
-  }
-
-  std::set<std::string> RunningIds(const std::string& app) {
-    std::set<std::string> ids;
-    auto ps = Ps(app);
-    if (!ps.is_array()) return ids;
-    for (const auto& i : ps) {
-      if (i.value("state", "") == "running") ids.insert(i.value("id", ""));
-    }
-    return ids;
-  }
-};
 
 TEST_F(RoutingE2E, AnAppAnswersThroughEitherServersRouter) {
   DeployHello("hello", 2);
@@ -226,6 +150,51 @@ TEST_F(RoutingE2E, AKilledServersInstancesLeaveTheOtherRouterWithinTheLease) {
   EXPECT_FALSE(Contains(ReadFile(conf).value_or(""), ":" + std::to_string(port_1) + " "));
   // Every request through the surviving router answers.
   for (int i = 0; i < 20; ++i) EXPECT_EQ(Get(Router("local-2"), "hello.localhost").code, 200);
+}
+
+TEST_F(RoutingE2E, DnsRecordsNameEveryServerHoldingTheAppAndMarkUnreachableOnes) {
+  DeployHello("hello", 2);
+  CliOk({"domains", "add", "hello", "shop.example.com"});
+  auto dns = Json({"domains", "dns", "hello", "--json"});
+  ASSERT_TRUE(dns.is_object()) << dns;
+  ASSERT_EQ(dns["records"].size(), 4u) << dns.dump();
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : dns["records"]) {
+    EXPECT_EQ(r["type"], "A");
+    EXPECT_EQ(r["value"], "127.0.0.1");
+    EXPECT_EQ(r["status"], "healthy");
+    EXPECT_EQ(r["instances"], 1);
+    seen.insert({r["host"].get<std::string>(), r["server"].get<std::string>()});
+  }
+  EXPECT_EQ(seen, (std::set<std::pair<std::string, std::string>>{{"hello.localhost", "local-1"},
+                                                                 {"hello.localhost", "local-2"},
+                                                                 {"shop.example.com", "local-1"},
+                                                                 {"shop.example.com", "local-2"}}));
+  std::string text = CliOk({"domains", "dns", "hello"});
+  EXPECT_TRUE(Contains(text, "hello.localhost.\t300\tIN\tA\t127.0.0.1\t; local-1, 1 instance\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "shop.example.com.\t300\tIN\tA\t127.0.0.1\t; local-2, 1 instance\n"))
+      << text;
+
+  // local-2 dies: its records stay, marked for removal, until its instance moves.
+  fleet_->agent("local-2").Signal(SIGKILL);
+  ASSERT_TRUE(fleet_->WaitStatus("local-2", "unreachable", seconds(10)));
+  text = CliOk({"domains", "dns", "hello"});
+  EXPECT_TRUE(
+      Contains(text, "hello.localhost.\t300\tIN\tA\t127.0.0.1\t; local-2 unreachable since "))
+      << text;
+  EXPECT_TRUE(Contains(text, ", remove this record\n")) << text;
+  EXPECT_TRUE(Contains(text, "; local-1, 1 instance\n")) << text;
+  dns = Json({"domains", "dns", "hello", "--json"});
+  for (const auto& r : dns["records"]) {
+    EXPECT_EQ(r["status"], r["server"] == "local-2" ? "unreachable" : "healthy") << r;
+    EXPECT_EQ(r["unreachable_since"].is_null(), r["server"] != "local-2") << r;
+  }
+  // A bad app name is a usage error; an unknown app says so.
+  EXPECT_EQ(Cli({"domains", "dns", "Bad_Name"}).exit_code, 2);
+  auto none = Cli({"domains", "dns", "nope"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(Contains(none.err, "nope")) << none.err;
 }
 
 }  // namespace
