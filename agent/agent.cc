@@ -253,6 +253,11 @@ absl::Status Run(const RunOptions& options) {
     LocalRuntimeOptions runtime_options;
     runtime_options.data_dir = dir;
     runtime_options.server_name = config.name;
+    // Instances listen on the server's address, where the routers reach them.
+    runtime_options.instance_host = InstanceHost(config);
+    if (!runtime_options.instance_host.empty()) {
+      runtime_options.probe_host = runtime_options.instance_host;
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<LocalRuntime> local,
                      LocalRuntime::Open(std::move(runtime_options)));
     spdlog::info("local runtime ready: {} instance(s) alive", local->LiveInstanceCount());

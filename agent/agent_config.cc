@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/names.h"
 
 namespace dflow::agent {
 
@@ -44,6 +45,17 @@ absl::Status SaveConfig(const std::string& data_dir, const AgentConfig& c) {
   if (!c.router_listen.empty()) j["router_listen"] = c.router_listen;
   if (!c.router_tls_listen.empty()) j["router_tls_listen"] = c.router_tls_listen;
   return WriteFileAtomic(data_dir + "/agent.json", j.dump(2) + "\n", 0600);
+}
+
+std::string InstanceHost(const AgentConfig& config) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(config.advertise.empty() ? config.listen : config.advertise, &host, &port)) {
+    return "";
+  }
+  if (host == "localhost") return "127.0.0.1";
+  if (host == "0.0.0.0" || host == "::" || host.empty()) return "";
+  return host;
 }
 
 }  // namespace dflow::agent

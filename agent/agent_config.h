@@ -22,6 +22,11 @@ struct AgentConfig {
   std::string dokku_version{};      // detected at start, reported in facts; not saved
 };
 
+// The address this server's instances listen on (HOST) and are announced at:
+// the host of `advertise` (else `listen`), "localhost" as 127.0.0.1; empty
+// when that is a wildcard (0.0.0.0, ::), leaving the app's own default.
+std::string InstanceHost(const AgentConfig& config);
+
 absl::StatusOr<AgentConfig> LoadConfig(const std::string& data_dir);
 absl::Status SaveConfig(const std::string& data_dir, const AgentConfig& config);
 

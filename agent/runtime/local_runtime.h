@@ -9,7 +9,8 @@
 // tree, argv from the Procfile command (procfile.h: no shell), env = a few
 // variables of the agent's own (PATH, HOME, LANG, LC_ALL, TZ, USER, LOGNAME,
 // TMPDIR) + the release env + PORT + DFLOW_APP, DFLOW_RELEASE ("v3"),
-// DFLOW_PROCESS, DFLOW_INSTANCE_ID. PORT is the spec's, or when it is 0 the
+// DFLOW_PROCESS, DFLOW_INSTANCE_ID, and HOST = instance_host (the server's
+// address) unless the release's config sets HOST. PORT is the spec's, or when it is 0 the
 // next port of [port_min, port_max] that no other instance holds and that is
 // free to bind (the search starts at a point fixed by the server name, so two
 // agents on one host rarely pick the same port at once); an instance keeps its
@@ -68,6 +69,10 @@ struct LocalRuntimeOptions {
   const Clock* clock = nullptr;       // default: the system clock
   ProcessRunner* runner = nullptr;    // for tar, release commands, one-offs; default: posix
   std::string probe_host = "127.0.0.1";
+  // Given to instances as HOST (the address to listen on) unless their config
+  // sets HOST; empty: not set. The agent sets it (and probe_host) to the
+  // server's address so the routers of other servers reach the instances.
+  std::string instance_host{};
   int port_min = 20000;
   int port_max = 29999;
   std::chrono::milliseconds supervise_interval{250};

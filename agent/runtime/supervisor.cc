@@ -182,6 +182,9 @@ absl::Status LocalRuntime::SpawnLocked(Instance& inst, const Release& release) {
   }
   std::map<std::string, std::string> env = CommandEnv(release);
   env["PORT"] = absl::StrCat(r.spec.port);
+  if (!options_.instance_host.empty() && !release.env.count("HOST")) {
+    env["HOST"] = options_.instance_host;
+  }
   env["DFLOW_PROCESS"] = r.spec.process;
   env["DFLOW_INSTANCE_ID"] = r.spec.id;
   ASSIGN_OR_RETURN(CommandLine command, ExpandCommand(entry->command, env));
