@@ -49,6 +49,9 @@ void RegisterCerts(CLI::App& app, Globals& g);     // certs add|ls|rm (from Regi
 void RegisterAppsSet(CLI::App& app, Globals& g);  // apps set (after RegisterApps)
 void RegisterKeys(CLI::App& app, Globals& g);     // keys add|ls|rm
 
+// Issue 6: themes.
+void RegisterThemes(CLI::App& app, Globals& g);  // themes validate|ls|show|add|install|…
+
 }  // namespace dflow::cli
 
 #endif  // DFLOW_CLI_COMMAND_H_

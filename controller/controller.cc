@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/blob_store.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/names.h"
@@ -20,6 +21,7 @@
 #include "controller/api/agent_gateway_service.h"
 #include "controller/api/apps_service.h"
 #include "controller/api/cli_service.h"
+#include "controller/api/themes_service.h"
 #include "controller/git/git_service.h"
 #include "controller/git/hook_server.h"
 #include "controller/git/keys.h"
@@ -202,6 +204,14 @@ absl::Status Run(const RunOptions& options) {
   api::CliService cli(&ctx);
   api::AppsService apps(&ctx);
   git::GitService git_service(&ctx, &repos, &keys);
+  // Themes: the built-in catalog and custom themes (DATA/themes, archives in
+  // the release blob store).
+  BlobStore theme_blobs(ctx.archive_dir);
+  controller_themes::ThemeCatalog theme_catalog(
+      options.themes_catalog.empty() ? DFLOW_THEMES_CATALOG_DIR : options.themes_catalog, dir,
+      &theme_blobs);
+  controller_themes::Installer theme_installer(&ctx, &theme_catalog);
+  api::ThemesService themes_service(&ctx, &theme_catalog, &theme_installer);
 
   // Agent API: TLS; a client certificate is optional at the handshake (Join has
   // none) but verified against the CA when present.
@@ -234,6 +244,7 @@ absl::Status Run(const RunOptions& options) {
   cli_builder.RegisterService(&cli);
   cli_builder.RegisterService(&apps);
   cli_builder.RegisterService(&git_service);
+  cli_builder.RegisterService(&themes_service);
   std::unique_ptr<grpc::Server> cli_server = cli_builder.BuildAndStart();
   if (!cli_server || cli_bound == 0) {
     agent_server->Shutdown();
@@ -258,6 +269,7 @@ absl::Status Run(const RunOptions& options) {
   engine.Start();  // resumes the ops a previous controller left in flight
   routes.Start();
   reconciler.Start();
+  theme_installer.Start();  // finishes installs a previous controller left in flight
   spdlog::info("dflow-controller serving agents on {} (advertised as {}), CLI on {}",
                options.listen, advertise, socket_path);
 
@@ -270,6 +282,7 @@ absl::Status Run(const RunOptions& options) {
   webhooks.Stop();
   hooks.Stop();
   reconciler.Stop();
+  theme_installer.Stop();
   engine.Stop();  // each op stops at a step boundary and resumes at the next start
   routes.Stop();
   agent_server->Shutdown(deadline);

@@ -45,6 +45,7 @@ struct RunOptions {
   std::string http_listen = "127.0.0.1:7480";      // --http-listen
   int64_t http_max_body_bytes = int64_t{1} << 20;  // --http-max-body
   int http_workers = 16;                           // --http-workers
+  std::string themes_catalog;  // --themes-catalog (default: the catalog dflow was built with)
 };
 
 // Creates the data directory, the store and the CA. Refuses a directory that

@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
                   "at most 2s)")
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
+  run->add_option("--themes-catalog", run_options.themes_catalog,
+                  "Directory of built-in themes (<name>/theme.yaml); default: the catalog "
+                  "dflow was built with (" DFLOW_THEMES_CATALOG_DIR ")");
 
   std::string shell_socket, shell_key;
   auto* git_shell = app.add_subcommand(

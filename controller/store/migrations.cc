@@ -136,6 +136,30 @@ CREATE TABLE app_certs (
   added_at_ms INTEGER NOT NULL
 );
 )sql",
+      // Themes (issue 6): installs and the secrets generated for each app.
+      R"sql(
+CREATE TABLE theme_installs (
+  app TEXT PRIMARY KEY,
+  theme TEXT NOT NULL,
+  version TEXT NOT NULL,
+  inputs TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL,
+  op_id INTEGER NOT NULL DEFAULT 0,
+  keep_on_failure INTEGER NOT NULL DEFAULT 0,
+  created_app INTEGER NOT NULL DEFAULT 1,
+  error TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  secrets_generated INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE theme_secrets (
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (app, name)
+);
+)sql",
   };
   return kMigrations;
 }

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "controller/store/apps.h"
+#include "controller/store/themes.h"
 
 namespace dflow::store {
 
@@ -199,6 +200,18 @@ class Store {
   // NotFound when the app has none; a "cert.removed" event.
   absl::Status RemoveAppCert(const std::string& app);
   absl::StatusOr<std::vector<AppCert>> ListAppCerts();  // by app
+
+  // Themes (themes_store.cc): installs and the secrets generated for an app.
+  absl::StatusOr<std::map<std::string, std::string>> GetThemeSecrets(const std::string& app);
+  // Adds the secrets the app does not have yet; an existing one is never replaced.
+  absl::Status AddThemeSecrets(const std::string& app,
+                               const std::map<std::string, std::string>& secrets);
+  absl::Status DeleteThemeSecrets(const std::string& app);
+  // Inserts or replaces the app's install record, with a "theme.<state>" event.
+  absl::Status SaveThemeInstall(const ThemeInstall& install);
+  absl::StatusOr<ThemeInstall> GetThemeInstall(const std::string& app);
+  absl::StatusOr<std::vector<ThemeInstall>> ListThemeInstalls();
+  absl::Status DeleteThemeInstall(const std::string& app);
 
   Clock* clock() const { return clock_; }
 

@@ -1,0 +1,245 @@
+// Installer: install, the runtime checks, rendering and the source archive.
+// installer_lifecycle.cc: the supervisor, uninstall, upgrade, secrets.
+#include "controller/themes/installer.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/blob_store.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/names.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+#include "controller/api/source_archive.h"
+#include "controller/git/repos.h"
+#include "controller/routing/routing.h"
+#include "themes/render.h"
+#include "themes/secrets.h"
+
+namespace dflow::controller_themes {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMaxBundleBytes = int64_t{200} << 20;
+
+bool NeedsDokku(const themes::Theme& t) {
+  return t.source.kind == themes::Source::Kind::kImage ||
+         t.source.kind == themes::Source::Kind::kGit;
+}
+
+std::string SourceWords(const themes::Theme& t) {
+  if (t.source.kind == themes::Source::Kind::kImage) return "an image (" + t.source.image + ")";
+  if (t.source.kind != themes::Source::Kind::kGit) {
+    return absl::StrCat("a ", themes::SourceKindName(t.source.kind));
+  }
+  return absl::StrCat("a git repository (", t.source.git, " at ", t.source.ref, ")");
+}
+
+// Installs that need Dokku's services, storage, ports, checks and image or
+// git deploys wait for those to be wired into the controller (issue 5).
+absl::Status NotOnDokkuYet(const themes::Theme& t) {
+  return absl::UnimplementedError(absl::StrCat(
+      "theme ", t.name, " runs from ", SourceWords(t), t.services.empty() ? "" : " with services",
+      " on a Dokku server, which `dflow themes install` does not drive yet; install a bundle "
+      "theme (e.g. statuspage) on any server for now"));
+}
+
+}  // namespace
+
+absl::Status Installer::CheckRuntime(const themes::Theme& t, const std::string& server) {
+  ASSIGN_OR_RETURN(auto servers, ctx_->store->ListServers());
+  if (!server.empty()) {
+    auto it = std::find_if(servers.begin(), servers.end(),
+                           [&](const store::Server& s) { return s.name == server; });
+    if (it == servers.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no server named ", server, "; `dflow servers ls` lists them"));
+    }
+    if (it->runtime != "dokku" && NeedsDokku(t)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "theme ", t.name, " runs from ", SourceWords(t), ", which needs a Dokku server; ", server,
+          " runs the LocalRuntime (", it->runtime,
+          "), which runs Procfile apps only. Install it on a server whose agent runs "
+          "`dflow-agent run --runtime dokku` (--server NAME), or pick a bundle theme such as "
+          "statuspage"));
+    }
+    if (it->runtime != "dokku" && !t.services.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("theme ", t.name, " needs services (", t.services[0].type,
+                       "), which Dokku servers "
+                       "provide; ",
+                       server,
+                       " runs the LocalRuntime. Install it on a Dokku server "
+                       "(`dflow-agent run --runtime dokku`)"));
+    }
+    if (NeedsDokku(t) || !t.services.empty()) return NotOnDokkuYet(t);
+    return absl::OkStatus();
+  }
+  if (!NeedsDokku(t) && t.services.empty()) return absl::OkStatus();
+  bool any_dokku = std::any_of(servers.begin(), servers.end(),
+                               [](const store::Server& s) { return s.runtime == "dokku"; });
+  if (!any_dokku) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "theme ", t.name, " runs from ", SourceWords(t), t.services.empty() ? "" : " with services",
+        " and needs a Dokku server, but every server runs the LocalRuntime, which runs Procfile "
+        "apps only; add a server with `dflow-agent run --runtime dokku` and pass --server NAME"));
+  }
+  return NotOnDokkuYet(t);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
+    const CatalogTheme& c, const std::string& app, const std::map<std::string, std::string>& inputs,
+    std::map<std::string, std::string>* merged, bool* generated_all) {
+  const themes::Theme& t = c.theme;
+  ASSIGN_OR_RETURN(auto secrets, ctx_->store->GetThemeSecrets(app));
+  std::map<std::string, std::string> fresh;
+  for (const auto& s : t.secrets) {
+    if (secrets.count(s.name)) continue;
+    ASSIGN_OR_RETURN(fresh[s.name], themes::GenerateSecret(s));
+  }
+  *generated_all = fresh.size() == t.secrets.size();
+  themes::RenderContext rc;
+  rc.app_name = app;
+  rc.app_url = ctx_->routes != nullptr ? ctx_->routes->AppUrl(app)
+                                       : absl::StrCat("http://", app, ".localhost");
+  rc.inputs = inputs;
+  rc.secrets = secrets;
+  rc.secrets.insert(fresh.begin(), fresh.end());
+  ASSIGN_OR_RETURN(themes::RenderedTheme r, themes::Render(t, rc));
+  // Stored only once the values are known to render: a refused install
+  // leaves nothing behind.
+  if (!fresh.empty()) RETURN_IF_ERROR(ctx_->store->AddThemeSecrets(app, fresh));
+  *merged = r.inputs;
+  std::map<std::string, std::string> env(r.env.begin(), r.env.end());
+  return env;
+}
+
+absl::StatusOr<std::string> Installer::SourceDigest(const CatalogTheme& c) {
+  const themes::Theme& t = c.theme;
+  BlobStore blobs(ctx_->archive_dir);
+  if (!c.archive_digest.empty()) {
+    if (!blobs.Has(c.archive_digest)) {
+      return absl::DataLossError(absl::StrCat("the archive of theme ", t.name,
+                                              " is missing from the controller; add it again"));
+    }
+    return c.archive_digest;
+  }
+  if (t.source.kind != themes::Source::Kind::kBundle) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("theme ", t.name, " has no source archive this controller can deploy"));
+  }
+  // A built-in bundle: packed the same way every time (sorted, fixed owner
+  // and times), so the same bundle is the same release source.
+  std::string dir = (fs::path(c.dir) / t.source.bundle).string();
+  ASSIGN_OR_RETURN(std::string nonce, RandomBytes(8));
+  std::string tmp = absl::StrCat(ctx_->archive_dir, "/.theme-", HexEncode(nonce), ".tar.gz");
+  PosixProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {"tar",
+               "--sort=name",
+               "--mtime=@0",
+               "--owner=0",
+               "--group=0",
+               "--numeric-owner",
+               "--exclude=.git",
+               "-czf",
+               tmp,
+               "-C",
+               dir,
+               "."};
+  spec.deadline = std::chrono::seconds(60);
+  auto result = runner.Run(spec);
+  auto cleanup = [&] { unlink(tmp.c_str()); };
+  if (!result.ok() || result->exit_code != 0) {
+    cleanup();
+    return absl::InternalError(absl::StrCat(
+        "packing the bundle of theme ", t.name, " (", dir,
+        ") failed: ", result.ok() ? result->stderr_data : std::string(result.status().message())));
+  }
+  auto data = ReadFile(tmp);
+  cleanup();
+  if (!data.ok()) return data.status();
+  ASSIGN_OR_RETURN(auto writer, blobs.NewWriter(kMaxBundleBytes));
+  RETURN_IF_ERROR(writer->Append(*data));
+  return writer->Commit();
+}
+
+absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
+  RETURN_IF_ERROR(ValidateAppName(req.app));
+  if (!req.server.empty()) RETURN_IF_ERROR(ValidateServerName(req.server));
+  ASSIGN_OR_RETURN(CatalogTheme c, catalog_->Get(req.theme));
+  const themes::Theme& t = c.theme;
+  SuperviseOnce();
+  std::lock_guard lock(mu_);
+  if (ctx_->store->GetApp(req.app).ok()) {
+    auto prior = ctx_->store->GetThemeInstall(req.app);
+    return absl::AlreadyExistsError(
+        prior.ok() ? absl::StrCat("app ", req.app, " is already installed from theme ",
+                                  prior->theme, " ", prior->version, " (", prior->state,
+                                  "); `dflow themes upgrade ", req.app, "` updates it")
+                   : absl::StrCat("app ", req.app, " already exists; choose another --app name"));
+  }
+  RETURN_IF_ERROR(CheckRuntime(t, req.server));
+  ASSIGN_OR_RETURN(std::string digest, SourceDigest(c));
+  BlobStore blobs(ctx_->archive_dir);
+  ASSIGN_OR_RETURN(std::string procfile, api::ReadProcfile(blobs.Path(digest)));
+  std::map<std::string, std::string> inputs;
+  bool generated_all = true;
+  ASSIGN_OR_RETURN(auto env, RenderConfig(c, req.app, req.inputs, &inputs, &generated_all));
+
+  store::ThemeInstall install;
+  install.app = req.app;
+  install.theme = t.name;
+  install.version = t.version;
+  install.inputs = inputs;
+  install.keep_on_failure = req.keep_on_failure;
+  install.secrets_generated = generated_all;
+  install.created_at_ms = ctx_->clock->NowMs();
+  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(install));
+
+  store::App app;
+  app.name = req.app;
+  app.memory_bytes = t.resources.memory_bytes;
+  app.cpus = t.resources.cpus;
+  if (t.healthcheck) app.health_path = t.healthcheck->path;
+  app.scale = t.processes;
+  app.config = env;
+  app.pinned_server = req.server;
+  if (auto s = ctx_->store->CreateApp(app); !s.ok()) {
+    install.state = "rolled_back";
+    install.created_app = false;
+    install.error = std::string(s.message());
+    (void)ctx_->store->SaveThemeInstall(install);
+    if (generated_all) (void)ctx_->store->DeleteThemeSecrets(req.app);
+    return s;
+  }
+  if (ctx_->repos != nullptr) {
+    if (auto s = ctx_->repos->Ensure(req.app); !s.ok())
+      spdlog::warn("{}", std::string(s.message()));
+  }
+  auto op =
+      ctx_->engine->Deploy(req.app, digest, procfile,
+                           absl::StrCat("theme ", t.name, " ", t.version), "dflow themes install");
+  if (!op.ok()) {
+    install.error = std::string(op.status().message());
+    install.state = req.keep_on_failure ? "failed" : "rolled_back";
+    (void)ctx_->store->SaveThemeInstall(install);
+    if (!req.keep_on_failure) {
+      (void)ctx_->engine->Destroy(req.app);
+      if (generated_all) (void)ctx_->store->DeleteThemeSecrets(req.app);
+    }
+    return op.status();
+  }
+  install.op_id = op->id;
+  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(install));
+  spdlog::info("installing theme {} {} as app {} (op {})", t.name, t.version, req.app, op->id);
+  return op;
+}
+
+}  // namespace dflow::controller_themes

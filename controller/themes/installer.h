@@ -1,0 +1,83 @@
+// Theme installs as durable work: an install records itself in the store
+// (theme_installs) before anything is created, generates the theme's missing
+// secrets (kept in the store; an existing secret is never regenerated), creates
+// the app with the rendered env as its config, and hands the source to the op
+// engine as a deploy op (durable: planned, resumed after a crash, rolled back on
+// failure). The Supervisor (a background thread, and once at start for what a
+// previous controller left) finishes each install when its deploy op ends:
+// `installed`, or — unless --keep-on-failure — undone: the app it created is
+// destroyed by a destroy op and secrets it generated are deleted.
+//
+// Runtimes: a bundle or release theme runs on every runtime; an image or git
+// theme needs a Dokku server and is refused for a LocalRuntime server with a
+// message naming the Dokku runtime. Themes with services need Dokku too.
+// Thread-safe.
+#ifndef DFLOW_CONTROLLER_THEMES_INSTALLER_H_
+#define DFLOW_CONTROLLER_THEMES_INSTALLER_H_
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "controller/api/context.h"
+#include "controller/ops/engine.h"
+#include "controller/themes/catalog.h"
+
+namespace dflow::controller_themes {
+
+struct InstallRequest {
+  std::string theme;
+  std::string app;
+  std::string server;                         // --server: pin the app there
+  std::map<std::string, std::string> inputs;  // --set k=v
+  bool keep_on_failure = false;
+};
+
+struct SecretValue {
+  std::string name;
+  std::string value;
+};
+
+class Installer {
+ public:
+  Installer(api::ControllerContext* ctx, ThemeCatalog* catalog) : ctx_(ctx), catalog_(catalog) {}
+  ~Installer() { Stop(); }
+
+  // Returns the deploy op that rolls the app out.
+  absl::StatusOr<ops::OpRef> Install(const InstallRequest& request);
+  // Destroys the app; without keep_data its secrets and install record go too.
+  absl::StatusOr<ops::OpRef> Uninstall(const std::string& app, bool keep_data);
+  // Deploys the catalog's version of the app's theme (which must be `version`
+  // when given) with the stored inputs and secrets (new secrets generated).
+  absl::StatusOr<ops::OpRef> Upgrade(const std::string& app, const std::string& version);
+  // The app's generated secrets, by name.
+  absl::StatusOr<std::vector<SecretValue>> Secrets(const std::string& app);
+
+  // Finishes installs whose deploy op ended; Start() runs it on a thread.
+  void SuperviseOnce();
+  void Start();
+  void Stop();
+
+ private:
+  // The config an install of `theme` on `app` gets, generating missing secrets.
+  absl::StatusOr<std::map<std::string, std::string>> RenderConfig(
+      const CatalogTheme& theme, const std::string& app,
+      const std::map<std::string, std::string>& inputs, std::map<std::string, std::string>* merged,
+      bool* generated_all);
+  // The source archive's digest in the blob store (packing a built-in bundle).
+  absl::StatusOr<std::string> SourceDigest(const CatalogTheme& theme);
+  absl::Status CheckRuntime(const themes::Theme& theme, const std::string& server);
+
+  api::ControllerContext* ctx_;
+  ThemeCatalog* catalog_;
+  std::mutex mu_;  // one install/upgrade/uninstall decision at a time
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace dflow::controller_themes
+
+#endif  // DFLOW_CONTROLLER_THEMES_INSTALLER_H_

@@ -1,0 +1,153 @@
+// Installer: the supervisor that finishes installs, uninstall, upgrade and
+// the secrets an app was given.
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/blob_store.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "controller/api/source_archive.h"
+#include "controller/themes/installer.h"
+
+namespace dflow::controller_themes {
+
+void Installer::SuperviseOnce() {
+  std::lock_guard lock(mu_);  // one pass at a time, never beside an install decision
+  auto installs = ctx_->store->ListThemeInstalls();
+  if (!installs.ok()) {
+    spdlog::warn("theme installs: {}", std::string(installs.status().message()));
+    return;
+  }
+  for (store::ThemeInstall in : *installs) {
+    if ((in.state != "installing" && in.state != "upgrading") || in.op_id == 0) continue;
+    auto op = ctx_->store->GetOp(in.op_id);
+    if (!op.ok() || !store::OpEnded(op->state)) continue;
+    if (op->state == "succeeded") {
+      if (in.state == "upgrading") {
+        if (auto c = catalog_->Get(in.theme); c.ok()) in.version = c->theme.version;
+      }
+      in.state = "installed";
+      in.error.clear();
+    } else if (in.state == "upgrading") {
+      // The deploy rolled back: the previous release keeps serving.
+      in.state = "installed";
+      in.error = absl::StrCat("the upgrade (op ", op->id, ") ended ", op->state, ": ", op->error);
+    } else if (in.keep_on_failure) {
+      in.state = "failed";
+      in.error = absl::StrCat("op ", op->id, " ended ", op->state, ": ", op->error,
+                              "; kept (--keep-on-failure): `dflow themes uninstall ", in.app,
+                              "` removes it");
+    } else {
+      in.state = "rolled_back";
+      in.error = absl::StrCat("op ", op->id, " ended ", op->state, ": ", op->error);
+      if (in.created_app) {
+        if (auto d = ctx_->engine->Destroy(in.app); !d.ok()) {
+          spdlog::warn("undoing the install of {}: {}", in.app, std::string(d.status().message()));
+          continue;  // tried again at the next pass
+        }
+      }
+      if (in.secrets_generated) (void)ctx_->store->DeleteThemeSecrets(in.app);
+    }
+    if (auto s = ctx_->store->SaveThemeInstall(in); !s.ok())
+      spdlog::warn("{}", std::string(s.message()));
+    spdlog::info("theme install of {}: {}{}", in.app, in.state,
+                 in.error.empty() ? "" : " (" + in.error + ")");
+  }
+}
+
+void Installer::Start() {
+  thread_ = std::thread([this] {
+    uint64_t seen = 0;
+    while (!stopping_.load()) {
+      SuperviseOnce();
+      seen = ctx_->engine->WaitForChange(seen, std::chrono::milliseconds(500));
+    }
+  });
+}
+
+void Installer::Stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<ops::OpRef> Installer::Uninstall(const std::string& app, bool keep_data) {
+  RETURN_IF_ERROR(ValidateAppName(app));
+  SuperviseOnce();  // an install whose op just ended is settled first
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
+  if (!ctx_->store->GetApp(app).ok()) {
+    return absl::NotFoundError(absl::StrCat("app ", app, " (theme ", in.theme, ", ", in.state,
+                                            ") no longer exists; nothing to uninstall"));
+  }
+  ASSIGN_OR_RETURN(ops::OpRef op, ctx_->engine->Destroy(app));
+  if (keep_data) {
+    // Secrets (and, on Dokku, volumes and services) stay for a reinstall.
+    in.state = "uninstalled";
+    in.op_id = op.id;
+    RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
+  } else {
+    RETURN_IF_ERROR(ctx_->store->DeleteThemeSecrets(app));
+    RETURN_IF_ERROR(ctx_->store->DeleteThemeInstall(app));
+  }
+  return op;
+}
+
+absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std::string& version) {
+  RETURN_IF_ERROR(ValidateAppName(app));
+  SuperviseOnce();
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
+  if (in.state != "installed" && in.state != "failed") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "app ", app, " is ", in.state, " (theme ", in.theme, "); upgrade it once it is installed"));
+  }
+  ASSIGN_OR_RETURN(store::App a, ctx_->store->GetApp(app));
+  ASSIGN_OR_RETURN(CatalogTheme c, catalog_->Get(in.theme));
+  if (!version.empty() && version != c.theme.version) {
+    return absl::NotFoundError(absl::StrCat("theme ", in.theme, " is at version ", c.theme.version,
+                                            " in the catalog, not ", version,
+                                            "; `dflow themes add DIR` adds the version you want"));
+  }
+  RETURN_IF_ERROR(CheckRuntime(c.theme, a.pinned_server));
+  ASSIGN_OR_RETURN(std::string digest, SourceDigest(c));
+  BlobStore blobs(ctx_->archive_dir);
+  ASSIGN_OR_RETURN(std::string procfile, api::ReadProcfile(blobs.Path(digest)));
+  std::map<std::string, std::string> inputs;
+  bool generated_all = false;
+  // Stored inputs and secrets are reused; only secrets the new version adds
+  // are generated.
+  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, in.inputs, &inputs, &generated_all));
+  std::map<std::string, std::string> config = a.config;
+  for (const auto& [k, v] : env) config[k] = v;
+  RETURN_IF_ERROR(ctx_->store->SetAppConfig(app, config));
+  ASSIGN_OR_RETURN(ops::OpRef op,
+                   ctx_->engine->Deploy(app, digest, procfile,
+                                        absl::StrCat("theme ", c.theme.name, " ", in.version,
+                                                     " -> ", c.theme.version),
+                                        "dflow themes upgrade"));
+  in.inputs = inputs;
+  in.state = "upgrading";
+  in.op_id = op.id;
+  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
+  return op;
+}
+
+absl::StatusOr<std::vector<SecretValue>> Installer::Secrets(const std::string& app) {
+  RETURN_IF_ERROR(ValidateAppName(app));
+  SuperviseOnce();
+  ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
+  ASSIGN_OR_RETURN(auto values, ctx_->store->GetThemeSecrets(app));
+  std::vector<SecretValue> out;
+  auto c = catalog_->Get(in.theme);
+  if (c.ok()) {  // in the theme's order
+    for (const auto& s : c->theme.secrets) {
+      auto it = values.find(s.name);
+      if (it != values.end()) out.push_back({it->first, it->second});
+      values.erase(s.name);
+    }
+  }
+  for (const auto& [k, v] : values) out.push_back({k, v});
+  return out;
+}
+
+}  // namespace dflow::controller_themes
