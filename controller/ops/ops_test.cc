@@ -373,6 +373,30 @@ TEST_F(OpsTest, DestroyStopsEverythingAndForgetsTheApp) {
   EXPECT_EQ(engine_->Scale("shop", {{"web", 1}}).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(OpsTest, DestroyForgetsTheAppsDomainsAndCertificate) {
+  store::App blog;
+  blog.name = "blog";
+  ASSERT_TRUE(store_->CreateApp(blog).ok());
+  ASSERT_TRUE(store_->AddDomain("shop", "shop.example.com").ok());
+  ASSERT_TRUE(store_->AddDomain("blog", "blog.example.com").ok());
+  ASSERT_TRUE(store_->SetAppCert({"shop", "CERT", "KEY", 1, 0}, "added").ok());
+  ASSERT_TRUE(store_->SetAppCert({"blog", "CERT2", "KEY2", 2, 0}, "added").ok());
+  ASSERT_EQ(Deploy("d1").state, "succeeded");
+  auto ref = engine_->Destroy("shop");
+  ASSERT_TRUE(ref.ok());
+  ASSERT_EQ(Run(ref->id).state, "succeeded");
+  // Only the other app's records are left, and a new app of the same name starts bare.
+  EXPECT_EQ(store_->ListDomains().value(),
+            (std::map<std::string, std::string>{{"blog.example.com", "blog"}}));
+  auto certs = store_->ListAppCerts().value();
+  ASSERT_EQ(certs.size(), 1u);
+  EXPECT_EQ(certs[0].app, "blog");
+  store::App again;
+  again.name = "shop";
+  ASSERT_TRUE(store_->CreateApp(again).ok());
+  EXPECT_EQ(store_->AddDomain("blog", "shop.example.com").ok(), true);
+}
+
 TEST_F(OpsTest, UnreachableServerDuringStopLeavesTheInstanceToTheReconciler) {
   ASSERT_EQ(Scale({{"web", 2}}).state, "succeeded");
   ASSERT_EQ(Deploy("d1").state, "succeeded");

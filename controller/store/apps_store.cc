@@ -317,6 +317,7 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
                           .Exec());
     }
   }
+  if (e.delete_app) RETURN_IF_ERROR(ForgetAppRoutingLocked(app));
   if (!e.event_kind.empty()) {
     RETURN_IF_ERROR(AppendEventLocked(e.event_kind, "", app, e.event_message));
   }

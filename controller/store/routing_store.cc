@@ -122,4 +122,13 @@ absl::StatusOr<std::vector<AppCert>> Store::ListAppCerts() {
   return out;
 }
 
+absl::Status Store::ForgetAppRoutingLocked(const std::string& app) {
+  for (const char* sql :
+       {"DELETE FROM domains WHERE app = ?", "DELETE FROM app_certs WHERE app = ?"}) {
+    ASSIGN_OR_RETURN(Stmt st, db_->Prepare(sql));
+    RETURN_IF_ERROR(st.Bind(1, app).Exec());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace dflow::store

@@ -222,6 +222,8 @@ class Store {
                                  const std::string& app, const std::string& message);
   absl::StatusOr<Server> GetServerLocked(const std::string& name);
   absl::StatusOr<App> GetAppLocked(const std::string& name);
+  // Deletes the app's custom domains and certificate (destroy).
+  absl::Status ForgetAppRoutingLocked(const std::string& app);
   absl::Status ApplyEffectsLocked(const std::string& app, int64_t op_id, const StepEffects& e);
   absl::StatusOr<std::vector<OpStep>> StepsLocked(int64_t op_id);
 

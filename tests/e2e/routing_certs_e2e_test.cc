@@ -161,5 +161,35 @@ TEST_F(RoutingCertsE2E, AReloadNginxWouldRefuseIsNotLoadedAndTheOldConfigServes)
       WaitFor([&] { return Get(Router("local-1"), "www.example.com").code == 200; }, seconds(10)));
 }
 
+TEST_F(RoutingCertsE2E, DestroyRemovesTheAppsDomainsCertificateAndRoutes) {
+  DeployHello("hello", 1);
+  CliOk({"apps", "create", "other"});
+  CliOk({"domains", "add", "hello", "shop.example.com"});
+  auto [crt, key] = Cert("hello", {"hello.localhost"}, Now() - kDay, Now() + 90 * kDay);
+  CliOk({"certs", "add", "hello", "--cert", crt, "--key", key});
+  ASSERT_TRUE(WaitFor([&] { return ServesHttps("hello.localhost", crt); }, seconds(10)));
+  ASSERT_EQ(Get(Router("local-1"), "shop.example.com").code, 200);
+
+  CliOk({"apps", "destroy", "hello", "--force"});
+  // Out of every router (once the reload is through): its hosts are no app's
+  // any more, HTTPS is refused.
+  for (const char* server : {"local-1", "local-2"}) {
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return Get(Router(server), "shop.example.com").code == 404 &&
+                 Get(Router(server), "hello.localhost").code == 404 &&
+                 Https(server, "hello.localhost", crt).exit_code != 0;
+        },
+        seconds(10)))
+        << server << " " << Get(Router(server), "hello.localhost").code;
+  }
+  EXPECT_TRUE(Json({"certs", "ls", "--json"}).empty());
+  // The domain is free for another app, and a new hello starts bare.
+  CliOk({"domains", "add", "other", "shop.example.com"});
+  CliOk({"apps", "create", "hello"});
+  EXPECT_EQ(Json({"domains", "ls", "hello", "--json"})["domains"], nlohmann::json::array());
+  EXPECT_TRUE(Json({"certs", "ls", "hello", "--json"}).empty());
+}
+
 }  // namespace
 }  // namespace dflow::testing
