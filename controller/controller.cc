@@ -25,6 +25,7 @@
 #include "controller/git/git_service.h"
 #include "controller/git/hook_server.h"
 #include "controller/git/keys.h"
+#include "controller/git/legacy_import.h"
 #include "controller/git/repos.h"
 #include "controller/http/server.h"
 #include "controller/http/webhooks.h"
@@ -178,16 +179,17 @@ absl::Status Run(const RunOptions& options) {
   RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
   // Git: a bare repository per app and the pre-receive hook's socket.
   std::string git_socket = options.git_socket.empty() ? dir + "/git.sock" : options.git_socket;
-  git::Repos repos(dir, options.repos_dir.empty() ? dir + "/repos" : options.repos_dir,
+  git::Repos repos(options.repos_dir.empty() ? dir + "/repos" : options.repos_dir,
                    git::SelfExe(), git_socket, options.git_group);
   RETURN_IF_ERROR(repos.Prepare());
   ctx.repos = &repos;
   git::WarnIfGroupLockedOut(dir, repos, git_socket);
   ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
   for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
+  RETURN_IF_ERROR(git::ImportLegacyGitFiles(store.get(), dir, &repos));
   RETURN_IF_ERROR(EnsureDir(dir + "/git", 0700));
   git::Keys keys(
-      dir + "/git/keys.json",
+      store.get(),
       options.authorized_keys.empty() ? dir + "/git/authorized_keys" : options.authorized_keys,
       git::SelfExe(), git_socket);
   RETURN_IF_ERROR(keys.Load());
@@ -197,7 +199,7 @@ absl::Status Run(const RunOptions& options) {
   http_options.max_body_bytes = options.http_max_body_bytes;
   http_options.workers = options.http_workers;
   http::Server http_server(http_options);
-  http::Webhooks webhooks(&ctx, &repos, dir + "/git");
+  http::Webhooks webhooks(&ctx, &repos);
   webhooks.Register(&http_server);
 
   api::AgentGatewayService gateway(&ctx);

@@ -12,8 +12,9 @@
 //   repos/<app>.git  each app's bare git repository (controller/git/repos.h;
 //                    elsewhere with --repos-dir)
 //   git.sock         the pre-receive hook's socket (default; --git-socket)
-//   git/             webhook secrets (secrets/<app>, 0600), seen delivery ids,
-//                    push keys (keys.json) and the authorized_keys written from them
+//   git/             the authorized_keys generated from the store's push keys
+//                    (default; --authorized-keys), and *.imported: the git files
+//                    of earlier controllers, imported into the store
 //   test-crash-fired left by the DFLOW_TEST_CRASH_AT fault-injection hook
 //                    (controller/ops/crash_point.h; tests only)
 #ifndef DFLOW_CONTROLLER_CONTROLLER_H_

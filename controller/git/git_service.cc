@@ -2,9 +2,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "controller/store/store.h"
 
 namespace dflow::git {
 
@@ -34,15 +36,25 @@ absl::Status ValidateGitUrl(const std::string& url) {
   return absl::OkStatus();
 }
 
-absl::Status GitService::Describe(const std::string& app, v1::AppGit* out) {
-  out->set_app(app);
-  ASSIGN_OR_RETURN(std::string branch, repos_->Branch(app));
-  ASSIGN_OR_RETURN(std::string url, repos_->Url(app));
-  ASSIGN_OR_RETURN(std::string secret, repos_->WebhookSecret(app));
-  out->set_branch(branch);
-  out->set_git_url(url);
-  out->set_local_remote(repos_->Path(app));
-  out->set_has_webhook_secret(!secret.empty());
+absl::Status GitService::Describe(const store::AppGit& g, v1::AppGit* out) {
+  out->set_app(g.app);
+  out->set_branch(g.DeployBranch());
+  out->set_git_url(g.git_url);
+  out->set_local_remote(repos_->Path(g.app));
+  out->set_has_webhook_secret(!g.webhook_secret.empty());
+  ASSIGN_OR_RETURN(std::optional<store::WebhookDelivery> last, ctx_->store->LastDelivery(g.app));
+  if (last) {
+    auto* d = out->mutable_last_delivery();
+    d->set_forge(last->forge);
+    d->set_id(last->id);
+    d->set_sha(last->sha);
+    d->set_state(last->state);
+    d->set_op_id(last->op_id);
+    d->set_release(last->release);
+    d->set_message(last->message);
+    d->set_received_at_ms(last->received_at_ms);
+    d->set_updated_at_ms(last->updated_at_ms);
+  }
   return absl::OkStatus();
 }
 
@@ -50,30 +62,34 @@ grpc::Status GitService::SetAppGit(grpc::ServerContext*, const v1::SetAppGitRequ
                                    v1::AppGit* response) {
   const std::string& app = request->app();
   if (auto s = ValidateAppName(app); !s.ok()) return ToGrpc(s);
-  if (auto a = ctx_->store->GetApp(app); !a.ok()) return ToGrpc(a.status());
+  store::AppGitUpdate update;
   if (!request->branch().empty()) {
-    if (auto s = repos_->SetBranch(app, request->branch()); !s.ok()) return ToGrpc(s);
+    if (auto s = ValidateBranch(request->branch()); !s.ok()) return ToGrpc(s);
+    update.branch = request->branch();
   }
   if (!request->git_url().empty()) {
     if (auto s = ValidateGitUrl(request->git_url()); !s.ok()) return ToGrpc(s);
-    if (auto s = repos_->SetUrl(app, request->git_url()); !s.ok()) return ToGrpc(s);
+    update.git_url = request->git_url();
   }
-  std::string secret;
   if (request->generate_webhook_secret()) {
-    auto s = repos_->GenerateWebhookSecret(app);
-    if (!s.ok()) return ToGrpc(s.status());
-    secret = *s;
+    auto bytes = RandomBytes(32);
+    if (!bytes.ok()) return ToGrpc(bytes.status());
+    update.webhook_secret = HexEncode(*bytes);
   }
-  if (auto s = Describe(app, response); !s.ok()) return ToGrpc(s);
-  response->set_webhook_secret(secret);
+  auto g = ctx_->store->UpdateAppGit(app, update);
+  if (!g.ok()) return ToGrpc(g.status());
+  if (auto s = Describe(*g, response); !s.ok()) return ToGrpc(s);
+  // The only answer that carries the secret.
+  if (update.webhook_secret) response->set_webhook_secret(*update.webhook_secret);
   return grpc::Status::OK;
 }
 
 grpc::Status GitService::GetAppGit(grpc::ServerContext*, const v1::GetAppGitRequest* request,
                                    v1::AppGit* response) {
   if (auto s = ValidateAppName(request->app()); !s.ok()) return ToGrpc(s);
-  if (auto a = ctx_->store->GetApp(request->app()); !a.ok()) return ToGrpc(a.status());
-  return ToGrpc(Describe(request->app(), response));
+  auto g = ctx_->store->GetAppGit(request->app());
+  if (!g.ok()) return ToGrpc(g.status());
+  return ToGrpc(Describe(*g, response));
 }
 
 namespace {
@@ -108,31 +124,24 @@ grpc::Status GitService::AddKey(grpc::ServerContext*, const v1::AddKeyRequest* r
     }
     key.apps.push_back(a);
   }
-  auto added = keys_->Add(key);
+  auto added = keys_->Add(key);  // with its event
   if (!added.ok()) return ToGrpc(added.status());
-  ctx_->store
-      ->AppendEvent("git.key_added", "", "",
-                    absl::StrCat("push key ", key.name, " (", key.fingerprint, ") added"))
-      .IgnoreError();
   ToProto(*added, response);
   return grpc::Status::OK;
 }
 
 grpc::Status GitService::ListKeys(grpc::ServerContext*, const v1::ListKeysRequest*,
                                   v1::ListKeysResponse* response) {
-  for (const auto& k : keys_->List()) ToProto(k, response->add_keys());
+  auto keys = keys_->List();
+  if (!keys.ok()) return ToGrpc(keys.status());
+  for (const auto& k : *keys) ToProto(k, response->add_keys());
   return grpc::Status::OK;
 }
 
 grpc::Status GitService::RemoveKey(grpc::ServerContext*, const v1::RemoveKeyRequest* request,
                                    v1::RemoveKeyResponse*) {
   if (auto s = ValidateKeyName(request->name()); !s.ok()) return ToGrpc(s);
-  if (auto s = keys_->Remove(request->name()); !s.ok()) return ToGrpc(s);
-  ctx_->store
-      ->AppendEvent("git.key_removed", "", "",
-                    absl::StrCat("push key ", request->name(), " removed"))
-      .IgnoreError();
-  return grpc::Status::OK;
+  return ToGrpc(keys_->Remove(request->name()));  // with its event
 }
 
 }  // namespace dflow::git

@@ -1,6 +1,7 @@
 // The Git gRPC service (proto/dflow/controller/v1/git.proto): per-app git
-// settings (deploy branch, forge URL, webhook secret) and push keys. Served on
-// the CLI socket.
+// settings (deploy branch, forge URL, webhook secret; kept in the store) and
+// push keys. Served on the CLI socket. A webhook secret is returned only by
+// the call that generated it.
 #ifndef DFLOW_CONTROLLER_GIT_GIT_SERVICE_H_
 #define DFLOW_CONTROLLER_GIT_GIT_SERVICE_H_
 
@@ -33,7 +34,7 @@ class GitService final : public controller::v1::Git::Service {
                          controller::v1::RemoveKeyResponse* response) override;
 
  private:
-  absl::Status Describe(const std::string& app, controller::v1::AppGit* out);
+  absl::Status Describe(const store::AppGit& g, controller::v1::AppGit* out);
 
   api::ControllerContext* ctx_;
   Repos* repos_;

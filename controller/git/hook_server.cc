@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -230,8 +231,9 @@ void HookServer::Serve(int fd) {
   if (!ctx_->store->GetApp(app).ok()) {
     return fail(absl::StrCat("app ", app, " does not exist; `dflow apps ls` lists the apps"));
   }
-  auto branch = repos_->Branch(app);
-  if (!branch.ok()) return fail(std::string(branch.status().message()));
+  auto git = ctx_->store->GetAppGit(app);
+  if (!git.ok()) return fail(std::string(git.status().message()));
+  std::optional<std::string> branch = git->DeployBranch();
   if (ref != "refs/heads/" + *branch || sha == kZeroSha) {
     WriteAll(fd, Line({"skip", absl::StrCat(ref, " stored, not deployed: ", app,
                                             " deploys pushes to ", *branch, " (`dflow apps set ",

@@ -1,7 +1,6 @@
 #include "controller/git/keys.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -11,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/status_macros.h"
+#include "controller/store/store.h"
 
 namespace dflow::git {
 namespace {
@@ -87,9 +87,9 @@ absl::Status ParsePublicKey(const std::string& line, PushKey* key) {
   return absl::OkStatus();
 }
 
-Keys::Keys(std::string state_path, std::string authorized_keys_path, std::string shell_binary,
+Keys::Keys(store::Store* store, std::string authorized_keys_path, std::string shell_binary,
            std::string hook_socket)
-    : state_path_(std::move(state_path)),
+    : store_(store),
       authorized_keys_(std::move(authorized_keys_path)),
       shell_binary_(std::move(shell_binary)),
       hook_socket_(std::move(hook_socket)) {}
@@ -101,90 +101,48 @@ absl::Status Keys::Load() {
         ") go into authorized_keys and may hold only letters, digits, '/', '.', '_', '-' and '+'"));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  keys_.clear();
-  if (FileExists(state_path_)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFile(state_path_));
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_array())
-      return absl::DataLossError(absl::StrCat(state_path_, " is not a JSON array"));
-    for (const auto& k : j) {
-      PushKey key;
-      key.name = k.value("name", "");
-      key.type = k.value("type", "");
-      key.blob = k.value("blob", "");
-      key.fingerprint = k.value("fingerprint", "");
-      key.apps = k.value("apps", std::vector<std::string>{});
-      key.all_apps = k.value("all_apps", false);
-      key.added_at_ms = k.value("added_at_ms", int64_t{0});
-      keys_.push_back(key);
-    }
-  }
-  return SaveLocked();
+  return WriteLocked();
 }
 
-absl::Status Keys::SaveLocked() {
-  nlohmann::json j = nlohmann::json::array();
+absl::Status Keys::WriteLocked() {
+  ASSIGN_OR_RETURN(std::vector<PushKey> keys, store_->ListPushKeys());
   std::string lines =
       "# Written by dflow-controller from its key list (`dflow keys ls`); edits are lost.\n";
-  for (const auto& k : keys_) {
-    j.push_back({{"name", k.name},
-                 {"type", k.type},
-                 {"blob", k.blob},
-                 {"fingerprint", k.fingerprint},
-                 {"apps", k.apps},
-                 {"all_apps", k.all_apps},
-                 {"added_at_ms", k.added_at_ms}});
+  for (const auto& k : keys) {
+    // Checked again: a key's fields reach sshd's option parser.
+    if (!ValidateKeyName(k.name).ok() || !SafeForOptions(k.blob) || !SafeForOptions(k.type)) {
+      continue;
+    }
     absl::StrAppend(&lines, "command=\"", shell_binary_, " git-shell --socket ", hook_socket_,
                     " --key ", k.name, "\",restrict ", k.type, " ", k.blob, " dflow:", k.name,
                     "\n");
   }
-  RETURN_IF_ERROR(WriteFileAtomic(state_path_, j.dump(2) + "\n", 0600));
   return WriteFileAtomic(authorized_keys_, lines, 0644);
 }
 
 absl::StatusOr<PushKey> Keys::Add(PushKey key) {
   RETURN_IF_ERROR(ValidateKeyName(key.name));
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& k : keys_) {
-    if (k.name == key.name) {
-      return absl::AlreadyExistsError(absl::StrCat("a key named ", key.name,
-                                                   " exists; `dflow keys rm ", key.name,
-                                                   "` first, or choose another name"));
-    }
-    if (k.blob == key.blob) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("this key is already added as ", k.name, " (", k.fingerprint, ")"));
-    }
-  }
   key.added_at_ms = SystemClock::Get()->NowMs();
-  keys_.push_back(key);
-  if (auto s = SaveLocked(); !s.ok()) {
-    keys_.pop_back();
-    return s;
-  }
+  RETURN_IF_ERROR(store_->AddPushKey(key));
+  RETURN_IF_ERROR(WriteLocked());
   return key;
 }
 
 absl::Status Keys::Remove(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it =
-      std::find_if(keys_.begin(), keys_.end(), [&](const PushKey& k) { return k.name == name; });
-  if (it == keys_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no key named \"", name, "\"; `dflow keys ls` lists them"));
-  }
-  keys_.erase(it);
-  return SaveLocked();
+  RETURN_IF_ERROR(store_->RemovePushKey(name));
+  return WriteLocked();
 }
 
-std::vector<PushKey> Keys::List() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return keys_;
-}
+absl::StatusOr<std::vector<PushKey>> Keys::List() { return store_->ListPushKeys(); }
 
 std::string Keys::Check(const std::string& key, const std::string& app) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& k : keys_) {
+  auto keys = store_->ListPushKeys();
+  if (!keys.ok()) {
+    return absl::StrCat("cannot read the push keys: ", keys.status().message());
+  }
+  for (const auto& k : *keys) {
     if (k.name != key) continue;
     if (k.all_apps || std::find(k.apps.begin(), k.apps.end(), app) != k.apps.end()) return "";
     return absl::StrCat("key ", key, " may not push to app ", app,

@@ -7,24 +7,20 @@
 #ifndef DFLOW_CONTROLLER_GIT_KEYS_H_
 #define DFLOW_CONTROLLER_GIT_KEYS_H_
 
-#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/store/git.h"
+
+namespace dflow::store {
+class Store;
+}
 
 namespace dflow::git {
 
-struct PushKey {
-  std::string name;
-  std::string type;         // ssh-ed25519, ...
-  std::string blob;         // base64, as in the .pub file
-  std::string fingerprint;  // SHA256:<base64>, as ssh-keygen -l prints it
-  std::vector<std::string> apps;
-  bool all_apps = false;
-  int64_t added_at_ms = 0;
-};
+using PushKey = store::PushKey;
 
 // Key names: [a-z0-9][a-z0-9._-]{0,62}.
 absl::Status ValidateKeyName(const std::string& name);
@@ -34,28 +30,28 @@ absl::Status ParsePublicKey(const std::string& line, PushKey* key);
 
 class Keys {
  public:
-  Keys(std::string state_path, std::string authorized_keys_path, std::string shell_binary,
+  Keys(store::Store* store, std::string authorized_keys_path, std::string shell_binary,
        std::string hook_socket);
 
-  // Reads the keys and rewrites authorized_keys from them.
+  // Checks the paths that go into authorized_keys and writes it from the store.
   absl::Status Load();
+  // Adds (with its event) and rewrites authorized_keys.
   absl::StatusOr<PushKey> Add(PushKey key);
   absl::Status Remove(const std::string& name);
-  std::vector<PushKey> List();
+  absl::StatusOr<std::vector<PushKey>> List();
   // Empty when the key may push to (and clone) the app, else why not.
   std::string Check(const std::string& key, const std::string& app);
 
   const std::string& authorized_keys_path() const { return authorized_keys_; }
 
  private:
-  absl::Status SaveLocked();
+  absl::Status WriteLocked();
 
-  std::string state_path_;
+  store::Store* store_;
   std::string authorized_keys_;
   std::string shell_binary_;
   std::string hook_socket_;
-  std::mutex mu_;
-  std::vector<PushKey> keys_;
+  std::mutex mu_;  // one writer of authorized_keys at a time
 };
 
 }  // namespace dflow::git

@@ -13,7 +13,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/crypto.h"
 #include "common/files.h"
 #include "common/names.h"
 #include "common/process.h"
@@ -81,10 +80,9 @@ absl::Status ValidateBranch(const std::string& b) {
   return absl::OkStatus();
 }
 
-Repos::Repos(std::string data_dir, std::string repos_dir, std::string hook_binary,
-             std::string hook_socket, std::string group)
-    : data_dir_(std::move(data_dir)),
-      repos_dir_(std::move(repos_dir)),
+Repos::Repos(std::string repos_dir, std::string hook_binary, std::string hook_socket,
+             std::string group)
+    : repos_dir_(std::move(repos_dir)),
       hook_binary_(std::move(hook_binary)),
       hook_socket_(std::move(hook_socket)),
       group_(std::move(group)) {
@@ -162,7 +160,7 @@ absl::Status Repos::Ensure(const std::string& app) {
   std::string path = Path(app);
   if (!Exists(app)) {
     std::vector<std::string> init = {"init", "--quiet", "--bare", "--initial-branch",
-                                     kDefaultBranch};
+                                     store::kDefaultBranch};
     if (have_group_) init.push_back("--shared=group");
     init.push_back(path);
     RETURN_IF_ERROR(RunGit(init, Dir()).status());
@@ -207,41 +205,13 @@ absl::Status Repos::SetConfig(const std::string& app, const std::string& key,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Repos::Branch(const std::string& app) const {
-  ASSIGN_OR_RETURN(std::string b, GetConfig(app, "dflow.branch"));
-  return b.empty() ? std::string(kDefaultBranch) : b;
-}
-
-absl::Status Repos::SetBranch(const std::string& app, const std::string& branch) {
-  RETURN_IF_ERROR(ValidateBranch(branch));
-  RETURN_IF_ERROR(GetConfig(app, "dflow.branch").status());
-  return SetConfig(app, "dflow.branch", branch);
-}
-
-absl::StatusOr<std::string> Repos::Url(const std::string& app) const {
-  return GetConfig(app, "dflow.url");
-}
-
-absl::Status Repos::SetUrl(const std::string& app, const std::string& url) {
-  RETURN_IF_ERROR(GetConfig(app, "dflow.url").status());
-  return SetConfig(app, "dflow.url", url);
-}
-
-absl::StatusOr<std::string> Repos::WebhookSecret(const std::string& app) const {
-  RETURN_IF_ERROR(ValidateAppName(app));
-  std::string path = data_dir_ + "/git/secrets/" + app;
-  if (!FileExists(path)) return std::string();
-  return ReadFile(path);
-}
-
-absl::StatusOr<std::string> Repos::GenerateWebhookSecret(const std::string& app) {
-  RETURN_IF_ERROR(GetConfig(app, "dflow.url").status());
-  RETURN_IF_ERROR(EnsureDir(data_dir_ + "/git", 0700));
-  RETURN_IF_ERROR(EnsureDir(data_dir_ + "/git/secrets", 0700));
-  ASSIGN_OR_RETURN(std::string bytes, RandomBytes(32));
-  std::string secret = HexEncode(bytes);
-  RETURN_IF_ERROR(WriteFileAtomic(data_dir_ + "/git/secrets/" + app, secret, 0600));
-  return secret;
+absl::Status Repos::ClearLegacyConfig(const std::string& app, const std::string& key) {
+  ASSIGN_OR_RETURN(std::string value, GetConfig(app, key));
+  if (value.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(
+      RunGit({"config", "--file", Path(app) + "/config", "--unset-all", key}, Dir()).status());
+  chmod((Path(app) + "/config").c_str(), 0644);
+  return absl::OkStatus();
 }
 
 }  // namespace dflow::git

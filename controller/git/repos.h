@@ -7,9 +7,9 @@
 // by the controller's user only (the controller runs git in them). Its `pre-receive` hook is a
 // symlink to the dflow-controller binary (which acts as the hook when called
 // by that name, see hook_client.h), so a push over SSH and a push to the local
-// path run the same hook. Per-app git settings live in the repository's own
-// config: `dflow.branch` (the deploy branch, default main), `dflow.url` (the
-// forge URL a webhook fetches from) and `dflow.socket` (the hook socket).
+// path run the same hook. The repository's config names the hook socket
+// (`dflow.socket`); the app's git settings (deploy branch, forge URL, webhook
+// secret) live in the store (store/git.h).
 // Git always runs through argv (common/process.h), never a shell.
 #ifndef DFLOW_CONTROLLER_GIT_REPOS_H_
 #define DFLOW_CONTROLLER_GIT_REPOS_H_
@@ -21,10 +21,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/store/git.h"
 
 namespace dflow::git {
-
-inline constexpr const char* kDefaultBranch = "main";
 
 class Repos {
  public:
@@ -32,8 +31,7 @@ class Repos {
   // dflow-controller; `hook_socket`: the socket the hook dials; `group`: the
   // git group the repositories are shared with ("" or a missing group: not
   // shared, the directory is 0700).
-  Repos(std::string data_dir, std::string repos_dir, std::string hook_binary,
-        std::string hook_socket, std::string group);
+  Repos(std::string repos_dir, std::string hook_binary, std::string hook_socket, std::string group);
 
   // Creates the repositories' directory with its owner and mode, and makes its
   // path absolute. Call once before anything else.
@@ -48,15 +46,13 @@ class Repos {
   absl::Status Ensure(const std::string& app);
   bool Exists(const std::string& app) const;
 
-  absl::StatusOr<std::string> Branch(const std::string& app) const;
-  absl::Status SetBranch(const std::string& app, const std::string& branch);
-  absl::StatusOr<std::string> Url(const std::string& app) const;
-  absl::Status SetUrl(const std::string& app, const std::string& url);
-  // The app's webhook secret ("" when none), kept outside the repository in
-  // DATA/git/secrets/<app> (0600): the git user can write repositories.
-  absl::StatusOr<std::string> WebhookSecret(const std::string& app) const;
-  // Generates, stores and returns a new secret (32 random bytes, hex).
-  absl::StatusOr<std::string> GenerateWebhookSecret(const std::string& app);
+  // A per-app setting an earlier controller kept in the repository's config
+  // (dflow.branch, dflow.url; "" when unset), and its removal once the store
+  // holds it.
+  absl::StatusOr<std::string> LegacyConfig(const std::string& app, const std::string& key) const {
+    return GetConfig(app, key);
+  }
+  absl::Status ClearLegacyConfig(const std::string& app, const std::string& key);
 
  private:
   absl::StatusOr<std::string> GetConfig(const std::string& app, const std::string& key) const;
@@ -69,7 +65,6 @@ class Repos {
   // config and hooks/: the controller's user alone may change them.
   absl::Status LockDown(const std::string& path) const;
 
-  std::string data_dir_;
   std::string repos_dir_;
   std::string hook_binary_;
   std::string hook_socket_;

@@ -4,7 +4,6 @@
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -18,8 +17,6 @@
 
 namespace dflow::http {
 namespace {
-
-constexpr size_t kMaxDeliveries = 10000;
 
 Response Text(int status, const std::string& text) {
   return {status, "text/plain; charset=utf-8", text + "\n"};
@@ -40,20 +37,7 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-Webhooks::Webhooks(api::ControllerContext* ctx, git::Repos* repos, std::string state_dir)
-    : ctx_(ctx), repos_(repos), deliveries_path_(state_dir + "/deliveries") {
-  EnsureDir(state_dir, 0700).IgnoreError();
-  std::ifstream in(deliveries_path_);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || !seen_.insert(line).second) continue;
-    seen_order_.push_back(line);
-    if (seen_order_.size() > kMaxDeliveries) {
-      seen_.erase(seen_order_.front());
-      seen_order_.pop_front();
-    }
-  }
-}
+Webhooks::Webhooks(api::ControllerContext* ctx, git::Repos* repos) : ctx_(ctx), repos_(repos) {}
 
 Webhooks::~Webhooks() { Stop(); }
 
@@ -72,32 +56,18 @@ void Webhooks::Register(Server* server) {
   server->Post("/hooks/gitlab", [this](const Request& r) { return Gitlab(r); });
 }
 
-bool Webhooks::SeenBefore(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (seen_.count(key)) return true;
-  seen_.insert(key);
-  seen_order_.push_back(key);
-  if (seen_order_.size() > kMaxDeliveries) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
-  std::ofstream out(deliveries_path_, std::ios::app);
-  out << key << "\n";
-  return false;
-}
-
 Response Webhooks::Github(const Request& r) {
   std::string app = r.query.count("app") ? r.query.at("app") : "";
   if (auto s = ValidateAppName(app); !s.ok()) {
     return Text(400, absl::StrCat("add ?app=NAME to the webhook URL: ", s.message()));
   }
-  auto secret = repos_->WebhookSecret(app);
-  if (!ctx_->store->GetApp(app).ok() || !secret.ok() || secret->empty()) {
+  auto git = ctx_->store->GetAppGit(app);
+  if (!git.ok() || git->webhook_secret.empty()) {
     return Text(401, "unknown app or no webhook secret set (`dflow apps set " + app +
                          " --webhook-secret-generate`)");
   }
   std::string sig = r.Header("x-hub-signature-256");
-  std::string want = "sha256=" + HmacSha256Hex(*secret, r.body);
+  std::string want = "sha256=" + HmacSha256Hex(git->webhook_secret, r.body);
   if (!ConstantTimeEquals(sig, want)) {
     spdlog::warn("webhook for {}: bad X-Hub-Signature-256 (delivery {}), ignored", app,
                  r.Header("x-github-delivery"));
@@ -116,12 +86,12 @@ Response Webhooks::Gitlab(const Request& r) {
   if (auto s = ValidateAppName(app); !s.ok()) {
     return Text(400, absl::StrCat("add ?app=NAME to the webhook URL: ", s.message()));
   }
-  auto secret = repos_->WebhookSecret(app);
-  if (!ctx_->store->GetApp(app).ok() || !secret.ok() || secret->empty()) {
+  auto git = ctx_->store->GetAppGit(app);
+  if (!git.ok() || git->webhook_secret.empty()) {
     return Text(401, "unknown app or no webhook secret set (`dflow apps set " + app +
                          " --webhook-secret-generate`)");
   }
-  if (!ConstantTimeEquals(r.Header("x-gitlab-token"), *secret)) {
+  if (!ConstantTimeEquals(r.Header("x-gitlab-token"), git->webhook_secret)) {
     spdlog::warn("webhook for {}: bad X-Gitlab-Token, ignored", app);
     return Text(401, "bad or missing X-Gitlab-Token");
   }
@@ -147,25 +117,31 @@ Response Webhooks::Accept(const std::string& forge, const std::string& app,
   bool hex = (sha.size() == 40 || sha.size() == 64) &&
              sha.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!hex) return Text(400, "the push has no commit SHA in \"after\"");
-  if (SeenBefore(forge + ":" + app + ":" + delivery)) {
-    return Text(200, "ignored: delivery " + delivery + " was received before");
+  store::WebhookDelivery d;
+  d.forge = forge;
+  d.app = app;
+  d.id = delivery;
+  d.sha = sha;
+  auto claimed = ctx_->store->ClaimDelivery(d);
+  if (!claimed.ok()) return Text(500, std::string(claimed.status().message()));
+  if (!*claimed) return Text(200, "ignored: delivery " + delivery + " was received before");
+  auto git = ctx_->store->GetAppGit(app);
+  if (!git.ok()) return Text(500, std::string(git.status().message()));
+  std::string branch = git->DeployBranch();
+  if (ref != "refs/heads/" + branch || sha.find_first_not_of('0') == std::string::npos) {
+    return Text(202, "ignored: " + ref + " is not the deploy branch " + branch);
   }
-  auto branch = repos_->Branch(app);
-  if (!branch.ok()) return Text(500, std::string(branch.status().message()));
-  if (ref != "refs/heads/" + *branch || sha.find_first_not_of('0') == std::string::npos) {
-    return Text(202, "ignored: " + ref + " is not the deploy branch " + *branch);
-  }
-  auto url = repos_->Url(app);
-  if (!url.ok() || url->empty()) {
+  auto url = git->git_url;
+  if (url.empty()) {
     return Text(409, "app " + app + " has no git URL to fetch from; `dflow apps set " + app +
                          " --git-url URL`");
   }
   std::string pusher = forge + " webhook, delivery " + delivery;
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return Text(503, "the controller is shutting down; redeliver later");
-  deploys_.emplace_back(&Webhooks::Deploy, this, app, *url, *branch, sha, pusher);
+  deploys_.emplace_back(&Webhooks::Deploy, this, app, url, branch, sha, pusher);
   return Text(202,
-              "deploying " + sha.substr(0, 12) + " of " + app + " (fetching from " + *url + ")");
+              "deploying " + sha.substr(0, 12) + " of " + app + " (fetching from " + url + ")");
 }
 
 void Webhooks::Deploy(std::string app, std::string url, std::string branch, std::string sha,

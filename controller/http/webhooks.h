@@ -4,9 +4,9 @@
 // The secret is the app's (`dflow apps set NAME --webhook-secret-generate`),
 // compared in constant time; a bad or missing one gets 401 and nothing else
 // happens. A delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID) seen before
-// is answered 200 and ignored; ids are kept in DATA/git/deliveries across
-// restarts. A push to the deploy branch is answered 202; the controller then
-// fetches the branch from the app's --git-url into its repository, checks the
+// is answered 200 and ignored; deliveries are kept in the store
+// (webhook_deliveries, the newest 10000). A push to the deploy branch is answered 202; the
+// controller then fetches the branch from the app's --git-url into its repository, checks the
 // pushed commit is there, and deploys its `git archive` through the same
 // durable deploy op as `dflow deploy` (the release records the commit and the
 // delivery). On success the repository's branch is moved to the commit.
@@ -14,9 +14,7 @@
 #define DFLOW_CONTROLLER_HTTP_WEBHOOKS_H_
 
 #include <atomic>
-#include <deque>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,7 +32,7 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
 class Webhooks {
  public:
-  Webhooks(api::ControllerContext* ctx, git::Repos* repos, std::string state_dir);
+  Webhooks(api::ControllerContext* ctx, git::Repos* repos);
   ~Webhooks();
   void Register(Server* server);
   // Waits for deploys started by deliveries.
@@ -47,17 +45,12 @@ class Webhooks {
   // After authentication: dedupe, branch check, and the deploy.
   Response Accept(const std::string& forge, const std::string& app, const std::string& delivery,
                   const std::string& body);
-  // True when the delivery was seen before; records it otherwise.
-  bool SeenBefore(const std::string& key);
   void Deploy(std::string app, std::string url, std::string branch, std::string sha,
               std::string pusher);
 
   api::ControllerContext* ctx_;
   git::Repos* repos_;
-  std::string deliveries_path_;
   std::mutex mu_;
-  std::set<std::string> seen_;
-  std::deque<std::string> seen_order_;
   std::vector<std::thread> deploys_;
   std::atomic<bool> stopping_{false};
 };

@@ -294,6 +294,7 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
   if (e.delete_app) {
     for (const char* sql :
          {"DELETE FROM instances WHERE app = ?", "DELETE FROM releases WHERE app = ?",
+          "DELETE FROM app_git WHERE app = ?", "DELETE FROM webhook_deliveries WHERE app = ?",
           "DELETE FROM apps WHERE name = ?"}) {
       ASSIGN_OR_RETURN(Stmt st, db_->Prepare(sql));
       RETURN_IF_ERROR(st.Bind(1, app).Exec());

@@ -136,6 +136,40 @@ CREATE TABLE app_certs (
   added_at_ms INTEGER NOT NULL
 );
 )sql",
+      // git (issue 7): per-app settings (deploy branch, forge URL, webhook secret),
+      // SSH push keys and webhook deliveries (replay detection, last result).
+      R"sql(
+CREATE TABLE app_git (
+  app TEXT PRIMARY KEY,
+  branch TEXT NOT NULL DEFAULT '',
+  git_url TEXT NOT NULL DEFAULT '',
+  webhook_secret TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE push_keys (
+  name TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  blob TEXT NOT NULL UNIQUE,
+  fingerprint TEXT NOT NULL,
+  apps TEXT NOT NULL DEFAULT '[]',
+  all_apps INTEGER NOT NULL DEFAULT 0,
+  added_at_ms INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  forge TEXT NOT NULL,
+  app TEXT NOT NULL,
+  delivery TEXT NOT NULL,
+  sha TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  op_id INTEGER NOT NULL DEFAULT 0,
+  release INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '',
+  received_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  UNIQUE (forge, app, delivery)
+);
+CREATE INDEX webhook_deliveries_by_app ON webhook_deliveries(app, seq);
+)sql",
       // Themes (issue 6): installs and the secrets generated for each app.
       R"sql(
 CREATE TABLE theme_installs (

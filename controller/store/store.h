@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "controller/store/apps.h"
+#include "controller/store/git.h"
 #include "controller/store/themes.h"
 
 namespace dflow::store {
@@ -212,6 +213,27 @@ class Store {
   absl::StatusOr<ThemeInstall> GetThemeInstall(const std::string& app);
   absl::StatusOr<std::vector<ThemeInstall>> ListThemeInstalls();
   absl::Status DeleteThemeInstall(const std::string& app);
+
+  // Git (git_store.cc): per-app git settings, push keys, webhook deliveries.
+  // NotFound when the app does not exist; defaults when nothing is set.
+  absl::StatusOr<AppGit> GetAppGit(const std::string& app);
+  // Changes the set fields, with a "git.settings_changed" event; returns all of them.
+  absl::StatusOr<AppGit> UpdateAppGit(const std::string& app, const AppGitUpdate& update);
+  // AlreadyExists when the name or the key itself is taken; a "git.key_added" event.
+  absl::Status AddPushKey(const PushKey& key);
+  // NotFound when there is no such key; a "git.key_removed" event.
+  absl::Status RemovePushKey(const std::string& name);
+  absl::StatusOr<std::vector<PushKey>> ListPushKeys();
+  // Records a delivery (forge, app, id) not seen before and returns true;
+  // false, changing nothing, for one seen before, unless that one failed
+  // before it had an op (then it is claimed again). Keeps the newest 10000.
+  absl::StatusOr<bool> ClaimDelivery(const WebhookDelivery& delivery);
+  // Saves the delivery's state, op, release and message, and appends
+  // `event_kind` (unless empty) with `event_message`, in one transaction.
+  absl::Status UpdateDelivery(const WebhookDelivery& delivery, const std::string& event_kind,
+                              const std::string& event_message);
+  // The app's newest delivery, if any.
+  absl::StatusOr<std::optional<WebhookDelivery>> LastDelivery(const std::string& app);
 
   Clock* clock() const { return clock_; }
 
