@@ -139,6 +139,18 @@ grpc::Status AppsService::GetConfig(grpc::ServerContext*, const v1::GetConfigReq
   auto app = FindApp(request->app());
   if (!app.ok()) return ToGrpc(app.status());
   response->mutable_config()->insert(app->config.begin(), app->config.end());
+  // Secrets a theme install generated are printed only by `dflow themes
+  // secrets APP --reveal`: a value holding one is masked here.
+  if (auto secrets = ctx_->store->GetThemeSecrets(app->name); secrets.ok()) {
+    for (auto& [key, value] : *response->mutable_config()) {
+      for (const auto& [name, secret] : *secrets) {
+        if (secret.empty() || value.find(secret) == std::string::npos) continue;
+        value = absl::StrCat("******** (theme secret; `dflow themes secrets ", app->name,
+                             " --reveal` shows it)");
+        break;
+      }
+    }
+  }
   return grpc::Status::OK;
 }
 
