@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/facts.h"
 #include "agent/runtime/runtime.h"
+#include "common/dokku_names.h"
 #include "common/grpc_status.h"
 #include "common/names.h"
 #include "common/tls.h"
@@ -45,6 +46,7 @@ void ToProto(const InstanceStatus& s, av1::InstanceStatus* p) {
   p->set_started_at_ms(s.started_at_ms);
   p->set_restarts(s.restarts);
   p->set_last_error(s.last_error);
+  p->set_output(s.output);
 }
 
 // Keeps the last kMaxReturnedOutput bytes of streamed output.
@@ -158,21 +160,27 @@ grpc::Status AgentService::PrepareRelease(grpc::ServerContext* context,
                                           av1::PrepareReleaseResponse* response) {
   if (auto s = Ready(*context, "PrepareRelease", request->idempotency_key()); !s.ok()) return s;
   if (auto s = ValidateAppName(request->app()); !s.ok()) return ToGrpc(s);
-  if (auto s = ValidateDigest(request->digest()); !s.ok()) return ToGrpc(s);
-  ReleaseSpec spec{.app = request->app(),
-                   .version = request->version(),
-                   .archive_path = archives_.Path(request->digest()),
-                   .source_digest = request->digest(),
-                   .env = {request->env().begin(), request->env().end()},
-                   .health_path = request->health_path(),
-                   .memory_bytes = request->memory_bytes(),
-                   .cpus = request->cpus()};
+  if (request->image().empty()) {
+    if (auto s = ValidateDigest(request->digest()); !s.ok()) return ToGrpc(s);
+  } else if (auto s = ValidatePinnedImage(request->image()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  ReleaseSpec spec{
+      .app = request->app(),
+      .version = request->version(),
+      .archive_path = request->image().empty() ? archives_.Path(request->digest()) : "",
+      .source_digest = request->digest(),
+      .env = {request->env().begin(), request->env().end()},
+      .health_path = request->health_path(),
+      .memory_bytes = request->memory_bytes(),
+      .cpus = request->cpus(),
+      .image = request->image()};
   for (const auto& [key, value] : spec.env) {
     if (auto s = ValidateEnvKey(key); !s.ok()) return ToGrpc(s);
   }
   OutputTail out;
   absl::Status s = runtime_->PrepareRelease(spec, [&](const std::string& t) { out.Add(t); });
-  if (!s.ok()) return ToGrpc(s);
+  if (!s.ok()) return ToGrpc(NeedsDokku(s));
   auto processes = runtime_->Processes(spec.app, spec.version);
   if (!processes.ok()) return ToGrpc(processes.status());
   response->mutable_processes()->insert(processes->begin(), processes->end());

@@ -19,8 +19,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 
+#include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "common/blob_store.h"
 #include "dflow/agent/v1/agent.grpc.pb.h"
@@ -71,6 +73,34 @@ class AgentService final : public agent::v1::Agent::Service {
   grpc::Status SetRoutes(grpc::ServerContext* context, const agent::v1::SetRoutesRequest* request,
                          agent::v1::SetRoutesResponse* response) override;
 
+  // agent_dokku.cc: what Dokku adds, through the Runtime.
+  grpc::Status AddDomain(grpc::ServerContext* context, const agent::v1::AppDomainRequest* request,
+                         agent::v1::DokkuOutput* response) override;
+  grpc::Status RemoveDomain(grpc::ServerContext* context,
+                            const agent::v1::AppDomainRequest* request,
+                            agent::v1::DokkuOutput* response) override;
+  grpc::Status SetPorts(grpc::ServerContext* context, const agent::v1::SetPortsRequest* request,
+                        agent::v1::DokkuOutput* response) override;
+  grpc::Status MountStorage(grpc::ServerContext* context, const agent::v1::StorageRequest* request,
+                            agent::v1::DokkuOutput* response) override;
+  grpc::Status UnmountStorage(grpc::ServerContext* context,
+                              const agent::v1::StorageRequest* request,
+                              agent::v1::DokkuOutput* response) override;
+  grpc::Status SetCheck(grpc::ServerContext* context, const agent::v1::SetCheckRequest* request,
+                        agent::v1::DokkuOutput* response) override;
+  grpc::Status CreateService(grpc::ServerContext* context,
+                             const agent::v1::CreateServiceRequest* request,
+                             agent::v1::ServiceInfo* response) override;
+  grpc::Status LinkService(grpc::ServerContext* context,
+                           const agent::v1::LinkServiceRequest* request,
+                           agent::v1::DokkuOutput* response) override;
+  grpc::Status UnlinkService(grpc::ServerContext* context,
+                             const agent::v1::LinkServiceRequest* request,
+                             agent::v1::DokkuOutput* response) override;
+  grpc::Status DestroyService(grpc::ServerContext* context,
+                              const agent::v1::DestroyServiceRequest* request,
+                              agent::v1::DokkuOutput* response) override;
+
   // The router this agent runs (--router-listen), or null. Must outlive the service.
   void set_router(Router* router) { router_ = router; }
 
@@ -79,6 +109,16 @@ class AgentService final : public agent::v1::Agent::Service {
   grpc::Status Ready(const grpc::ServerContext& context, const char* rpc,
                      const std::string& key = "");
   std::string ServerName() const;
+  // agent_dokku.cc: Ready, then `checks` (the first failure answers), then
+  // `call` with an output collector; Dokku's output goes into the response.
+  grpc::Status DokkuCall(
+      const grpc::ServerContext& context, const char* rpc, const std::string& key,
+      std::initializer_list<absl::Status> checks,
+      const std::function<absl::Status(const std::function<void(const std::string&)>&)>& call,
+      agent::v1::DokkuOutput* response);
+  // An Unimplemented status from the runtime (something only Dokku does) as
+  // FailedPrecondition naming this server's runtime and the way to a Dokku one.
+  absl::Status NeedsDokku(const absl::Status& s) const;
 
   std::string data_dir_;
   std::function<AgentConfig()> config_;

@@ -48,6 +48,9 @@ void RegisterCerts(CLI::App& app, Globals& g);     // certs add|ls|rm (from Regi
 // Issue 7: git push deploys.
 void RegisterAppsSet(CLI::App& app, Globals& g);  // apps set (after RegisterApps)
 void RegisterKeys(CLI::App& app, Globals& g);     // keys add|ls|rm
+// Issue 5: what Dokku adds.
+void RegisterDokku(CLI::App& app, Globals& g);     // ports, storage, checks
+void RegisterServices(CLI::App& app, Globals& g);  // services create|link|unlink|destroy|ls
 
 // Issue 6: themes.
 void RegisterThemes(CLI::App& app, Globals& g);  // themes validate|ls|show|add|install|…

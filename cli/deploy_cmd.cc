@@ -7,11 +7,13 @@
 #include "cli/archive.h"
 #include "cli/client.h"
 #include "cli/command.h"
+#include "cli/dokku_client.h"
 #include "cli/interrupt.h"
 #include "cli/op_watch.h"
 #include "cli/output.h"
 #include "cli/parse.h"
 #include "common/crypto.h"
+#include "common/dokku_names.h"
 
 namespace dflow::cli {
 namespace {
@@ -25,6 +27,7 @@ struct Options {
   std::string path;
   std::string description;
   std::string max_upload;
+  std::string image;
   bool detach = false;
 };
 
@@ -90,6 +93,22 @@ absl::StatusOr<std::string> Upload(Client& client, const std::string& app,
   return resp.digest().empty() ? digest : resp.digest();
 }
 
+absl::Status DeployImage(Globals& g, const std::string& app, const std::string& image,
+                         const std::string& description, bool detach) {
+  if (auto s = ValidatePinnedImage(image); !s.ok()) return UsageError(s.message());
+  Client client(ResolveTarget(g.controller));
+  v1::DeployImageRequest req;
+  req.set_app(app);
+  req.set_image(image);
+  req.set_description(description);
+  auto ref = CallDokku(client, &v1::Dokku::Stub::DeployImage, req);
+  if (!ref.ok()) return ref.status();
+  std::cerr << "deploying " << image << " to " << app
+            << (ref->release() ? absl::StrCat(" as ", ReleaseName(ref->release())) : "")
+            << " (operation " << ref->id() << ")\n";
+  return FollowOp(client, *ref, {.app = app, .detach = detach});
+}
+
 }  // namespace
 
 void RegisterDeploy(CLI::App& app, Globals& g) {
@@ -100,11 +119,16 @@ void RegisterDeploy(CLI::App& app, Globals& g) {
   o->max_upload = absl::StrCat(kDefaultMaxUploadBytes >> 20, "M");
   cmd->add_option("NAME", o->name, "App name (create it first with `dflow apps create`)")
       ->required();
-  cmd->add_option("--path", o->path,
-                  "Directory to ship; it must hold a Procfile (`web: CMD`, optionally "
-                  "`release: CMD`)")
-      ->required()
-      ->type_name("DIR");
+  auto* path = cmd->add_option("--path", o->path,
+                               "Directory to ship; it must hold a Procfile (`web: CMD`, "
+                               "optionally `release: CMD`)")
+                   ->type_name("DIR");
+  cmd->add_option("--image", o->image,
+                  "Deploy a pinned container image instead of a directory: REPO:TAG or "
+                  "REPO@sha256:DIGEST (no tag and :latest are refused). Dokku servers only "
+                  "(git:from-image); it runs as the `web` process with the image's own command")
+      ->type_name("REPO:TAG")
+      ->excludes(path);
   cmd->add_option("--description", o->description,
                   "Words kept with the release and shown by `dflow releases`");
   cmd->add_option("--max-upload", o->max_upload,
@@ -116,10 +140,15 @@ void RegisterDeploy(CLI::App& app, Globals& g) {
   cmd->footer(
       "The upload shows a progress bar on a terminal. The deploy's progress streams back until "
       "it\nends; the exit code is 1 when it fails. Ctrl-C detaches without cancelling.\n\n"
-      "Example: dflow deploy hello --path examples/hello --description \"first cut\"");
+      "Example: dflow deploy hello --path examples/hello --description \"first cut\"\n"
+      "         dflow deploy shop --image nginx:1.27   (a Dokku server runs git:from-image)");
   cmd->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->name); !s.ok()) return s;
+      if (!o->image.empty() || o->path.empty()) {
+        if (o->image.empty()) return UsageError("give --path DIR or --image REPO:TAG");
+        return DeployImage(g, o->name, o->image, o->description, o->detach);
+      }
       auto limit = ParseByteSize("--max-upload", o->max_upload);
       if (!limit.ok()) return UsageError(limit.status().message());
       // Refuse what cannot be deployed before talking to anyone.

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   using Register = void (*)(CLI::App&, Globals&);
   for (Register r : {RegisterStatus, RegisterServers, RegisterEvents, RegisterApps, RegisterDeploy,
                      RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps,
-                     RegisterAppsSet, RegisterKeys, RegisterThemes}) {
+                     RegisterAppsSet, RegisterKeys, RegisterDokku, RegisterServices, RegisterThemes}) {
     r(app, g);
   }
 

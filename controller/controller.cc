@@ -21,6 +21,7 @@
 #include "controller/api/agent_gateway_service.h"
 #include "controller/api/apps_service.h"
 #include "controller/api/cli_service.h"
+#include "controller/api/dokku_service.h"
 #include "controller/api/themes_service.h"
 #include "controller/git/git_service.h"
 #include "controller/git/hook_server.h"
@@ -205,6 +206,7 @@ absl::Status Run(const RunOptions& options) {
   api::AgentGatewayService gateway(&ctx);
   api::CliService cli(&ctx);
   api::AppsService apps(&ctx);
+  api::DokkuService dokku(&ctx);
   git::GitService git_service(&ctx, &repos, &keys);
   // Themes: the built-in catalog and custom themes (DATA/themes, archives in
   // the release blob store).
@@ -245,6 +247,7 @@ absl::Status Run(const RunOptions& options) {
   cli_builder.SetMaxReceiveMessageSize(16 << 20);  // upload chunks
   cli_builder.RegisterService(&cli);
   cli_builder.RegisterService(&apps);
+  cli_builder.RegisterService(&dokku);
   cli_builder.RegisterService(&git_service);
   cli_builder.RegisterService(&themes_service);
   std::unique_ptr<grpc::Server> cli_server = cli_builder.BuildAndStart();

@@ -67,13 +67,19 @@ absl::Status DokkuRuntime::Deploy(const std::string& app, DokkuApp& a, const Dok
     if (formation.count(type) == 0) before[type] = 0;
   }
   RETURN_IF_ERROR(Scale(app, before, /*skip_deploy=*/true, options_.command_timeout, out));
-  std::string tree_key;
-  ASSIGN_OR_RETURN(std::string archive, PackTree(a, release, &tree_key));
+  std::string tree_key, archive;
+  if (release.image.empty()) {
+    ASSIGN_OR_RETURN(archive, PackTree(a, release, &tree_key));
+  } else {
+    tree_key = absl::StrCat("image:", release.image);
+  }
   absl::Status s;
   if (!had_deploy || tree_key != a.deployed_tree) {
-    s = Dokku(app, {"git:from-archive", "--archive-type", "tar.gz", app, "--"}, out, deadline,
-              std::move(archive))
-            .status();
+    s = release.image.empty()
+            ? Dokku(app, {"git:from-archive", "--archive-type", "tar.gz", app, "--"}, out, deadline,
+                    std::move(archive))
+                  .status()
+            : Dokku(app, {"git:from-image", app, release.image}, out, deadline).status();
     // Dokku already holds this very tree (a state lost here): build it again.
     if (!s.ok() && absl::StrContains(s.message(), "No changes detected")) {
       s = Dokku(app, {"ps:rebuild", app}, out, deadline).status();

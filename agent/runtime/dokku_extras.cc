@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/runtime/dokku_reports.h"
 #include "agent/runtime/dokku_runtime.h"
+#include "common/dokku_names.h"
 #include "common/status_macros.h"
 
 namespace dflow::agent {
@@ -18,16 +19,10 @@ namespace {
 
 constexpr char kStorageRoot[] = "/var/lib/dokku/data/storage";
 
-absl::Status CheckServiceKind(const std::string& kind) {
-  if (kind == "postgres" || kind == "redis") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("service kind \"", kind, "\" is not one dflow drives; use postgres or redis"));
-}
+absl::Status CheckServiceKind(const std::string& kind) { return ValidateServiceKind(kind); }
 
-bool ValidStorageName(const std::string& n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '_' || c == '-';
-  });
+std::vector<std::string> Words(const std::string& text) {
+  return absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
 }
 
 }  // namespace
@@ -80,32 +75,31 @@ absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<st
   return Commit(app, a);
 }
 
-absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::string& source,
-                                        const std::string& container_dir, const OutputFn& out) {
-  if (container_dir.empty() || container_dir[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the container directory \"", container_dir, "\" must be an absolute path"));
-  }
-  std::string host;
-  if (!source.empty() && source[0] == '/') {
-    if (!std::filesystem::is_directory(source)) {
+absl::StatusOr<std::string> DokkuRuntime::StorageHostPath(const std::string& app,
+                                                          const std::string& source,
+                                                          const std::string& container_dir,
+                                                          bool create, const OutputFn& out) {
+  RETURN_IF_ERROR(ValidateStorageMount(source, container_dir));
+  if (source[0] == '/') {
+    if (create && !std::filesystem::is_directory(source)) {
       return absl::InvalidArgumentError(
           absl::StrCat("host path ", source, " does not exist on server ", options_.server_name));
     }
-    host = source;
-  } else if (ValidStorageName(source)) {
+    return source;
+  }
+  if (create) {
     // storage:create is idempotent (0.38+); before it, storage:ensure-directory.
-    std::vector<std::string> create =
+    std::vector<std::string> args =
         version_.AtLeast(0, 38, 0) ? std::vector<std::string>{"storage:create", source}
                                    : std::vector<std::string>{"storage:ensure-directory", source};
-    RETURN_IF_ERROR(Dokku(app, create, out).status());
-    host = absl::StrCat(kStorageRoot, "/", source);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("storage \"", source,
-                     "\" is neither a name ([A-Za-z0-9_-]) nor an absolute "
-                     "host path"));
+    RETURN_IF_ERROR(Dokku(app, args, out).status());
   }
+  return absl::StrCat(kStorageRoot, "/", source);
+}
+
+absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::string& source,
+                                        const std::string& container_dir, const OutputFn& out) {
+  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, true, out));
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(DokkuOutput list, Dokku(app, {"storage:list", app, "--format", "json"}));
   DokkuMount want{host, container_dir};
@@ -115,17 +109,23 @@ absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::strin
   return Dokku(app, {"storage:mount", app, absl::StrCat(host, ":", container_dir)}, out).status();
 }
 
+absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::string& source,
+                                          const std::string& container_dir, const OutputFn& out) {
+  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, false, out));
+  std::lock_guard app_lock(AppLock(app));
+  ASSIGN_OR_RETURN(DokkuOutput list, Dokku(app, {"storage:list", app, "--format", "json"}));
+  DokkuMount want{host, container_dir};
+  bool mounted = false;
+  for (const auto& m : ParseStorageList(list.out)) mounted = mounted || m == want;
+  if (!mounted) return absl::OkStatus();  // storage:unmount of a missing mount exits 1
+  // The data stays: storage:unmount only removes the bind mount (docs:
+  // advanced-usage/persistent-storage).
+  return Dokku(app, {"storage:unmount", app, absl::StrCat(host, ":", container_dir)}, out).status();
+}
+
 absl::Status DokkuRuntime::SetCheck(const std::string& app, const std::string& key,
                                     const std::string& value, const OutputFn& out) {
-  int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "check ", key, " takes a whole number of seconds (or attempts), not \"", value, "\""));
-  }
-  if (key != "wait" && key != "timeout" && key != "attempts" && key != "wait-to-retire") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown check setting \"", key, "\"; use wait, timeout, attempts or wait-to-retire"));
-  }
+  RETURN_IF_ERROR(ValidateCheckSetting(key, value));
   std::lock_guard app_lock(AppLock(app));
   if (key == "wait-to-retire") {
     RETURN_IF_ERROR(Dokku(app, {"checks:set", app, key, value}, out).status());
@@ -135,42 +135,57 @@ absl::Status DokkuRuntime::SetCheck(const std::string& app, const std::string& k
   return Commit(app, a);
 }
 
-absl::Status DokkuRuntime::CreateService(const std::string& kind, const std::string& name,
-                                         const OutputFn& out) {
+absl::StatusOr<ServiceInfo> DokkuRuntime::CreateService(const std::string& kind,
+                                                        const std::string& name, bool expose,
+                                                        const OutputFn& out) {
   RETURN_IF_ERROR(CheckServiceKind(kind));
+  RETURN_IF_ERROR(ValidateServiceName(name));
   DokkuCommand exists{.args = {kind + ":exists", name}};
   exists.accept_any_exit = true;
   ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
-  if (e.exit_code == 0) return absl::OkStatus();
-  return Dokku("", {kind + ":create", name}, out).status();
+  if (e.exit_code != 0) RETURN_IF_ERROR(Dokku("", {kind + ":create", name}, out).status());
+  // `--exposed-ports` is "-" when not exposed, else "5432->31234 " (service_info
+  // in the plugins' common-functions).
+  auto exposed = [&]() -> absl::StatusOr<int> {
+    ASSIGN_OR_RETURN(DokkuOutput r, Dokku("", {kind + ":info", name, "--exposed-ports"}));
+    std::string ports(absl::StripAsciiWhitespace(r.out));
+    int port = 0;
+    if (size_t arrow = ports.find("->"); arrow != std::string::npos) {
+      std::string first = ports.substr(arrow + 2);
+      (void)absl::SimpleAtoi(first.substr(0, first.find(' ')), &port);
+    }
+    return port;
+  };
+  ServiceInfo info;
+  ASSIGN_OR_RETURN(info.exposed_port, exposed());
+  if (expose && info.exposed_port == 0) {
+    RETURN_IF_ERROR(Dokku("", {kind + ":expose", name}, out).status());
+    ASSIGN_OR_RETURN(info.exposed_port, exposed());
+    if (info.exposed_port == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kind, " service ", name, " on server ", options_.server_name,
+          " reports no exposed port after ", kind, ":expose (", kind, ":info --exposed-ports)"));
+    }
+  }
+  ASSIGN_OR_RETURN(DokkuOutput dsn, Dokku("", {kind + ":info", name, "--dsn"}));
+  info.dsn = std::string(absl::StripAsciiWhitespace(dsn.out));
+  return info;
 }
 
 absl::Status DokkuRuntime::LinkService(const std::string& kind, const std::string& name,
                                        const std::string& app, const std::string& split_prefix,
                                        const OutputFn& out) {
   RETURN_IF_ERROR(CheckServiceKind(kind));
+  RETURN_IF_ERROR(ValidateSplitPrefix(split_prefix));
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(DokkuOutput links, Dokku(app, {kind + ":info", name, "--links"}));
-  std::vector<std::string> linked =
-      absl::StrSplit(links.out, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  std::vector<std::string> linked = Words(links.out);
   if (!split_prefix.empty()) {
     // scheme://user:password@host:port/database, split into variables before
     // the link restarts the app, so one restart carries them all.
     ASSIGN_OR_RETURN(DokkuOutput dsn, Dokku(app, {kind + ":info", name, "--dsn"}));
-    std::string url(absl::StripAsciiWhitespace(dsn.out));
-    std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-    std::string auth = rest.substr(0, rest.rfind('@'));
-    std::string where = rest.substr(rest.rfind('@') + 1);
-    std::string hostport = where.substr(0, where.find('/'));
-    std::map<std::string, std::string> vars = {
-        {"HOST", hostport.substr(0, hostport.rfind(':'))},
-        {"PORT", hostport.substr(hostport.rfind(':') + 1)},
-        {"USER", auth.substr(0, auth.find(':'))},
-        {"PASSWORD", auth.find(':') == std::string::npos ? "" : auth.substr(auth.find(':') + 1)},
-        {"DATABASE",
-         where.find('/') == std::string::npos ? "" : where.substr(where.find('/') + 1)}};
     std::vector<std::string> set = {"config:set", "--no-restart", "--encoded", app};
-    for (const auto& [k, v] : vars)
+    for (const auto& [k, v] : SplitServiceUrl(absl::StripAsciiWhitespace(dsn.out)))
       set.push_back(absl::StrCat(split_prefix, k, "=", absl::Base64Escape(v)));
     RETURN_IF_ERROR(Dokku(app, set, out).status());
   }
@@ -179,12 +194,21 @@ absl::Status DokkuRuntime::LinkService(const std::string& kind, const std::strin
 }
 
 absl::Status DokkuRuntime::UnlinkService(const std::string& kind, const std::string& name,
-                                         const std::string& app, const OutputFn& out) {
+                                         const std::string& app, const std::string& split_prefix,
+                                         const OutputFn& out) {
   RETURN_IF_ERROR(CheckServiceKind(kind));
+  RETURN_IF_ERROR(ValidateSplitPrefix(split_prefix));
   std::lock_guard app_lock(AppLock(app));
+  if (!split_prefix.empty()) {
+    ASSIGN_OR_RETURN(auto config, DokkuConfig(app));
+    std::vector<std::string> unset = {"config:unset", "--no-restart", app};
+    for (const auto& [k, v] : SplitServiceUrl("")) {
+      if (config.count(split_prefix + k) > 0) unset.push_back(split_prefix + k);
+    }
+    if (unset.size() > 3) RETURN_IF_ERROR(Dokku(app, unset, out).status());
+  }
   ASSIGN_OR_RETURN(DokkuOutput links, Dokku(app, {kind + ":info", name, "--links"}));
-  std::vector<std::string> linked =
-      absl::StrSplit(links.out, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  std::vector<std::string> linked = Words(links.out);
   if (std::find(linked.begin(), linked.end(), app) == linked.end()) return absl::OkStatus();
   return Dokku(app, {kind + ":unlink", name, app}, out).status();
 }

@@ -21,6 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr size_t kMaxStartOutput = 256 << 10;  // the tail of a deploy's output kept for the op
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -165,9 +167,9 @@ absl::Status DokkuRuntime::PrepareRelease(const ReleaseSpec& spec, const OutputF
   for (const auto& [key, value] : spec.env) RETURN_IF_ERROR(CheckDokkuConfigValue(key, value));
   std::lock_guard app_lock(AppLock(spec.app));
   DokkuApp a = Snapshot(spec.app);
-  if (auto it = a.releases.find(spec.version); it != a.releases.end() &&
-                                               it->second.digest == spec.source_digest &&
-                                               fs::exists(it->second.tree)) {
+  if (auto it = a.releases.find(spec.version);
+      it != a.releases.end() && it->second.digest == spec.source_digest &&
+      it->second.image == spec.image && (!spec.image.empty() || fs::exists(it->second.tree))) {
     return absl::OkStatus();  // already prepared
   }
   // apps:exists exits 20 when the app is missing; only then create it.
@@ -183,6 +185,21 @@ absl::Status DokkuRuntime::PrepareRelease(const ReleaseSpec& spec, const OutputF
     return DokkuFailure(exists, r, options_.server_name);
   }
 
+  if (!spec.image.empty()) {
+    // An image brings its own command (and Procfile, which Dokku reads from
+    // it): dflow runs it as the web process (docs: deployment/methods/git,
+    // git:from-image).
+    DokkuRelease release;
+    release.version = spec.version;
+    release.image = spec.image;
+    release.env = spec.env;
+    release.health_path = spec.health_path;
+    release.memory_bytes = spec.memory_bytes;
+    release.cpus = spec.cpus;
+    release.processes["web"] = absl::StrCat("(the command of image ", spec.image, ")");
+    a.releases[spec.version] = release;
+    return Commit(spec.app, a);
+  }
   const std::string tree =
       absl::StrCat(options_.data_dir, "/dokku/releases/", spec.app, "/v", spec.version);
   const std::string tmp = absl::StrCat(tree, ".tmp-", getpid());
@@ -261,7 +278,14 @@ absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstance(
   if (added) a.instances[spec.id] = {spec.id, spec.process, spec.release, NowMs()};
   const DokkuRelease& target = a.releases.at(NewestInstanceRelease(a));
   std::map<std::string, int> formation = DokkuFormation(a, target);
-  OutputFn log = LogLines(spec.app);
+  // Dokku's build and deploy output goes to the agent's log and back to the
+  // controller with the result (the step's output in `dflow deploy`).
+  std::string printed;
+  OutputFn log = [&printed, to_log = LogLines(spec.app)](const std::string& chunk) {
+    to_log(chunk);
+    printed += chunk;
+    if (printed.size() > kMaxStartOutput) printed.erase(0, printed.size() - kMaxStartOutput);
+  };
   absl::Status s;
   if (target.version != a.deployed_release) {
     s = Deploy(spec.app, a, target, formation, health_deadline, log);
@@ -294,6 +318,7 @@ absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstance(
   st.port = a.port;
   st.state = InstanceState::kRunning;
   st.started_at_ms = i.started_at_ms;
+  st.output = std::move(printed);
   return st;
 }
 

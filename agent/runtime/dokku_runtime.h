@@ -36,6 +36,11 @@
 //   belong to an older release than the one deployed (a deploy undone by the
 //   controller), that release is deployed again from its stored archive.
 //   Dokku's own stop timeout applies; `grace` is not used.
+// - An image release (ReleaseSpec::image, `dflow deploy --image`) has no tree:
+//   its deploy is `git:from-image APP IMAGE` after the same config, resources
+//   and formation; it runs as `web`.
+// - What Dokku adds (domains, ports, storage, checks, services; dokku_extras.cc)
+//   asks Dokku first (report, list, info) and changes only what differs.
 // - Rollback needs nothing special: the controller's rollback is a new release
 //   carrying the old archive and config, deployed like any other. Dokku keeps
 //   only the git history of the app's repo and its latest image; the
@@ -104,30 +109,37 @@ class DokkuRuntime : public Runtime {
   absl::Status DestroyApp(const std::string& app) override;
 
   // What Dokku adds (dokku_extras.cc). Each checks first, so a retry is harmless.
-  absl::Status AddDomain(const std::string& app, const std::string& host, const OutputFn& out);
-  absl::Status RemoveDomain(const std::string& app, const std::string& host, const OutputFn& out);
+  absl::Status AddDomain(const std::string& app, const std::string& host,
+                         const OutputFn& out) override;
+  absl::Status RemoveDomain(const std::string& app, const std::string& host,
+                            const OutputFn& out) override;
   absl::StatusOr<std::vector<std::string>> Domains(const std::string& app);
   // `maps` like "http:80:5000".
   absl::Status SetPorts(const std::string& app, const std::vector<std::string>& maps,
-                        const OutputFn& out);
+                        const OutputFn& out) override;
   // `source` is a storage name (created with storage:create, or
   // storage:ensure-directory before 0.38) or an existing absolute host path.
   absl::Status MountStorage(const std::string& app, const std::string& source,
-                            const std::string& container_dir, const OutputFn& out);
+                            const std::string& container_dir, const OutputFn& out) override;
+  absl::Status UnmountStorage(const std::string& app, const std::string& source,
+                              const std::string& container_dir, const OutputFn& out) override;
   // wait | timeout | attempts go into the app.json of the next deploy;
   // wait-to-retire is `checks:set`.
   absl::Status SetCheck(const std::string& app, const std::string& key, const std::string& value,
-                        const OutputFn& out);
-  // kind: "postgres" | "redis".
-  absl::Status CreateService(const std::string& kind, const std::string& name, const OutputFn& out);
+                        const OutputFn& out) override;
+  // kind: "postgres" | "redis". `expose`: KIND:expose (a host port picked by
+  // Docker), so apps on other servers reach it at this host's address.
+  absl::StatusOr<ServiceInfo> CreateService(const std::string& kind, const std::string& name,
+                                            bool expose, const OutputFn& out) override;
   // Links; with a non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER,
   // _PASSWORD, _DATABASE from the URL the link set.
   absl::Status LinkService(const std::string& kind, const std::string& name, const std::string& app,
-                           const std::string& split_prefix, const OutputFn& out);
+                           const std::string& split_prefix, const OutputFn& out) override;
   absl::Status UnlinkService(const std::string& kind, const std::string& name,
-                             const std::string& app, const OutputFn& out);
+                             const std::string& app, const std::string& split_prefix,
+                             const OutputFn& out) override;
   absl::Status DestroyService(const std::string& kind, const std::string& name,
-                              const OutputFn& out);
+                              const OutputFn& out) override;
 
  private:
   DokkuRuntime(DokkuRuntimeOptions options, std::unique_ptr<ProcessRunner> owned_runner,
@@ -157,6 +169,11 @@ class DokkuRuntime : public Runtime {
   absl::Status Verify(const std::string& app, const std::map<std::string, int>& formation);
   absl::StatusOr<DokkuPsReport> PsReport(const std::string& app);
   absl::StatusOr<std::map<std::string, std::string>> DokkuConfig(const std::string& app);
+  // dokku_extras.cc: where a mount's source lives on the host (`create`: make a
+  // named storage, check a host path exists).
+  absl::StatusOr<std::string> StorageHostPath(const std::string& app, const std::string& source,
+                                              const std::string& container_dir, bool create,
+                                              const OutputFn& out);
 
   DokkuRuntimeOptions options_;
   std::unique_ptr<ProcessRunner> owned_runner_;

@@ -237,8 +237,8 @@ TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
 
 TEST_P(DokkuDouble, ServicesLinkWithSplitEnv) {
   ASSERT_TRUE(rt_->PrepareRelease(Release(1, "one"), nullptr).ok());
-  ASSERT_TRUE(rt_->CreateService("postgres", "shopdb", nullptr).ok());
-  ASSERT_TRUE(rt_->CreateService("postgres", "shopdb", nullptr).ok());  // already there
+  ASSERT_TRUE(rt_->CreateService("postgres", "shopdb", false, nullptr).ok());
+  ASSERT_TRUE(rt_->CreateService("postgres", "shopdb", false, nullptr).ok());  // already there
   ASSERT_TRUE(rt_->LinkService("postgres", "shopdb", "shop", "DB_", nullptr).ok());
   ASSERT_TRUE(rt_->LinkService("postgres", "shopdb", "shop", "DB_", nullptr).ok());
   json config = Config("shop");
@@ -251,12 +251,13 @@ TEST_P(DokkuDouble, ServicesLinkWithSplitEnv) {
   EXPECT_EQ(url, "postgres://postgres:" + config["DB_PASSWORD"].get<std::string>() +
                      "@dokku-postgres-shopdb:5432/shopdb");
   EXPECT_FALSE(rt_->DestroyService("postgres", "shopdb", nullptr).ok());  // still linked
-  ASSERT_TRUE(rt_->UnlinkService("postgres", "shopdb", "shop", nullptr).ok());
-  ASSERT_TRUE(rt_->UnlinkService("postgres", "shopdb", "shop", nullptr).ok());
+  ASSERT_TRUE(rt_->UnlinkService("postgres", "shopdb", "shop", "", nullptr).ok());
+  ASSERT_TRUE(rt_->UnlinkService("postgres", "shopdb", "shop", "", nullptr).ok());
   EXPECT_EQ(Config("shop").count("DATABASE_URL"), 0u);
   ASSERT_TRUE(rt_->DestroyService("postgres", "shopdb", nullptr).ok());
   ASSERT_TRUE(rt_->DestroyService("postgres", "shopdb", nullptr).ok());
-  EXPECT_EQ(rt_->CreateService("mysql", "x", nullptr).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rt_->CreateService("mysql", "x", false, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuDouble, ::testing::Values("0.35.20", "0.38.27"));

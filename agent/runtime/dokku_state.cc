@@ -20,6 +20,7 @@ json ToJson(const DokkuApp& a) {
                         {"processes", r.processes},
                         {"app_json", r.app_json},
                         {"health_path", r.health_path},
+                        {"image", r.image},
                         {"memory_bytes", r.memory_bytes},
                         {"cpus", r.cpus}});
   }
@@ -52,6 +53,7 @@ DokkuApp FromJson(const json& j) {
     rel.processes = r.value("processes", std::map<std::string, std::string>{});
     rel.app_json = r.value("app_json", "");
     rel.health_path = r.value("health_path", "");
+    rel.image = r.value("image", "");
     rel.memory_bytes = r.value("memory_bytes", int64_t{0});
     rel.cpus = r.value("cpus", 0.0);
     a.releases[rel.version] = rel;

@@ -26,6 +26,7 @@ struct DokkuRelease {
   std::map<std::string, std::string> processes;  // the Procfile
   std::string app_json;                          // the archive's own app.json ("" if none)
   std::string health_path;
+  std::string image{};  // a pinned image deployed with git:from-image ("": the archive)
   int64_t memory_bytes = 0;
   double cpus = 0;
 };

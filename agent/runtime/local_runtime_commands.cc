@@ -36,6 +36,8 @@ std::map<std::string, std::string> LocalRuntime::CommandEnv(const Release& relea
 }
 
 absl::Status LocalRuntime::PrepareRelease(const ReleaseSpec& spec, const OutputFn& out) {
+  // No container engine here: an image needs Dokku (the agent words the error).
+  if (!spec.image.empty()) return absl::UnimplementedError("image deploys");
   return releases_.Prepare(spec, out).status();
 }
 

@@ -32,6 +32,9 @@ struct ReleaseSpec {
   std::string health_path;                 // HTTP GET path; empty: TCP connect
   int64_t memory_bytes = 0;                // per-instance limit; 0: none
   double cpus = 0;                         // per-instance share; 0: none
+  // A pinned container image ("repo:tag") to deploy instead of an archive
+  // (archive_path and source_digest are then empty). Only Dokku runs images.
+  std::string image{};
 };
 
 struct InstanceSpec {
@@ -63,6 +66,14 @@ struct InstanceStatus {
   int64_t started_at_ms = 0;
   int restarts = 0;
   std::string last_error;
+  // What starting it printed (a Dokku build and deploy), when it did anything.
+  std::string output{};
+};
+
+// A service (postgres, redis) as its host reports it.
+struct ServiceInfo {
+  std::string dsn{};     // the URL a linked app gets, e.g. postgres://u:p@host:5432/db
+  int exposed_port = 0;  // the host port it is exposed on; 0: not exposed
 };
 
 struct LogLine {
@@ -110,6 +121,40 @@ class Runtime {
                                         const OutputFn& out) = 0;
   // Stops every instance of the app and removes its releases and logs.
   virtual absl::Status DestroyApp(const std::string& app) = 0;
+
+  // What Dokku adds: domains, ports, storage, checks and services. Each is
+  // idempotent (checks first). The defaults answer Unimplemented naming what is
+  // missing (e.g. "ports"); the agent turns that into FailedPrecondition saying
+  // which runtime the server runs and how to get a Dokku one.
+  virtual absl::Status AddDomain(const std::string& app, const std::string& host,
+                                 const OutputFn& out);
+  virtual absl::Status RemoveDomain(const std::string& app, const std::string& host,
+                                    const OutputFn& out);
+  // `maps` like "http:80:5000"; replaces the app's port maps.
+  virtual absl::Status SetPorts(const std::string& app, const std::vector<std::string>& maps,
+                                const OutputFn& out);
+  // `source`: a storage name or an existing absolute host path.
+  virtual absl::Status MountStorage(const std::string& app, const std::string& source,
+                                    const std::string& container_dir, const OutputFn& out);
+  virtual absl::Status UnmountStorage(const std::string& app, const std::string& source,
+                                      const std::string& container_dir, const OutputFn& out);
+  // key: wait | timeout | attempts | wait-to-retire; value: whole seconds (attempts: a count).
+  virtual absl::Status SetCheck(const std::string& app, const std::string& key,
+                                const std::string& value, const OutputFn& out);
+  // kind: postgres | redis. `expose`: reachable on a host port from other servers.
+  virtual absl::StatusOr<ServiceInfo> CreateService(const std::string& kind,
+                                                    const std::string& name, bool expose,
+                                                    const OutputFn& out);
+  // A non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER, _PASSWORD,
+  // _DATABASE from the service URL (and unlinking unsets them).
+  virtual absl::Status LinkService(const std::string& kind, const std::string& name,
+                                   const std::string& app, const std::string& split_prefix,
+                                   const OutputFn& out);
+  virtual absl::Status UnlinkService(const std::string& kind, const std::string& name,
+                                     const std::string& app, const std::string& split_prefix,
+                                     const OutputFn& out);
+  virtual absl::Status DestroyService(const std::string& kind, const std::string& name,
+                                      const OutputFn& out);
 };
 
 }  // namespace dflow::agent

@@ -28,6 +28,7 @@ struct AgentInstance {
   int64_t started_at_ms = 0;
   int restarts = 0;
   std::string last_error;
+  std::string output{};  // StartInstance: what starting it printed (a Dokku build)
 };
 
 struct AgentLogLine {
@@ -45,6 +46,39 @@ struct PrepareSpec {
   std::string health_path;
   int64_t memory_bytes = 0;
   double cpus = 0;
+  std::string image{};  // a pinned image instead of the archive (digest then empty)
+};
+
+// One of the changes Dokku adds (the agent's AddDomain … DestroyService RPCs).
+struct DokkuChange {
+  enum class Kind {
+    kAddDomain,
+    kRemoveDomain,
+    kSetPorts,
+    kMountStorage,
+    kUnmountStorage,
+    kSetCheck,
+    kLinkService,
+    kUnlinkService,
+    kDestroyService,
+  };
+  Kind kind = Kind::kSetPorts;
+  std::string app{};
+  std::string host{};                // domains
+  std::vector<std::string> ports{};  // "http:80:5000"
+  std::string source{};              // storage
+  std::string container_dir{};
+  std::string key{};  // checks
+  std::string value{};
+  std::string service_kind{};  // postgres | redis
+  std::string service{};
+  std::string split_prefix{};
+};
+
+struct ServiceResult {
+  std::string dsn{};
+  int exposed_port = 0;
+  std::string output{};
 };
 
 struct StartSpec {
@@ -110,6 +144,18 @@ class AgentApi {
                                         const std::function<void(const std::string&)>& out) = 0;
   virtual absl::Status DestroyApp(const std::string& server, const std::string& key,
                                   const std::string& app) = 0;
+  // What Dokku adds; returns Dokku's output. FailedPrecondition from a server
+  // on another runtime.
+  virtual absl::StatusOr<std::string> ChangeDokku(const std::string& server, const std::string& key,
+                                                  const DokkuChange& change) {
+    return absl::UnimplementedError(absl::StrCat("no Dokku changes on server ", server));
+  }
+  virtual absl::StatusOr<ServiceResult> CreateService(const std::string& server,
+                                                      const std::string& key,
+                                                      const std::string& kind,
+                                                      const std::string& name, bool expose) {
+    return absl::UnimplementedError(absl::StrCat("no services on server ", server));
+  }
   // Replaces the server's routing table. FailedPrecondition: it runs no router.
   virtual absl::StatusOr<RoutesResult> SetRoutes(const std::string& server,
                                                  const RoutesSpec& routes) {

@@ -23,8 +23,8 @@ std::unique_ptr<grpc::ClientContext> Deadline(milliseconds d) {
 }
 
 AgentInstance FromProto(const av1::InstanceStatus& p) {
-  return {p.id(),    p.app(),           p.process(),  p.release(),   p.port(),
-          p.state(), p.started_at_ms(), p.restarts(), p.last_error()};
+  return {p.id(),    p.app(),           p.process(),  p.release(),    p.port(),
+          p.state(), p.started_at_ms(), p.restarts(), p.last_error(), p.output()};
 }
 
 }  // namespace
@@ -119,6 +119,7 @@ absl::StatusOr<std::map<std::string, std::string>> GrpcAgentApi::PrepareRelease(
   req.set_health_path(spec.health_path);
   req.set_memory_bytes(spec.memory_bytes);
   req.set_cpus(spec.cpus);
+  req.set_image(spec.image);
   av1::PrepareReleaseResponse r;
   auto ctx = Deadline(milliseconds(300000));
   if (auto s = t->stub->PrepareRelease(ctx.get(), req, &r); !s.ok()) {
@@ -280,6 +281,84 @@ absl::StatusOr<RoutesResult> GrpcAgentApi::SetRoutes(const std::string& server,
   auto ctx = Deadline(milliseconds(20000));
   if (auto s = t->stub->SetRoutes(ctx.get(), req, &r); !s.ok()) return t->Error(s, "routing");
   return RoutesResult{r.version(), r.listen(), r.tls_listen()};
+}
+
+absl::StatusOr<std::string> GrpcAgentApi::ChangeDokku(const std::string& server,
+                                                      const std::string& key,
+                                                      const DokkuChange& c) {
+  auto t = Connect(server);
+  if (!t.ok()) return t.status();
+  using K = DokkuChange::Kind;
+  av1::DokkuOutput r;
+  grpc::Status s;
+  // Services and storage can take a while (an image pull, a restart).
+  auto ctx = Deadline(milliseconds(600000));
+  auto* stub = t->stub.get();
+  if (c.kind == K::kAddDomain || c.kind == K::kRemoveDomain) {
+    av1::AppDomainRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    req.set_host(c.host);
+    s = c.kind == K::kAddDomain ? stub->AddDomain(ctx.get(), req, &r)
+                                : stub->RemoveDomain(ctx.get(), req, &r);
+  } else if (c.kind == K::kSetPorts) {
+    av1::SetPortsRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    for (const auto& m : c.ports) req.add_maps(m);
+    s = stub->SetPorts(ctx.get(), req, &r);
+  } else if (c.kind == K::kMountStorage || c.kind == K::kUnmountStorage) {
+    av1::StorageRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    req.set_source(c.source);
+    req.set_container_dir(c.container_dir);
+    s = c.kind == K::kMountStorage ? stub->MountStorage(ctx.get(), req, &r)
+                                   : stub->UnmountStorage(ctx.get(), req, &r);
+  } else if (c.kind == K::kSetCheck) {
+    av1::SetCheckRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    req.set_key(c.key);
+    req.set_value(c.value);
+    s = stub->SetCheck(ctx.get(), req, &r);
+  } else if (c.kind == K::kLinkService || c.kind == K::kUnlinkService) {
+    av1::LinkServiceRequest req;
+    req.set_idempotency_key(key);
+    req.set_kind(c.service_kind);
+    req.set_name(c.service);
+    req.set_app(c.app);
+    req.set_split_prefix(c.split_prefix);
+    s = c.kind == K::kLinkService ? stub->LinkService(ctx.get(), req, &r)
+                                  : stub->UnlinkService(ctx.get(), req, &r);
+  } else {
+    av1::DestroyServiceRequest req;
+    req.set_idempotency_key(key);
+    req.set_kind(c.service_kind);
+    req.set_name(c.service);
+    s = stub->DestroyService(ctx.get(), req, &r);
+  }
+  if (!s.ok()) return t->Error(s, "a Dokku change");
+  return r.output();
+}
+
+absl::StatusOr<ServiceResult> GrpcAgentApi::CreateService(const std::string& server,
+                                                          const std::string& key,
+                                                          const std::string& kind,
+                                                          const std::string& name, bool expose) {
+  auto t = Connect(server);
+  if (!t.ok()) return t.status();
+  av1::CreateServiceRequest req;
+  req.set_idempotency_key(key);
+  req.set_kind(kind);
+  req.set_name(name);
+  req.set_expose(expose);
+  av1::ServiceInfo r;
+  auto ctx = Deadline(milliseconds(600000));
+  if (auto s = t->stub->CreateService(ctx.get(), req, &r); !s.ok()) {
+    return t->Error(s, "service creation");
+  }
+  return ServiceResult{r.dsn(), r.exposed_port(), r.output()};
 }
 
 }  // namespace dflow::agents

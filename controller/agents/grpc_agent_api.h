@@ -44,6 +44,11 @@ class GrpcAgentApi : public AgentApi {
                           const std::string& app) override;
   absl::StatusOr<RoutesResult> SetRoutes(const std::string& server,
                                          const RoutesSpec& routes) override;
+  absl::StatusOr<std::string> ChangeDokku(const std::string& server, const std::string& key,
+                                          const DokkuChange& change) override;
+  absl::StatusOr<ServiceResult> CreateService(const std::string& server, const std::string& key,
+                                              const std::string& kind, const std::string& name,
+                                              bool expose) override;
 
  private:
   struct Target;

@@ -166,14 +166,16 @@ grpc::Status AppsService::Run(grpc::ServerContext*, const v1::RunRequest* reques
     std::string key =
         absl::StrCat("run-", app->name, "-v", release->version, "-", ctx_->clock->NowMs());
     BlobStore blobs(ctx_->archive_dir);
-    if (auto s = ctx_->agents->EnsureArchive(server, release->source_digest,
-                                             blobs.Path(release->source_digest));
+    if (auto s = release->image.empty()
+                     ? ctx_->agents->EnsureArchive(server, release->source_digest,
+                                                   blobs.Path(release->source_digest))
+                     : absl::OkStatus();
         !s.ok()) {
       return ToGrpc(s);
     }
     agents::PrepareSpec spec{app->name,       release->version, release->source_digest,
                              release->config, app->health_path, app->memory_bytes,
-                             app->cpus};
+                             app->cpus,       release->image};
     if (auto s = ctx_->agents->PrepareRelease(server, key, spec); !s.ok())
       return ToGrpc(s.status());
   }

@@ -94,6 +94,17 @@ class Engine {
   absl::StatusOr<OpRef> Deploy(const std::string& app, const std::string& digest,
                                const std::string& procfile, const std::string& description,
                                const std::string& created_by);
+  // Deploys a pinned image ("repo:tag") as the next release: Dokku servers
+  // only (git:from-image), one `web` process running the image's own command.
+  absl::StatusOr<OpRef> DeployImage(const std::string& app, const std::string& image,
+                                    const std::string& description, const std::string& created_by);
+  // A change of what Dokku adds, already saved in the store by the caller,
+  // applied to the Dokku servers the app runs on (plan_dokku.cc). `params`: a
+  // JSON object with "action" (apply | unmount | link | unlink | add_domain |
+  // remove_domain), its fields, "what" (words for the steps), optionally
+  // "pin" (the server to pin the app to) and "only_server".
+  absl::StatusOr<OpRef> ChangeDokku(const std::string& app, const std::string& params_json,
+                                    const std::string& description);
   // `scale`: only the types to change.
   absl::StatusOr<OpRef> Scale(const std::string& app, const std::map<std::string, int>& scale);
   absl::StatusOr<OpRef> ChangeConfig(const std::string& app,

@@ -50,6 +50,31 @@ absl::StatusOr<OpRef> Engine::Deploy(const std::string& app, const std::string& 
       description.empty() ? "deploy a new release" : absl::StrCat("deploy: ", description));
 }
 
+absl::StatusOr<OpRef> Engine::DeployImage(const std::string& app, const std::string& image,
+                                          const std::string& description,
+                                          const std::string& created_by) {
+  store::Release r;
+  r.kind = "deploy";
+  r.description = description.empty() ? absl::StrCat("image ", image)
+                                      : absl::StrCat("image ", image, ": ", description);
+  r.image = image;
+  // The controller reads only names from a Procfile: an image runs as `web`.
+  r.procfile = absl::StrCat("web: (the command of image ", image, ")\n");
+  r.created_by = created_by;
+  ASSIGN_OR_RETURN(store::App a, store_->GetApp(app));
+  r.config = a.config;
+  std::lock_guard lock(submit_mu_);
+  return Submit(app, "deploy", json{{"image", image}}.dump(), r,
+                absl::StrCat("deploy image ", image));
+}
+
+absl::StatusOr<OpRef> Engine::ChangeDokku(const std::string& app, const std::string& params_json,
+                                          const std::string& description) {
+  ASSIGN_OR_RETURN(store::App a, store_->GetApp(app));
+  std::lock_guard lock(submit_mu_);
+  return Submit(a.name, "dokku", params_json, std::nullopt, description);
+}
+
 absl::StatusOr<OpRef> Engine::Scale(const std::string& app,
                                     const std::map<std::string, int>& scale) {
   std::vector<std::string> parts;

@@ -64,6 +64,11 @@ absl::StatusOr<PlanInput> LoadPlanInput(store::Store* store, const store::Op& op
   ASSIGN_OR_RETURN(auto all, store->ListAllInstances());
   ASSIGN_OR_RETURN(auto apps, store->ListApps());
   in.servers = Snapshot(servers, all, apps);
+  ASSIGN_OR_RETURN(in.extras, store->GetAppExtras(op.app));
+  ASSIGN_OR_RETURN(auto domains, store->ListDomains());
+  for (const auto& [host, app] : domains) {
+    if (app == op.app) in.domains.push_back(host);
+  }
   return in;
 }
 
@@ -89,6 +94,8 @@ placement::PlacementRequest Planner::Request(const std::string& process, int cou
   } else if (!in_.app.pinned_server.empty()) {
     r.pinned_server = in_.app.pinned_server;
   }
+  // Ports, storage, checks, services and images exist on Dokku servers only.
+  if (needs_dokku_) r.runtime = "dokku";
   r.memory_bytes = in_.app.memory_bytes;
   r.cpus = in_.app.cpus;
   r.strategy = placement::ParseStrategy(in_.app.strategy).value_or(placement::Strategy::kSpread);
@@ -193,6 +200,7 @@ absl::Status Planner::BringUp(const RolloutSpec& spec, const std::vector<store::
   }
   int64_t v = spec.version;
   for (const auto& s : targets) {
+    if (!spec.image.empty()) break;  // an image has no archive to copy
     AddStep(kStepEnsureArchive, absl::StrCat("copy the source of v", v, " to ", s),
             {{"server", s}, {"digest", spec.digest}});
   }
@@ -200,6 +208,7 @@ absl::Status Planner::BringUp(const RolloutSpec& spec, const std::vector<store::
     AddStep(kStepPrepare, absl::StrCat("prepare v", v, " on ", s),
             {{"server", s}, {"version", v}, {"timeout_ms", options_.prepare_timeout.count()}});
   }
+  ApplyDokkuExtras(targets);
   if (!release_server.empty()) {
     AddStep(kStepReleaseCommand,
             absl::StrCat("run the release command of v", v, " on ", release_server),

@@ -33,6 +33,9 @@ inline constexpr const char* kStepDestroyOn = "destroy_on";
 inline constexpr const char* kStepDeleteApp = "delete_app";
 inline constexpr const char* kStepRollback = "rollback";  // marks where compensation begins
 inline constexpr const char* kStepAbandonRelease = "abandon_release";
+// A change Dokku adds (ports, storage, checks, services, domains) on one server
+// (dokku_steps.cc); "apply" sends everything the store holds for the app.
+inline constexpr const char* kStepDokku = "dokku";
 
 struct PlanInput {
   store::Op op;
@@ -42,6 +45,8 @@ struct PlanInput {
   std::vector<store::Release> releases;    // all of the app's
   std::vector<store::Instance> instances;  // the app's
   std::vector<placement::ServerSnapshot> servers;
+  store::AppExtras extras;           // what Dokku adds, as the store holds it
+  std::vector<std::string> domains;  // the app's custom domains
 };
 
 struct Plan {

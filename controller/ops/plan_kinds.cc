@@ -31,8 +31,19 @@ bool RemoveFirst(const store::Instance& a, const store::Instance& b) {
 
 absl::StatusOr<Plan> Planner::Run() {
   const std::string& kind = in_.op.kind;
+  // What the op rolls out decides where it may go: an image, or an app using
+  // what Dokku adds, needs Dokku servers.
+  const store::Release* rolled = nullptr;
+  if (kind == "deploy" && in_.release) {
+    rolled = &*in_.release;
+  } else if (in_.current) {
+    rolled = &*in_.current;
+  }
+  needs_dokku_ = in_.extras.NeedsDokku() || (rolled != nullptr && !rolled->image.empty());
   absl::Status s;
-  if (kind == "deploy") {
+  if (kind == "dokku") {
+    s = PlanDokku();
+  } else if (kind == "deploy") {
     s = PlanDeploy();
   } else if (kind == "config") {
     s = PlanConfig();
@@ -62,9 +73,9 @@ absl::StatusOr<Plan> Planner::Run() {
 absl::Status Planner::PlanDeploy() {
   if (!in_.release) return absl::InternalError("deploy op has no release");
   RolloutSpec spec{in_.release->version, in_.release->source_digest, in_.release->procfile,
-                   in_.app.config};
-  plan_.effects.release_update = store::ReleaseUpdate{spec.version, in_.release->description,
-                                                      spec.digest, spec.procfile, spec.config};
+                   in_.app.config, in_.release->image};
+  plan_.effects.release_update = store::ReleaseUpdate{
+      spec.version, in_.release->description, spec.digest, spec.procfile, spec.config, spec.image};
   return Rollout(spec);
 }
 
@@ -91,16 +102,17 @@ absl::Status Planner::PlanConfig() {
     if (in_.release) {
       plan_.effects.release_update = store::ReleaseUpdate{
           in_.release->version, absl::StrCat(what, " (not rolled out: nothing deployed yet)"), "",
-          "", config};
+          "", config, ""};
       plan_.effects.release_status[in_.release->version] = "failed";
     }
     plan_.summary = "config saved; it applies at the first deploy";
     return absl::OkStatus();
   }
   if (!in_.release) return absl::InternalError("config op has no release");
-  RolloutSpec spec{in_.release->version, in_.current->source_digest, in_.current->procfile, config};
+  RolloutSpec spec{in_.release->version, in_.current->source_digest, in_.current->procfile, config,
+                   in_.current->image};
   plan_.effects.release_update =
-      store::ReleaseUpdate{spec.version, what, spec.digest, spec.procfile, config};
+      store::ReleaseUpdate{spec.version, what, spec.digest, spec.procfile, config, spec.image};
   return Rollout(spec);
 }
 
@@ -131,21 +143,24 @@ absl::Status Planner::PlanRollback() {
     return absl::FailedPreconditionError(
         absl::StrCat("v", from->version, " is already the current release of ", in_.app.name));
   }
-  if (from->status == "pending" || from->source_digest.empty()) {
+  if (from->status == "pending" || (from->source_digest.empty() && from->image.empty())) {
     return absl::FailedPreconditionError(absl::StrCat(
         "v", from->version, " of ", in_.app.name, " was never rolled out; choose another release"));
   }
-  RolloutSpec spec{in_.release->version, from->source_digest, from->procfile, from->config};
+  RolloutSpec spec{in_.release->version, from->source_digest, from->procfile, from->config,
+                   from->image};
+  needs_dokku_ = in_.extras.NeedsDokku() || !from->image.empty();
   plan_.effects.release_update =
-      store::ReleaseUpdate{spec.version, absl::StrCat("rollback to v", from->version), spec.digest,
-                           spec.procfile, spec.config};
+      store::ReleaseUpdate{spec.version, absl::StrCat("rollback to v", from->version),
+                           spec.digest,  spec.procfile,
+                           spec.config,  spec.image};
   return Rollout(spec);
 }
 
 absl::Status Planner::PlanRestart() {
   ASSIGN_OR_RETURN(auto types, CurrentTypes());
   RolloutSpec spec{in_.current->version, in_.current->source_digest, in_.current->procfile,
-                   in_.current->config};
+                   in_.current->config, in_.current->image};
   std::vector<store::Instance> old;
   for (const auto& i : in_.instances) {
     if (IsLive(i) || i.state == store::kInstanceFailed) old.push_back(i);
@@ -178,7 +193,7 @@ absl::Status Planner::PlanPin() {
   }
   ASSIGN_OR_RETURN(auto types, CurrentTypes());
   RolloutSpec spec{in_.current->version, in_.current->source_digest, in_.current->procfile,
-                   in_.current->config};
+                   in_.current->config, in_.current->image};
   std::vector<store::Instance> old;
   for (const auto& i : in_.instances) {
     if (i.server != server && (IsLive(i) || i.state == store::kInstanceFailed)) old.push_back(i);
@@ -244,7 +259,7 @@ absl::Status Planner::PlanScale() {
     }
   }
   RolloutSpec spec{in_.current->version, in_.current->source_digest, in_.current->procfile,
-                   in_.current->config};
+                   in_.current->config, in_.current->image};
   ASSIGN_OR_RETURN(auto fresh, PlaceNew(up, spec.version, /*fresh=*/false));
   RETURN_IF_ERROR(BringUp(spec, fresh, /*release_command=*/false));
   AddStep(kStepCommit, absl::StrCat("record the scale ", ScaleText(merged)), {{"scale", merged}});
@@ -268,7 +283,7 @@ absl::Status Planner::PlanReschedule() {
     if (i.state == store::kInstanceFailed) failed.push_back(i);
   }
   RolloutSpec spec{in_.current->version, in_.current->source_digest, in_.current->procfile,
-                   in_.current->config};
+                   in_.current->config, in_.current->image};
   ASSIGN_OR_RETURN(auto fresh, PlaceNew(gap, spec.version, /*fresh=*/false));
   RETURN_IF_ERROR(BringUp(spec, fresh, /*release_command=*/false));
   StopAll(failed);

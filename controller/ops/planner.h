@@ -19,6 +19,7 @@ struct RolloutSpec {
   std::string digest;
   std::string procfile;
   std::map<std::string, std::string> config;
+  std::string image{};  // a pinned image instead of the archive
 };
 
 class Planner {
@@ -37,6 +38,11 @@ class Planner {
   absl::Status PlanReschedule();
   absl::Status PlanDestroy();
   absl::Status PlanPin();
+  // plan_dokku.cc: a change of what Dokku adds, saved by the API before.
+  absl::Status PlanDokku();
+  // An "apply" step on each Dokku server among `servers` when the app has
+  // anything Dokku adds (before its instances start there).
+  void ApplyDokkuExtras(const std::vector<std::string>& servers);
 
   // New instances of `spec`, then the switch, then the old instances stop.
   absl::Status Rollout(const RolloutSpec& spec);
@@ -63,6 +69,9 @@ class Planner {
   // The server new instances must go to when a pin op moves the app (else the
   // app's own pin applies).
   std::string pin_override_;
+  // New instances need a Dokku server (the app uses ports, storage, checks or
+  // services, or runs an image).
+  bool needs_dokku_ = false;
   Plan plan_;
   int next_instance_ = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/blob_store.h"
@@ -81,6 +82,10 @@ void RunStart(StepEnv& env, const store::Op& op, const json& p, const std::strin
   out.effects.instance_ports[spec.id] = r->port;
   out.result = json{{"port", r->port}}.dump();
   out.output = absl::StrCat("healthy on port ", r->port);
+  // A Dokku build's output: shown under the step by `dflow deploy` and `ops show`.
+  if (!r->output.empty()) {
+    absl::StrAppend(&out.output, "\n", absl::StripTrailingAsciiWhitespace(r->output));
+  }
 }
 
 // A running instance leaves the routers, then finishes its requests for the
@@ -151,7 +156,7 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
     } else {
       agents::PrepareSpec spec{op.app,          version,          release->source_digest,
                                release->config, app->health_path, app->memory_bytes,
-                               app->cpus};
+                               app->cpus,       release->image};
       auto r =
           Retry(env, timeout, &out, [&] { return env.agents->PrepareRelease(server, key, spec); });
       out.status = r.status();
@@ -200,6 +205,8 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
     }
   } else if (kind == kStepStop) {
     RunStop(env, op, p, key, timeout, out);
+  } else if (kind == kStepDokku) {
+    RunDokkuStep(env, op, p, key, out);
   } else if (kind == kStepDestroyOn) {
     absl::Status s = env.agents->DestroyApp(server, key, op.app);
     if (absl::IsUnavailable(s) || absl::IsNotFound(s)) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
 #include "controller/agents/agent_api.h"
 #include "controller/ops/engine.h"
@@ -44,6 +46,10 @@ struct StepOutcome {
 std::string IdempotencyKey(int64_t op_id, int index);
 
 StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& step);
+
+// dokku_steps.cc: a `dokku` step (`params` as planned by PlanDokku/ApplyDokkuExtras).
+void RunDokkuStep(StepEnv& env, const store::Op& op, const nlohmann::json& params,
+                  const std::string& key, StepOutcome& out);
 
 // True once the op has committed what it is for (a release made current, a
 // scale recorded; for destroy, the plan): it is finished, not undone, from then on.

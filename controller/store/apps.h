@@ -35,6 +35,7 @@ struct Release {
   std::string status = "pending";  // pending | current | previous | failed
   std::string created_by;
   int64_t created_at_ms = 0;
+  std::string image{};  // a pinned image ("repo:tag") deployed instead of a source archive
 };
 
 // Instance states as the controller records them.
@@ -101,6 +102,7 @@ struct ReleaseUpdate {
   std::string source_digest;
   std::string procfile;
   std::map<std::string, std::string> config;
+  std::string image{};
 };
 
 // What finishing a step changes, committed in the same transaction as the step.

@@ -29,7 +29,7 @@ App AppFromRow(const Stmt& st) {
 
 constexpr const char* kReleaseColumns =
     "app, version, kind, description, source_digest, procfile, config, status, created_by, "
-    "created_at_ms";
+    "created_at_ms, image";
 
 Release ReleaseFromRow(const Stmt& st) {
   Release r;
@@ -43,6 +43,7 @@ Release ReleaseFromRow(const Stmt& st) {
   r.status = st.Text(7);
   r.created_by = st.Text(8);
   r.created_at_ms = st.Int(9);
+  r.image = st.Text(10);
   return r;
 }
 
@@ -277,13 +278,15 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
     const ReleaseUpdate& u = *e.release_update;
     ASSIGN_OR_RETURN(Stmt st,
                      db_->Prepare("UPDATE releases SET description = ?, source_digest = ?, "
-                                  "procfile = ?, config = ? WHERE app = ? AND version = ?"));
+                                  "procfile = ?, config = ?, image = ? WHERE app = ? AND "
+                                  "version = ?"));
     RETURN_IF_ERROR(st.Bind(1, u.description)
                         .Bind(2, u.source_digest)
                         .Bind(3, u.procfile)
                         .Bind(4, MapToJson(u.config))
-                        .Bind(5, app)
-                        .Bind(6, u.version)
+                        .Bind(5, u.image)
+                        .Bind(6, app)
+                        .Bind(7, u.version)
                         .Exec());
   }
   for (const auto& [version, status] : e.release_status) {
@@ -294,6 +297,8 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
   if (e.delete_app) {
     for (const char* sql :
          {"DELETE FROM instances WHERE app = ?", "DELETE FROM releases WHERE app = ?",
+          "DELETE FROM app_ports WHERE app = ?", "DELETE FROM app_storage WHERE app = ?",
+          "DELETE FROM app_checks WHERE app = ?", "DELETE FROM service_links WHERE app = ?",
           "DELETE FROM app_git WHERE app = ?", "DELETE FROM webhook_deliveries WHERE app = ?",
           "DELETE FROM apps WHERE name = ?"}) {
       ASSIGN_OR_RETURN(Stmt st, db_->Prepare(sql));

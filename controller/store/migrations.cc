@@ -194,6 +194,46 @@ CREATE TABLE theme_secrets (
   PRIMARY KEY (app, name)
 );
 )sql",
+      // Dokku extras (issue 5): ports, storage mounts, check settings,
+      // services and their links; the image a release deploys.
+      R"sql(
+CREATE TABLE app_ports (
+  app TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  map TEXT NOT NULL,
+  PRIMARY KEY (app, position)
+);
+CREATE TABLE app_storage (
+  app TEXT NOT NULL,
+  source TEXT NOT NULL,
+  container_dir TEXT NOT NULL,
+  PRIMARY KEY (app, container_dir)
+);
+CREATE TABLE app_checks (
+  app TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (app, key)
+);
+CREATE TABLE services (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  server TEXT NOT NULL,
+  exposed INTEGER NOT NULL DEFAULT 0,
+  exposed_port INTEGER NOT NULL DEFAULT 0,
+  dsn TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE service_links (
+  service TEXT NOT NULL,
+  app TEXT NOT NULL,
+  split_prefix TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (service, app)
+);
+CREATE INDEX service_links_by_app ON service_links(app);
+ALTER TABLE releases ADD COLUMN image TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

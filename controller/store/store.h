@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "controller/store/apps.h"
+#include "controller/store/extras.h"
 #include "controller/store/git.h"
 #include "controller/store/themes.h"
 
@@ -201,6 +202,24 @@ class Store {
   // NotFound when the app has none; a "cert.removed" event.
   absl::Status RemoveAppCert(const std::string& app);
   absl::StatusOr<std::vector<AppCert>> ListAppCerts();  // by app
+
+  // Dokku extras (extras_store.cc): desired ports, storage, checks and
+  // services, each change with its event.
+  absl::Status SetAppPorts(const std::string& app, const std::vector<std::string>& maps);
+  // AlreadyExists when the container directory mounts another source.
+  absl::Status AddAppStorage(const std::string& app, const StorageMount& mount);
+  absl::StatusOr<StorageMount> RemoveAppStorage(const std::string& app,
+                                                const std::string& container_dir);
+  absl::Status SetAppCheck(const std::string& app, const std::string& key,
+                           const std::string& value);
+  absl::StatusOr<AppExtras> GetAppExtras(const std::string& app);
+  absl::Status CreateService(const Service& service);
+  absl::StatusOr<Service> GetService(const std::string& name);
+  absl::StatusOr<std::vector<Service>> ListServices();
+  // FailedPrecondition naming the apps while it is linked.
+  absl::Status DeleteService(const std::string& name);
+  absl::Status LinkService(const ServiceLink& link);
+  absl::Status UnlinkService(const std::string& service, const std::string& app);
 
   // Themes (themes_store.cc): installs and the secrets generated for an app.
   absl::StatusOr<std::map<std::string, std::string>> GetThemeSecrets(const std::string& app);

@@ -159,6 +159,112 @@ TEST_P(DokkuE2E, AppsFlowThroughAnAgentOnDokku) {
   EXPECT_EQ(exists.exit_code, 20) << exists.err;
 }
 
+// What Dokku adds, through the CLI: services with split env, ports, storage
+// (and the pin it brings), checks, image deploys; and the CLI's refusals.
+TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
+  // Bad input is a usage error (exit 2), refused before anything is sent.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"ports", "set", "shop", "http:80"},
+           {"ports", "set", "shop", "http:80:99999"},
+           {"checks", "set", "shop", "bogus", "1"},
+           {"checks", "set", "shop", "wait", "soon"},
+           {"services", "create", "mysql", "db"},
+           {"services", "link", "db", "shop", "--split-env", "db_"},
+           {"storage", "mount", "shop", "data"},
+           {"deploy", "shop", "--image", "nginx"},
+           {"deploy", "shop", "--image", "nginx:latest"}}) {
+    auto r = Cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << " " << args.back() << ": " << r.err;
+    EXPECT_FALSE(r.err.empty());
+  }
+  EXPECT_TRUE(Has(Cli({"deploy", "shop", "--image", "nginx"}).err, "no tag"));
+  EXPECT_TRUE(Has(Cli({"checks", "set", "shop", "bogus", "1"}).err,
+                  "wait, timeout, attempts or wait-to-retire"));
+
+  agent_ = Proc(JoinDokkuAgent("dokku-1"), tmp_.path() + "/agent.log", DokkuEnv(GetParam()));
+  ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+  fleet_->AddAgent("local-1");  // a LocalRuntime server beside it
+  ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", seconds(20)));
+
+  // The only Dokku server holds the service; a local one is refused.
+  auto on_local = Cli({"services", "create", "postgres", "shopdb", "--server", "local-1"});
+  EXPECT_EQ(on_local.exit_code, 1);
+  EXPECT_TRUE(Has(on_local.err, "needs a Dokku server") || Has(on_local.err, "need a Dokku server"))
+      << on_local.err;
+  EXPECT_TRUE(Has(CliOk({"services", "create", "postgres", "shopdb"}), "is on dokku-1"));
+
+  // Linked before its first deploy: the app is pinned to the service's server.
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"services", "link", "shopdb", "shop", "--split-env", "DB_"});
+  EXPECT_EQ(Json({"apps", "show", "shop", "--json"}).value("pinned_server", ""), "dokku-1");
+  CliOk({"ports", "set", "shop", "http:8080:5000"});
+  CliOk({"storage", "mount", "shop", "shop-data:/app/data"});
+  CliOk({"checks", "set", "shop", "wait-to-retire", "7"});
+  CliOk({"checks", "set", "shop", "wait", "3"});
+  // The first deploy applies all of it on dokku-1 before the app starts.
+  CliOk({"deploy", "shop", "--path", Example("hello")});
+  EXPECT_EQ(Running("shop"), 1);
+  for (const auto& i : Json({"ps", "shop", "--json"})) EXPECT_EQ(i.value("server", ""), "dokku-1");
+  auto config = DokkuConfig("shop");
+  std::string url = config.value("DATABASE_URL", "");
+  EXPECT_TRUE(Has(url, "postgres://postgres:")) << config.dump();
+  EXPECT_EQ(config.value("DB_HOST", ""), "dokku-postgres-shopdb");
+  EXPECT_EQ(config.value("DB_PORT", ""), "5432");
+  EXPECT_EQ(config.value("DB_USER", ""), "postgres");
+  EXPECT_EQ(config.value("DB_DATABASE", ""), "shopdb");
+  EXPECT_TRUE(Has(url, ":" + config.value("DB_PASSWORD", "?") + "@")) << url;
+  nlohmann::json app = DokkuApp("shop");
+  ASSERT_TRUE(app["ports"].is_array()) << app.dump();
+  EXPECT_EQ(app["ports"][0].value("host_port", 0), 8080) << app["ports"].dump();
+  EXPECT_EQ(app["ports"][0].value("container_port", 0), 5000);
+  ASSERT_EQ(app["storage"].size(), 1u) << app.dump();
+  EXPECT_EQ(app["storage"][0].value("container_path", ""), "/app/data");
+  EXPECT_TRUE(Has(app["storage"][0].value("host_path", ""), "shop-data"));
+  EXPECT_EQ(app["checks"].value("wait-to-retire", ""), "7");
+  auto storage = Json({"storage", "ls", "shop", "--json"});
+  EXPECT_EQ(storage.value("pinned_server", ""), "dokku-1") << storage.dump();
+  EXPECT_EQ(Json({"checks", "ls", "shop", "--json"})["checks"].value("wait", ""), "3");
+
+  // A change on a running app is applied at once; scaling stays on dokku-1.
+  CliOk({"ports", "set", "shop", "http:8081:5000"});
+  EXPECT_EQ(DokkuApp("shop")["ports"][0].value("host_port", 0), 8081);
+  CliOk({"scale", "shop", "web=2"});
+  for (const auto& i : Json({"ps", "shop", "--json"})) EXPECT_EQ(i.value("server", ""), "dokku-1");
+
+  // Another app runs on local-1: linking the service there is refused.
+  CliOk({"apps", "create", "other", "--pin", "local-1"});
+  auto elsewhere = Cli({"services", "link", "shopdb", "other"});
+  EXPECT_EQ(elsewhere.exit_code, 1);
+  EXPECT_TRUE(Has(elsewhere.err, "lives on dokku-1")) << elsewhere.err;
+  // An image cannot run on the LocalRuntime server it is pinned to.
+  auto image_local = Cli({"deploy", "other", "--image", "nginx:1.27"});
+  EXPECT_EQ(image_local.exit_code, 1) << image_local.out << image_local.err;
+  EXPECT_TRUE(Has(image_local.out + image_local.err, "dokku"))
+      << image_local.out << image_local.err;
+
+  // An image deploy: git:from-image with the pinned tag, recorded in the release.
+  CliOk({"deploy", "shop", "--image", "nginx:1.27"});
+  EXPECT_EQ(DokkuApp("shop").value("deploy_source_metadata", ""), "nginx:1.27")
+      << DokkuApp("shop").dump();
+  auto releases = Json({"releases", "shop", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_TRUE(Has(releases[0].value("description", ""), "image nginx:1.27")) << releases.dump();
+  EXPECT_EQ(Running("shop"), 2);
+
+  auto services = Json({"services", "ls", "--json"});
+  ASSERT_TRUE(services.is_array() && services.size() == 1u) << services.dump();
+  EXPECT_EQ(services[0]["links"][0].value("split_prefix", ""), "DB_");
+  auto linked = Cli({"services", "destroy", "shopdb"});
+  EXPECT_EQ(linked.exit_code, 1);
+  EXPECT_TRUE(Has(linked.err, "unlink it first")) << linked.err;
+  CliOk({"services", "unlink", "shopdb", "shop"});
+  EXPECT_EQ(DokkuConfig("shop").count("DATABASE_URL"), 0u);
+  EXPECT_EQ(DokkuConfig("shop").count("DB_HOST"), 0u);
+  CliOk({"services", "destroy", "shopdb"});
+  auto gone = RunProgram({FAKE_DOKKU_BIN, "postgres:exists", "shopdb"}, DokkuEnv(GetParam()));
+  EXPECT_NE(gone.exit_code, 0);
+}
+
 TEST_P(DokkuE2E, TooOldDokkuIsRefusedAtStart) {
   auto argv = JoinDokkuAgent("old-1");
   auto run = RunProgram(argv, DokkuEnv("0.34.9"));

@@ -1,0 +1,173 @@
+// DokkuRuntime's extras and image deploys: the exact argv each operation sends
+// (scripted runner), including what it asks before acting, and the refusals.
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "agent/runtime/dokku_runtime.h"
+#include "agent/runtime/dokku_test_support.h"
+#include "agent/runtime/local_runtime.h"
+#include "agent/runtime/runtime_test_support.h"
+
+namespace dflow::agent {
+namespace {
+
+using std::chrono::seconds;
+using testing::Args;
+using testing::ScriptedRunner;
+
+class DokkuExtrasArgv : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runner_.On({"version"}, {.out = "dokku version 0.38.27\n"});
+    runner_.On({"apps:exists"}, {.exit_code = 0});
+    runner_.On({"config:export"}, {.out = "{}\n"});
+    runner_.On({"ps:report"},
+               {.out = R"js({"deployed":"true","status-web.1":"running (CID: 0123456789a)"})js"});
+    runner_.On({"ports:report"}, {.out = R"js({"map":"","map-detected":"http:80:5000"})js"});
+    runner_.On({"storage:list"}, {.out = "[]"});
+    for (const char* ok :
+         {"apps:create", "config:set", "config:unset", "ps:scale", "git:from-image", "ports:set",
+          "storage:create", "storage:mount", "storage:unmount", "postgres:create",
+          "postgres:expose", "postgres:link", "postgres:unlink"}) {
+      runner_.On({ok}, {});
+    }
+    auto rt =
+        DokkuRuntime::Open({.data_dir = tmp_.path(), .server_name = "web-2", .runner = &runner_});
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    rt_ = std::move(*rt);
+    runner_.Clear();
+  }
+
+  dflow::agent::testing::TempDir tmp_;
+  ScriptedRunner runner_;
+  std::unique_ptr<DokkuRuntime> rt_;
+};
+
+TEST_F(DokkuExtrasArgv, ImageDeployRunsGitFromImageWithThePinnedTag) {
+  ReleaseSpec spec;
+  spec.app = "shop";
+  spec.version = 1;
+  spec.env = {{"MODE", "x"}};
+  spec.image = "nginx:1.27";
+  ASSERT_TRUE(rt_->PrepareRelease(spec, nullptr).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"apps:exists", "shop"}}));
+  auto types = rt_->Processes("shop", 1);
+  ASSERT_TRUE(types.ok());
+  EXPECT_EQ(types->count("web"), 1u);
+  runner_.Clear();
+  runner_.Once({"config:export"}, {.out = "{}\n"});
+  runner_.Once({"config:export"}, {.out = R"js({"MODE":"x"})js"});
+  auto st = rt_->StartInstance(
+      {.id = "shop-web-1-1", .app = "shop", .process = "web", .release = 1}, seconds(60));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"config:export", "--format", "json", "shop"},
+                                                {"config:set", "--no-restart", "--encoded", "shop",
+                                                 "MODE=" + absl::Base64Escape("x")},
+                                                {"config:export", "--format", "json", "shop"},
+                                                {"ps:scale", "--skip-deploy", "shop", "web=1"},
+                                                {"git:from-image", "shop", "nginx:1.27"},
+                                                {"ps:report", "shop", "--format", "json"},
+                                                {"ports:report", "shop", "--format", "json"}}));
+}
+
+TEST_F(DokkuExtrasArgv, PortsAskFirstAndSetOnlyADifference) {
+  ASSERT_TRUE(rt_->SetPorts("shop", {"http:80:5000", "https:443:5000"}, nullptr).ok());
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{{"ports:report", "shop", "--format", "json"},
+                               {"ports:set", "shop", "http:80:5000", "https:443:5000"}}));
+  runner_.Clear();
+  runner_.On({"ports:report"}, {.out = R"js({"map":"http:80:5000 https:443:5000"})js"});
+  ASSERT_TRUE(rt_->SetPorts("shop", {"http:80:5000", "https:443:5000"}, nullptr).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ports:report", "shop", "--format", "json"}}));
+}
+
+TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirst) {
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).ok());
+  const std::string bind = "/var/lib/dokku/data/storage/shop-data:/app/data";
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:create", "shop-data"},
+                                                {"storage:list", "shop", "--format", "json"},
+                                                {"storage:mount", "shop", bind}}));
+  runner_.Clear();
+  ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
+  // Not mounted (the list says so): storage:unmount would exit 1, so nothing runs.
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:list", "shop", "--format", "json"}}));
+  runner_.Clear();
+  runner_.On(
+      {"storage:list"},
+      {.out = R"js([{"entry_name":"e","host_path":"/var/lib/dokku/data/storage/shop-data",)js"
+              R"js("container_path":"/app/data"}])js"});
+  ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:list", "shop", "--format", "json"},
+                                                {"storage:unmount", "shop", bind}}));
+  EXPECT_EQ(rt_->MountStorage("shop", "a;b", "/x", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rt_->MountStorage("shop", "data", "relative", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
+  runner_.Once({"postgres:exists"},
+               {.exit_code = 1, .err = " !     Postgres service db does not exist\n"});
+  runner_.Once({"postgres:info", "db", "--exposed-ports"}, {.out = "-\n"});
+  runner_.On({"postgres:info", "db", "--exposed-ports"}, {.out = "5432->31234 \n"});
+  runner_.On({"postgres:info", "db", "--dsn"},
+             {.out = "postgres://postgres:pw@dokku-postgres-db:5432/db\n"});
+  auto info = rt_->CreateService("postgres", "db", true, nullptr);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->exposed_port, 31234);
+  EXPECT_EQ(info->dsn, "postgres://postgres:pw@dokku-postgres-db:5432/db");
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"postgres:exists", "db"},
+                                                {"postgres:create", "db"},
+                                                {"postgres:info", "db", "--exposed-ports"},
+                                                {"postgres:expose", "db"},
+                                                {"postgres:info", "db", "--exposed-ports"},
+                                                {"postgres:info", "db", "--dsn"}}));
+  EXPECT_EQ(rt_->CreateService("postgres", "bad-name", false, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);  // the plugins allow [A-Za-z0-9_] only
+}
+
+TEST_F(DokkuExtrasArgv, LinkWithSplitEnvSetsVariablesFirstUnlinkUnsetsThem) {
+  runner_.On({"postgres:info", "db", "--links"}, {.out = "\n"});
+  runner_.On({"postgres:info", "db", "--dsn"}, {.out = "postgres://u:p%40ss@h:5432/db\n"});
+  ASSERT_TRUE(rt_->LinkService("postgres", "db", "shop", "DB_", nullptr).ok());
+  auto b = [](const char* s) { return absl::Base64Escape(s); };
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"postgres:info", "db", "--links"},
+                                                {"postgres:info", "db", "--dsn"},
+                                                {"config:set", "--no-restart", "--encoded", "shop",
+                                                 "DB_DATABASE=" + b("db"), "DB_HOST=" + b("h"),
+                                                 "DB_PASSWORD=" + b("p%40ss"),
+                                                 "DB_PORT=" + b("5432"), "DB_USER=" + b("u")},
+                                                {"postgres:link", "db", "shop"}}));
+  runner_.Clear();
+  runner_.On({"config:export"}, {.out = R"js({"DB_HOST":"h","DB_PORT":"5432","OTHER":"1"})js"});
+  runner_.On({"postgres:info", "db", "--links"}, {.out = "shop\n"});
+  ASSERT_TRUE(rt_->UnlinkService("postgres", "db", "shop", "DB_", nullptr).ok());
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{{"config:export", "--format", "json", "shop"},
+                               {"config:unset", "--no-restart", "shop", "DB_HOST", "DB_PORT"},
+                               {"postgres:info", "db", "--links"},
+                               {"postgres:unlink", "db", "shop"}}));
+  EXPECT_EQ(rt_->LinkService("postgres", "db", "shop", "db_", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(LocalRuntimeExtras, RefusesWhatOnlyDokkuHas) {
+  dflow::agent::testing::TempDir tmp;
+  LocalRuntimeOptions options;
+  options.data_dir = tmp.path();
+  auto opened = LocalRuntime::Open(std::move(options));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Runtime& rt = **opened;
+  EXPECT_EQ(rt.SetPorts("shop", {"http:80:5000"}, nullptr).code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(rt.CreateService("postgres", "db", false, nullptr).status().code(),
+            absl::StatusCode::kUnimplemented);
+  ReleaseSpec image;
+  image.app = "shop";
+  image.version = 1;
+  image.image = "nginx:1.27";
+  EXPECT_EQ(rt.PrepareRelease(image, nullptr).code(), absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace dflow::agent

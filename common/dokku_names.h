@@ -1,0 +1,42 @@
+// What the controller, the agent and the CLI check the same way about Dokku's
+// extras: port maps, storage, check settings, services and image references,
+// and how a service URL splits into variables. Messages say what is allowed.
+#ifndef DFLOW_COMMON_DOKKU_NAMES_H_
+#define DFLOW_COMMON_DOKKU_NAMES_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace dflow {
+
+// SCHEME:HOST_PORT:CONTAINER_PORT with scheme http, https, tcp or udp and ports
+// 1-65535, as `dokku ports:set` takes it (docs: networking/port-management).
+absl::Status ValidatePortMap(absl::string_view map);
+// A named storage ([A-Za-z0-9_-]+, Dokku's storage:create rule) or an
+// absolute host path; then ":" and an absolute container directory.
+absl::Status ValidateStorageMount(absl::string_view source, absl::string_view container_dir);
+bool IsNamedStorage(absl::string_view source);
+// wait | timeout | attempts | wait-to-retire with a whole number (seconds; attempts: a count).
+absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value);
+// postgres | redis.
+absl::Status ValidateServiceKind(absl::string_view kind);
+// Dokku's service name rule ([A-Za-z0-9_]+, the postgres/redis plugins'
+// `is_valid_service_name`), at most 48 characters.
+absl::Status ValidateServiceName(absl::string_view name);
+// Empty, or [A-Z_][A-Z0-9_]* ending in "_" (e.g. DB_).
+absl::Status ValidateSplitPrefix(absl::string_view prefix);
+// A pinned image: REPO:TAG (or REPO@sha256:…); no tag and the tag "latest" are refused.
+absl::Status ValidatePinnedImage(absl::string_view image);
+
+// The variable a link sets: DATABASE_URL (postgres) or REDIS_URL (redis).
+std::string ServiceUrlVariable(absl::string_view kind);
+// scheme://user:password@host:port/database into {HOST, PORT, USER, PASSWORD,
+// DATABASE} (missing parts are empty).
+std::map<std::string, std::string> SplitServiceUrl(absl::string_view url);
+
+}  // namespace dflow
+
+#endif  // DFLOW_COMMON_DOKKU_NAMES_H_

@@ -1,0 +1,107 @@
+// The `dokku` step: one change of what Dokku adds on one server, or "apply":
+// everything the store holds for the app (port maps, storage mounts, check
+// settings, links to services on that server, custom domains). The agent asks
+// Dokku before each change, so a step run again changes nothing twice.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "controller/ops/plan.h"
+#include "controller/ops/steps.h"
+
+namespace dflow::ops {
+namespace {
+
+using json = nlohmann::json;
+using agents::DokkuChange;
+using K = DokkuChange::Kind;
+
+// Runs the changes in order; stops at the first failure.
+absl::Status Send(StepEnv& env, const std::string& server, const std::string& key,
+                  const std::vector<DokkuChange>& changes, std::string* output) {
+  for (const auto& c : changes) {
+    auto r = env.agents->ChangeDokku(server, key, c);
+    if (!r.ok()) return r.status();
+    *output += *r;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DokkuChange>> ApplyAll(StepEnv& env, const std::string& app,
+                                                  const std::string& server) {
+  auto extras = env.store->GetAppExtras(app);
+  if (!extras.ok()) return extras.status();
+  auto domains = env.store->ListDomains();
+  if (!domains.ok()) return domains.status();
+  std::vector<DokkuChange> out;
+  if (!extras->ports.empty()) {
+    out.push_back({.kind = K::kSetPorts, .app = app, .ports = extras->ports});
+  }
+  for (const auto& m : extras->storage) {
+    out.push_back({.kind = K::kMountStorage,
+                   .app = app,
+                   .source = m.source,
+                   .container_dir = m.container_dir});
+  }
+  for (const auto& [k, v] : extras->checks) {
+    out.push_back({.kind = K::kSetCheck, .app = app, .key = k, .value = v});
+  }
+  for (const auto& s : extras->services) {
+    // An exposed service on another server reaches the app through its config.
+    if (s.server != server) continue;
+    out.push_back({.kind = K::kLinkService,
+                   .app = app,
+                   .service_kind = s.kind,
+                   .service = s.name,
+                   .split_prefix = s.links.empty() ? "" : s.links.front().split_prefix});
+  }
+  for (const auto& [host, owner] : *domains) {
+    if (owner == app) out.push_back({.kind = K::kAddDomain, .app = app, .host = host});
+  }
+  return out;
+}
+
+}  // namespace
+
+void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::string& key,
+                  StepOutcome& out) {
+  const std::string server = p.value("server", "");
+  const std::string action = p.value("action", "");
+  std::vector<DokkuChange> changes;
+  if (action == "apply") {
+    auto all = ApplyAll(env, op.app, server);
+    if (!all.ok()) {
+      out.status = all.status();
+      return;
+    }
+    changes = std::move(*all);
+  } else if (action == "unmount") {
+    changes.push_back({.kind = K::kUnmountStorage,
+                       .app = op.app,
+                       .source = p.value("source", ""),
+                       .container_dir = p.value("container_dir", "")});
+  } else if (action == "link" || action == "unlink") {
+    changes.push_back({.kind = action == "link" ? K::kLinkService : K::kUnlinkService,
+                       .app = op.app,
+                       .service_kind = p.value("service_kind", ""),
+                       .service = p.value("service", ""),
+                       .split_prefix = p.value("split_prefix", "")});
+  } else if (action == "add_domain" || action == "remove_domain") {
+    changes.push_back({.kind = action == "add_domain" ? K::kAddDomain : K::kRemoveDomain,
+                       .app = op.app,
+                       .host = p.value("host", "")});
+  } else {
+    out.status = absl::InternalError(absl::StrCat("unknown dokku action \"", action, "\""));
+    return;
+  }
+  absl::Status s = Send(env, server, key, changes, &out.output);
+  if (!s.ok()) {
+    out.status = absl::Status(
+        s.code(), absl::StrCat(action, " of ", op.app, " on ", server, " failed: ", s.message(),
+                               "; the setting stays saved and the next deploy or `dflow restart ",
+                               op.app, "` applies it again"));
+    return;
+  }
+  if (out.output.empty()) out.output = absl::StrCat(server, ": nothing to change");
+}
+
+}  // namespace dflow::ops
