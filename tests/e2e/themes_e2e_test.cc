@@ -3,6 +3,8 @@
 // and answering HTTP, secrets generated once and masked, reinstall and
 // upgrade keeping them, a failing install undone (or kept), and image themes
 // refused on a LocalRuntime server.
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -205,6 +207,34 @@ TEST_F(ThemesE2E, PackageAddInstallReproducesTheAppOnTheOtherServer) {
   EXPECT_NE(token, "supersecretvalue123");
   auto env = Cli({"run", "shop2", "--", "python3", "-c",
                   "import os; print('token=' + os.environ['API_TOKEN'])"});
+  EXPECT_TRUE(Contains(env.out, "token=" + token)) << env.out << env.err;
+}
+
+TEST_F(ThemesE2E, InstallSurvivesAControllerCrashMidDeploy) {
+  // The controller dies between the agent starting the new instance and the
+  // commit of that step; the restarted one resumes the deploy and finishes
+  // the install (the supervisor reads the install record from the store).
+  fleet_->StopController(SIGTERM);
+  fleet_->SpawnController({{"DFLOW_TEST_CRASH_AT", "deploy:3:after-rpc"}});
+  ASSERT_TRUE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, seconds(30)));
+  (void)Cli({"themes", "install", "statuspage", "--app", "status", "--detach"});
+  ASSERT_TRUE(WaitFor([&] { return !fleet_->controller().Running(); }, seconds(60)))
+      << fleet_->controller().Log();
+  EXPECT_EQ(fleet_->controller().Wait(seconds(5)), 137) << fleet_->controller().Log();
+  fleet_->StartController();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto j = Json({"themes", "secrets", "status", "--json"});
+        return j.is_object() && j.value("state", "") == "installed";
+      },
+      seconds(60)))
+      << Json({"themes", "secrets", "status", "--json"}).dump() << fleet_->controller().Log();
+  ASSERT_TRUE(WaitSettled("status", 1)) << Ps("status").dump();
+  EXPECT_TRUE(Contains(HttpGet(StatusPort("status")), "System status"));
+  std::string token = Reveal("status", "admin_token");
+  ASSERT_EQ(token.size(), 32u);
+  auto env = Cli({"run", "status", "--", "python3", "-c",
+                  "import os; print('token=' + os.environ['STATUS_ADMIN_TOKEN'])"});
   EXPECT_TRUE(Contains(env.out, "token=" + token)) << env.out << env.err;
 }
 
