@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/app_git.h"
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/op_watch.h"
@@ -191,9 +192,14 @@ void RegisterApps(CLI::App& app, Globals& g) {
   });
 
   auto* show = apps->add_subcommand(
-      "show", "Show an app's settings, scale, current release, instances by state and status");
+      "show",
+      "Show an app's settings, scale, current release, instances by state and status, and its "
+      "git settings (deploy branch, git url, whether a webhook secret is set, the last webhook "
+      "delivery and what became of it)");
   show->add_option("NAME", o->name, "App name")->required();
-  show->add_flag("--json", o->json, "Print a JSON object");
+  show->add_flag("--json", o->json,
+                 "Print a JSON object (\"git\": branch, git_url, has_webhook_secret, "
+                 "last_delivery with forge, id, sha, state, op_id, release, message)");
   show->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->name); !s.ok()) return s;
@@ -202,12 +208,15 @@ void RegisterApps(CLI::App& app, Globals& g) {
       req.set_name(o->name);
       auto r = client.Call(&v1::Apps::Stub::GetApp, req);
       if (!r.ok()) return r.status();
+      // The git settings and the last webhook delivery come from the Git service.
       if (o->json) {
-        PrintJson(AppJson(*r));
-      } else {
-        PrintApp(*r);
+        nlohmann::json j = AppJson(*r);
+        if (auto s = AddAppGitJson(client, o->name, &j); !s.ok()) return s;
+        PrintJson(j);
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
+      PrintApp(*r);
+      return PrintAppGit(client, o->name);
     };
   });
 

@@ -4,9 +4,11 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "cli/app_git.h"
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/output.h"
+#include "common/clock.h"
 #include "dflow/controller/v1/git.grpc.pb.h"
 
 namespace dflow::cli {
@@ -22,7 +24,63 @@ struct Options {
   bool json = false;
 };
 
+absl::StatusOr<v1::AppGit> GetAppGit(Client& client, const std::string& app) {
+  auto stub = v1::Git::NewStub(client.channel());
+  v1::GetAppGitRequest req;
+  req.set_app(app);
+  v1::AppGit resp;
+  auto ctx = client.Context();
+  if (grpc::Status s = stub->GetAppGit(ctx.get(), req, &resp); !s.ok()) return client.Error(s);
+  return resp;
+}
+
+nlohmann::json DeliveryJson(const v1::AppGit& g) {
+  if (!g.has_last_delivery()) return nullptr;
+  const auto& d = g.last_delivery();
+  return {{"forge", d.forge()},
+          {"id", d.id()},
+          {"sha", d.sha()},
+          {"state", d.state()},
+          {"op_id", d.op_id() == 0 ? nlohmann::json(nullptr) : nlohmann::json(d.op_id())},
+          {"release", d.release() == 0 ? nlohmann::json(nullptr) : nlohmann::json(d.release())},
+          {"message", d.message()},
+          {"received_at", JsonTime(d.received_at_ms())},
+          {"updated_at", JsonTime(d.updated_at_ms())}};
+}
+
 }  // namespace
+
+absl::Status AddAppGitJson(Client& client, const std::string& app, nlohmann::json* app_json) {
+  auto g = GetAppGit(client, app);
+  if (!g.ok()) return g.status();
+  (*app_json)["git"] = {
+      {"branch", g->branch()},
+      {"git_url", g->git_url().empty() ? nlohmann::json(nullptr) : nlohmann::json(g->git_url())},
+      {"has_webhook_secret", g->has_webhook_secret()},
+      {"last_delivery", DeliveryJson(*g)}};
+  return absl::OkStatus();
+}
+
+absl::Status PrintAppGit(Client& client, const std::string& app) {
+  auto g = GetAppGit(client, app);
+  if (!g.ok()) return g.status();
+  Table t({"deploy branch", g->branch()});
+  t.Add({"git url", g->git_url().empty() ? "-" : g->git_url()});
+  t.Add({"webhook secret", g->has_webhook_secret() ? "set" : "-"});
+  if (g->has_last_delivery()) {
+    const auto& d = g->last_delivery();
+    std::string what = absl::StrCat(d.state(), ": ", d.forge(), " delivery ", d.id());
+    if (!d.sha().empty()) absl::StrAppend(&what, ", commit ", d.sha().substr(0, 12));
+    if (d.op_id() != 0) absl::StrAppend(&what, ", op ", d.op_id());
+    absl::StrAppend(&what, ", ", Ago(d.updated_at_ms(), SystemClock::Get()->NowMs()));
+    t.Add({"last webhook", what});
+    if (!d.message().empty()) t.Add({"", d.message()});
+  } else {
+    t.Add({"last webhook", "-"});
+  }
+  t.Print(std::cout);
+  return absl::OkStatus();
+}
 
 void RegisterAppsSet(CLI::App& app, Globals& g) {
   CLI::App* apps = app.get_subcommand("apps");

@@ -22,6 +22,10 @@ Response Text(int status, const std::string& text) {
   return {status, "text/plain; charset=utf-8", text + "\n"};
 }
 
+Response Json(int status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump() + "\n"};
+}
+
 }  // namespace
 
 std::string HmacSha256Hex(const std::string& key, const std::string& data) {
@@ -129,41 +133,96 @@ Response Webhooks::Accept(const std::string& forge, const std::string& app,
   if (!git.ok()) return Text(500, std::string(git.status().message()));
   std::string branch = git->DeployBranch();
   if (ref != "refs/heads/" + branch || sha.find_first_not_of('0') == std::string::npos) {
-    return Text(202, "ignored: " + ref + " is not the deploy branch " + branch);
+    d.state = "ignored";
+    d.message = ref + " is not the deploy branch " + branch;
+    ctx_->store->UpdateDelivery(d, "", "").IgnoreError();
+    return Text(202, "ignored: " + d.message);
   }
-  auto url = git->git_url;
-  if (url.empty()) {
-    return Text(409, "app " + app + " has no git URL to fetch from; `dflow apps set " + app +
-                         " --git-url URL`");
+  if (git->git_url.empty()) {
+    std::string why =
+        absl::StrCat("app ", app, " has no git URL to fetch from; run `dflow apps set ", app,
+                     " --git-url URL`, then redeliver ", delivery, " from the forge");
+    Fail(d, why);
+    return Text(409, why);
   }
-  std::string pusher = forge + " webhook, delivery " + delivery;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return Text(503, "the controller is shutting down; redeliver later");
-  deploys_.emplace_back(&Webhooks::Deploy, this, app, url, branch, sha, pusher);
-  return Text(202,
-              "deploying " + sha.substr(0, 12) + " of " + app + " (fetching from " + url + ")");
+  auto job = std::make_shared<Job>();
+  job->delivery = d;
+  job->url = git->git_url;
+  job->branch = branch;
+  std::future<Started> started = job->started.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      Fail(d, "the controller was shutting down; redeliver it from the forge");
+      return Text(503, "the controller is shutting down; redeliver later");
+    }
+    deploys_.emplace_back(&Webhooks::Deploy, this, job);
+  }
+  // Forges give up on a delivery after about 10 s: answer with the op when the
+  // fetch is that quick (it usually is), else say where the result will be.
+  nlohmann::json out = {{"app", app}, {"delivery", delivery}, {"sha", sha}};
+  if (started.wait_for(reply_wait_) != std::future_status::ready) {
+    out["state"] = "received";
+    out["op_id"] = nullptr;
+    out["message"] =
+        absl::StrCat("fetching ", sha.substr(0, 12), " from ", job->url,
+                     "; the result goes to `dflow events` and `dflow apps show ", app, "`");
+    return Json(202, out);
+  }
+  Started s = started.get();
+  if (!s.error.empty()) return Text(s.status, s.error);
+  out["state"] = "deploying";
+  out["op_id"] = s.ref.id;
+  out["release"] = s.ref.release;
+  out["message"] =
+      absl::StrCat("deploying ", sha.substr(0, 12), " of ", app, " as release v", s.ref.release,
+                   " (op ", s.ref.id, "); follow it with `dflow ops show ", s.ref.id, "`");
+  return Json(202, out);
 }
 
-void Webhooks::Deploy(std::string app, std::string url, std::string branch, std::string sha,
-                      std::string pusher) {
+void Webhooks::Fail(store::WebhookDelivery d, const std::string& why) {
+  spdlog::warn("webhook delivery {} ({}) for {}: {}", d.id, d.forge, d.app, why);
+  d.state = "failed";
+  d.message = why;
+  ctx_->store
+      ->UpdateDelivery(d, "git.webhook_failed",
+                       absl::StrCat("webhook delivery ", d.id, " (", d.forge, ") for app ", d.app,
+                                    " failed: ", why))
+      .IgnoreError();
+}
+
+void Webhooks::Deploy(std::shared_ptr<Job> job) {
+  store::WebhookDelivery& d = job->delivery;
+  const std::string& app = d.app;
+  const std::string& sha = d.sha;
   std::string repo = repos_->Path(app);
-  auto log_fail = [&](const std::string& what) {
-    spdlog::warn("webhook deploy of {} {}: {}", app, sha.substr(0, 12), what);
-    ctx_->store
-        ->AppendEvent("git.webhook_failed", "", app,
-                      absl::StrCat("webhook deploy of ", sha.substr(0, 12), " failed: ", what))
-        .IgnoreError();
+  std::string pusher = d.forge + " webhook, delivery " + d.id;
+  bool told = false;
+  // Before the op exists: fail the delivery (it may be redelivered) and, if
+  // the forge still waits, answer it with `status`.
+  auto fail = [&](int status, const std::string& why) {
+    Fail(d, why);
+    if (!told) job->started.set_value({status, why, {}});
+    told = true;
   };
-  auto fetched = git::RunGit({"-c", "protocol.ext.allow=never", "fetch", "--quiet", "--no-tags",
-                              "--", url, "+refs/heads/" + branch + ":refs/dflow/forge/" + branch},
-                             repo, std::chrono::minutes(5));
-  if (!fetched.ok()) return log_fail(std::string(fetched.status().message()));
+  auto redeliver = absl::StrCat("; then redeliver ", d.id, " from the forge");
+  auto fetched =
+      git::RunGit({"-c", "protocol.ext.allow=never", "fetch", "--quiet", "--no-tags", "--",
+                   job->url, "+refs/heads/" + job->branch + ":refs/dflow/forge/" + job->branch},
+                  repo, std::chrono::minutes(5));
+  if (!fetched.ok()) {
+    return fail(502,
+                absl::StrCat("fetching ", job->branch, " from ", job->url, " failed: ",
+                             fetched.status().message(), ". Check the URL (`dflow apps set ", app,
+                             " --git-url URL`) and that the controller may read it", redeliver));
+  }
   if (auto c = git::RunGit({"cat-file", "-e", sha + "^{commit}"}, repo); !c.ok()) {
-    return log_fail("the pushed commit is not in " + url + " (force-pushed away?)");
+    return fail(422, absl::StrCat("commit ", sha.substr(0, 12), " is not on ", job->branch, " of ",
+                                  job->url, " (force-pushed away?); push it again"));
   }
   BlobStore blobs(ctx_->archive_dir);
   auto writer = blobs.NewWriter(ctx_->max_upload_bytes);
-  if (!writer.ok()) return log_fail(std::string(writer.status().message()));
+  if (!writer.ok()) return fail(500, std::string(writer.status().message()));
   absl::Status appended;
   ProcessSpec spec;
   spec.argv = {"git", "archive", "--format=tar.gz", sha};
@@ -176,21 +235,48 @@ void Webhooks::Deploy(std::string app, std::string url, std::string branch, std:
   };
   PosixProcessRunner runner;
   auto r = runner.Run(spec);
-  if (!r.ok() || r->exit_code != 0) return log_fail("git archive failed");
-  if (!appended.ok())
-    return log_fail(
-        absl::StrCat("the archive is over the ", MiB(ctx_->max_upload_bytes), " limit"));
+  if (!r.ok() || r->exit_code != 0) {
+    return fail(500, absl::StrCat("`git archive ", sha.substr(0, 12), "` failed: ",
+                                  r.ok() ? r->stderr_data : r.status().message(), redeliver));
+  }
+  if (!appended.ok()) {
+    return fail(413, absl::StrCat("the archive of ", sha.substr(0, 12), " is over the ",
+                                  MiB(ctx_->max_upload_bytes),
+                                  " limit; leave build outputs out of the repository, or run "
+                                  "the controller with a larger --max-upload",
+                                  redeliver));
+  }
   auto digest = (*writer)->Commit();
-  if (!digest.ok()) return log_fail(std::string(digest.status().message()));
+  if (!digest.ok()) return fail(500, std::string(digest.status().message()));
   auto ref = git::StartDeploy(ctx_, app, *digest, sha, pusher);
-  if (!ref.ok()) return log_fail(std::string(ref.status().message()));
+  if (!ref.ok()) {
+    return fail(422, absl::StrCat("cannot deploy ", sha.substr(0, 12), ": ", ref.status().message(),
+                                  "; fix the commit and push again"));
+  }
+  d.state = "deploying";
+  d.op_id = ref->id;
+  d.release = ref->release;
+  d.message = absl::StrCat("deploying as release v", ref->release, " (op ", ref->id, ")");
+  ctx_->store->UpdateDelivery(d, "", "").IgnoreError();
+  job->started.set_value({202, "", *ref});
   auto done = git::FollowDeploy(
       ctx_, *ref,
       [&](const std::string& line) { spdlog::info("webhook deploy of {}: {}", app, line); },
       stopping_);
-  if (!done.ok()) return log_fail(std::string(done.status().message()));
+  if (!done.ok()) {
+    if (absl::IsUnavailable(done.status())) return;  // shutting down: the op resumes at start
+    Fail(d, absl::StrCat(done.status().message(), "; fix the commit and push again"));
+    return;
+  }
   spdlog::info("webhook deploy of {}: {}", app, *done);
-  git::RunGit({"update-ref", "refs/heads/" + branch, sha}, repo).IgnoreError();
+  git::RunGit({"update-ref", "refs/heads/" + job->branch, sha}, repo).IgnoreError();
+  d.state = "deployed";
+  d.message = *done;
+  ctx_->store
+      ->UpdateDelivery(d, "git.webhook_deployed",
+                       absl::StrCat("webhook delivery ", d.id, " (", d.forge, ") for app ", app,
+                                    " deployed ", sha.substr(0, 12), ": ", *done))
+      .IgnoreError();
 }
 
 }  // namespace dflow::http

@@ -5,15 +5,24 @@
 // compared in constant time; a bad or missing one gets 401 and nothing else
 // happens. A delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID) seen before
 // is answered 200 and ignored; deliveries are kept in the store
-// (webhook_deliveries, the newest 10000). A push to the deploy branch is answered 202; the
-// controller then fetches the branch from the app's --git-url into its repository, checks the
-// pushed commit is there, and deploys its `git archive` through the same
-// durable deploy op as `dflow deploy` (the release records the commit and the
-// delivery). On success the repository's branch is moved to the commit.
+// (webhook_deliveries, the newest 10000). A push to the deploy branch makes
+// the controller fetch the branch from the app's --git-url into its
+// repository, check the pushed commit is there, and deploy its `git archive`
+// through the same durable deploy op as `dflow deploy` (the release records
+// the commit and the delivery). The answer is 202 with a JSON object naming the
+// op once it exists (within 8 s; else 202 without it), or the failure's status
+// and reason. Every outcome is kept as the app's last delivery (`dflow apps
+// show`); a failure is also a git.webhook_failed event naming the app, the
+// delivery and what to do, a success a git.webhook_deployed event. A delivery
+// that failed before its op may be redelivered. On success the repository's
+// branch is moved to the commit.
 #ifndef DFLOW_CONTROLLER_HTTP_WEBHOOKS_H_
 #define DFLOW_CONTROLLER_HTTP_WEBHOOKS_H_
 
 #include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,6 +31,7 @@
 #include "controller/api/context.h"
 #include "controller/git/repos.h"
 #include "controller/http/server.h"
+#include "controller/ops/engine.h"
 
 namespace dflow::http {
 
@@ -42,17 +52,32 @@ class Webhooks {
   Response Gitlab(const Request& r);
 
  private:
+  // A delivery being fetched and deployed on its own thread. `started` is
+  // set once: with the op, or with the HTTP status and reason it failed with.
+  struct Started {
+    int status = 202;
+    std::string error;
+    ops::OpRef ref;
+  };
+  struct Job {
+    store::WebhookDelivery delivery;
+    std::string url;
+    std::string branch;
+    std::promise<Started> started;
+  };
   // After authentication: dedupe, branch check, and the deploy.
   Response Accept(const std::string& forge, const std::string& app, const std::string& delivery,
                   const std::string& body);
-  void Deploy(std::string app, std::string url, std::string branch, std::string sha,
-              std::string pusher);
+  void Deploy(std::shared_ptr<Job> job);
+  // Records the delivery as failed, with a git.webhook_failed event saying why.
+  void Fail(store::WebhookDelivery d, const std::string& why);
 
   api::ControllerContext* ctx_;
   git::Repos* repos_;
   std::mutex mu_;
   std::vector<std::thread> deploys_;
   std::atomic<bool> stopping_{false};
+  std::chrono::milliseconds reply_wait_{8000};
 };
 
 }  // namespace dflow::http

@@ -22,7 +22,32 @@ std::string PushBody(const std::string& ref, const std::string& sha) {
   return nlohmann::json{{"ref", ref}, {"before", std::string(40, '0')}, {"after", sha}}.dump();
 }
 
-TEST_F(GitE2E, WebhooksDeployVerifiedPushesOnly) {
+class WebhookE2E : public GitE2E {
+ protected:
+  nlohmann::json LastDelivery(const std::string& app) {
+    auto show = Json({"apps", "show", app, "--json"});
+    if (!show.is_object() || !show["git"].is_object()) return nlohmann::json::object();
+    auto d = show["git"]["last_delivery"];
+    return d.is_object() ? d : nlohmann::json::object();
+  }
+  // The newest event of `kind` about `app`, or null.
+  nlohmann::json LastEvent(const std::string& kind, const std::string& app) {
+    auto events = Json({"events", "--json", "-n", "1000"});
+    if (!events.is_object()) return nullptr;
+    nlohmann::json found;
+    for (const auto& e : events["data"]) {
+      if (e.value("kind", "") == kind && e.value("app", "") == app) found = e;
+    }
+    return found;
+  }
+  std::vector<std::string> Signed(const std::string& id, const std::string& secret,
+                                  const std::string& body) {
+    return {"X-GitHub-Event: push", "X-GitHub-Delivery: " + id,
+            "X-Hub-Signature-256: sha256=" + Hmac(secret, body)};
+  }
+};
+
+TEST_F(WebhookE2E, WebhooksDeployVerifiedPushesOnly) {
   std::string forge = tmp_.path() + "/forge.git";
   RunProgram({"git", "init", "--quiet", "--bare", "--initial-branch", "main", forge});
   std::string work = tmp_.path() + "/work";
@@ -56,12 +81,32 @@ TEST_F(GitE2E, WebhooksDeployVerifiedPushesOnly) {
                                    "X-Hub-Signature-256: sha256=" + Hmac(secret, body)};
   auto ok = Post("/hooks/github?app=web", body, good);
   EXPECT_EQ(ok.first, 202) << ok.second;
+  // The answer names the deploy op (the fetch from a local forge is quick).
+  auto accepted = nlohmann::json::parse(ok.second, nullptr, false);
+  ASSERT_TRUE(accepted.is_object()) << ok.second;
+  EXPECT_EQ(accepted.value("state", ""), "deploying") << ok.second;
+  EXPECT_EQ(accepted.value("delivery", ""), "d-1");
+  ASSERT_TRUE(accepted["op_id"].is_number_integer()) << ok.second;
+  int64_t op = accepted["op_id"].get<int64_t>();
+  auto op_json = Json({"ops", "show", std::to_string(op), "--json"});
+  ASSERT_TRUE(op_json.is_object()) << ok.second;
+  EXPECT_EQ(op_json.value("app", ""), "web") << op_json.dump();
   ASSERT_TRUE(WaitSettled("web", 1)) << fleet_->controller().Log();
   EXPECT_TRUE(AllAnswer("web", "hook-one"));
   auto releases = Json({"releases", "web", "--json"});
   ASSERT_TRUE(releases.is_array() && releases.size() == 1u) << releases.dump();
   EXPECT_TRUE(Contains(releases[0].value("description", ""), one));
   EXPECT_TRUE(Contains(releases[0].value("created_by", ""), "github webhook, delivery d-1"));
+  // `dflow releases` shows the commit and the delivery; `apps show` the delivery's result.
+  std::string table = CliOk({"releases", "web"});
+  EXPECT_TRUE(Contains(table, "git commit " + one)) << table;
+  EXPECT_TRUE(Contains(table, "github webhook, delivery d-1")) << table;
+  ASSERT_TRUE(WaitFor([&] { return LastDelivery("web").value("state", "") == "deployed"; },
+                      std::chrono::seconds(30)))
+      << LastDelivery("web").dump();
+  EXPECT_EQ(LastDelivery("web").value("op_id", int64_t{0}), op);
+  std::string show = CliOk({"apps", "show", "web"});
+  EXPECT_TRUE(Contains(show, "deployed: github delivery d-1, commit " + one.substr(0, 12))) << show;
 
   // The same delivery again: ignored.
   auto replay = Post("/hooks/github?app=web", body, good);
@@ -101,6 +146,76 @@ TEST_F(GitE2E, WebhooksDeployVerifiedPushesOnly) {
   auto big = Post("/hooks/github?app=web", std::string(2 << 20, 'x'),
                   {"X-GitHub-Event: push", "X-GitHub-Delivery: d-3"});
   EXPECT_EQ(big.first, 413) << big.second;
+}
+
+TEST_F(WebhookE2E, FailedDeliveriesAreReportedAndMayBeRedelivered) {
+  std::string forge = tmp_.path() + "/forge.git";
+  RunProgram({"git", "init", "--quiet", "--bare", "--initial-branch", "main", forge});
+  std::string work = tmp_.path() + "/work";
+  std::string one = NewHelloRepo(work, "hook-ok");
+  ASSERT_EQ(Git(work, {"push", forge, "main"}).exit_code, 0);
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  auto set = Json({"apps", "set", "web", "--git-url", "file://" + tmp_.path() + "/no-such.git",
+                   "--webhook-secret-generate", "--json"});
+  ASSERT_TRUE(set.is_object());
+  std::string secret = set.value("webhook_secret", "");
+
+  // The fetch fails: the forge gets the reason, and so do `dflow events` and `apps show`.
+  std::string body = PushBody("refs/heads/main", one);
+  auto r = Post("/hooks/github?app=web", body, Signed("d-fetch", secret, body));
+  EXPECT_EQ(r.first, 502) << r.second;
+  EXPECT_TRUE(Contains(r.second, "no-such.git")) << r.second;
+  auto event = LastEvent("git.webhook_failed", "web");
+  ASSERT_TRUE(event.is_object()) << Cli({"events", "--json"}).out;
+  std::string msg = event.value("message", "");
+  EXPECT_TRUE(Contains(msg, "webhook delivery d-fetch (github) for app web failed")) << msg;
+  EXPECT_TRUE(Contains(msg, "dflow apps set web --git-url URL")) << msg;
+  EXPECT_TRUE(Contains(msg, "redeliver d-fetch")) << msg;
+  EXPECT_EQ(LastDelivery("web").value("state", ""), "failed");
+  std::string show = CliOk({"apps", "show", "web"});
+  EXPECT_TRUE(Contains(show, "failed: github delivery d-fetch")) << show;
+  std::string events = CliOk({"events"});
+  EXPECT_TRUE(Contains(events, "d-fetch")) << events;
+  EXPECT_EQ(ReleaseCount("web"), 0);
+
+  // Fixed URL: the forge's redelivery of the same delivery deploys.
+  CliOk({"apps", "set", "web", "--git-url", "file://" + forge});
+  r = Post("/hooks/github?app=web", body, Signed("d-fetch", secret, body));
+  EXPECT_EQ(r.first, 202) << r.second;
+  ASSERT_TRUE(WaitFor([&] { return LastDelivery("web").value("state", "") == "deployed"; },
+                      std::chrono::seconds(60)))
+      << LastDelivery("web").dump() << fleet_->controller().Log();
+  EXPECT_TRUE(AllAnswer("web", "hook-ok"));
+
+  // A commit whose release never passes its health check: accepted with its op,
+  // then reported as failed while the previous release keeps serving.
+  Put(work + "/Procfile", Read(Example("broken") + "/Procfile"));
+  Put(work + "/broken.py", Read(Example("broken") + "/broken.py"));
+  std::string broken = Commit(work, "broken");
+  ASSERT_EQ(Git(work, {"push", forge, "main"}).exit_code, 0);
+  std::string body2 = PushBody("refs/heads/main", broken);
+  r = Post("/hooks/github?app=web", body2, Signed("d-broken", secret, body2));
+  ASSERT_EQ(r.first, 202) << r.second;
+  auto accepted = nlohmann::json::parse(r.second, nullptr, false);
+  ASSERT_TRUE(accepted.is_object() && accepted["op_id"].is_number_integer()) << r.second;
+  std::string op = std::to_string(accepted["op_id"].get<int64_t>());
+  ASSERT_TRUE(WaitFor([&] { return LastDelivery("web").value("state", "") == "failed"; },
+                      std::chrono::seconds(120)))
+      << LastDelivery("web").dump();
+  event = LastEvent("git.webhook_failed", "web");
+  msg = event.is_object() ? event.value("message", "") : "";
+  EXPECT_TRUE(Contains(msg, "webhook delivery d-broken (github) for app web failed")) << msg;
+  EXPECT_TRUE(Contains(msg, "op " + op)) << msg;
+  EXPECT_TRUE(Contains(msg, "release v1 keeps serving")) << msg;
+  EXPECT_TRUE(Contains(msg, "dflow ops show " + op)) << msg;
+  EXPECT_TRUE(AllAnswer("web", "hook-ok"));
+  show = CliOk({"apps", "show", "web"});
+  EXPECT_TRUE(Contains(
+      show, "failed: github delivery d-broken, commit " + broken.substr(0, 12) + ", op " + op))
+      << show;
+  // Its replay is ignored: the commit has had its deploy.
+  r = Post("/hooks/github?app=web", body2, Signed("d-broken", secret, body2));
+  EXPECT_EQ(r.first, 200) << r.second;
 }
 
 }  // namespace
