@@ -2,7 +2,6 @@
 // hostnames) and served by every server's router.
 #include <optional>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
@@ -76,20 +75,6 @@ absl::Status CheckCert(const std::string& app, const std::string& cert_pem,
   return absl::OkStatus();
 }
 
-// True when a router's error names one of `app`'s certificate files
-// (ROUTER/certs/<app>-<16 hex>.crt|.key, agent/router/router.cc).
-bool NamesCertOf(const std::string& message, const std::string& app) {
-  const std::string prefix = absl::StrCat("/certs/", app, "-");
-  for (size_t at = message.find(prefix); at != std::string::npos;
-       at = message.find(prefix, at + 1)) {
-    size_t hex = at + prefix.size();
-    bool ok = hex + 17 <= message.size() && message[hex + 16] == '.';
-    for (size_t i = hex; ok && i < hex + 16; ++i) ok = absl::ascii_isxdigit(message[i]);
-    if (ok) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest* request,
@@ -127,7 +112,7 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
   auto refused = ctx_->routes->PushNow();
   // Only a refusal that names this app's certificate files undoes it.
   for (auto it = refused.begin(); it != refused.end();) {
-    it = NamesCertOf(it->second, app->name) ? std::next(it) : refused.erase(it);
+    it = routing::ErrorNamesCertOf(it->second, app->name) ? std::next(it) : refused.erase(it);
   }
   if (refused.empty()) return grpc::Status::OK;
   absl::Status undo =

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <future>
+#include <memory>
+#include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
@@ -33,7 +36,39 @@ std::string Key(const agents::RoutesSpec& spec) {
   return k;
 }
 
+// Identifies a certificate a router refused (in memory only).
+std::string CertKey(const agents::AppRouteSpec& a) {
+  return absl::StrCat(a.app, ":", std::hash<std::string>{}(a.cert_pem));
+}
+
+// `spec` for a router that refused the certificates in `dropped`: each of
+// those apps keeps the certificate that router last accepted for it, or none.
+agents::RoutesSpec Without(const agents::RoutesSpec& spec, const std::set<std::string>& dropped,
+                           const std::map<std::string, agents::AppRouteSpec>& accepted) {
+  agents::RoutesSpec out = spec;
+  for (auto& a : out.apps) {
+    if (a.cert_pem.empty() || !dropped.count(CertKey(a))) continue;
+    auto old = accepted.find(a.app);
+    bool usable = old != accepted.end() && !dropped.count(CertKey(old->second));
+    a.cert_pem = usable ? old->second.cert_pem : "";
+    a.key_pem = usable ? old->second.key_pem : "";
+  }
+  return out;
+}
+
 }  // namespace
+
+bool ErrorNamesCertOf(const std::string& message, const std::string& app) {
+  const std::string prefix = absl::StrCat("/certs/", app, "-");
+  for (size_t at = message.find(prefix); at != std::string::npos;
+       at = message.find(prefix, at + 1)) {
+    size_t hex = at + prefix.size();
+    bool ok = hex + 17 <= message.size() && message[hex + 16] == '.';
+    for (size_t i = hex; ok && i < hex + 16; ++i) ok = absl::ascii_isxdigit(message[i]);
+    if (ok) return true;
+  }
+  return false;
+}
 
 absl::Status SaveBaseDomain(store::Store* store, const std::string& domain) {
   std::string d = LowerHostname(domain);
@@ -140,37 +175,93 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
   spec->version = version_ = std::max(version_ + 1, store_->clock()->NowMs());
   auto servers = store_->ListServers();
   if (!servers.ok()) return refused;
-  std::vector<std::pair<std::string, std::future<absl::StatusOr<agents::RoutesResult>>>> calls;
+  // Certificates no longer in the table are forgotten; a router is sent the
+  // table without the ones it refused before.
+  std::set<std::string> current;
+  for (const auto& a : spec->apps) {
+    if (!a.cert_pem.empty()) current.insert(CertKey(a));
+  }
+  for (auto& [server, dropped] : dropped_certs_) {
+    std::erase_if(dropped, [&](const std::string& k) { return !current.count(k); });
+  }
+  struct Call {
+    std::string server;
+    std::shared_ptr<agents::RoutesSpec> sent;
+    std::future<absl::StatusOr<agents::RoutesResult>> result;
+  };
+  std::vector<Call> calls;
   for (const auto& s : *servers) {
     if (!fleet_->Reachable(s.name) || s.runtime != "local") continue;
-    calls.emplace_back(s.name, std::async(std::launch::async, [this, name = s.name, &spec] {
-                         return agents_->SetRoutes(name, *spec);
-                       }));
+    auto sent = std::make_shared<agents::RoutesSpec>(
+        Without(*spec, dropped_certs_[s.name], accepted_certs_[s.name]));
+    calls.push_back({s.name, sent, std::async(std::launch::async, [this, name = s.name, sent] {
+                       return agents_->SetRoutes(name, *sent);
+                     })});
   }
-  for (auto& [server, call] : calls) {
-    auto r = call.get();
+  for (auto& call : calls) {
+    const std::string& server = call.server;
+    auto r = call.result.get();
+    std::string msg = r.ok() ? "" : std::string(r.status().message());
+    const bool no_router = !r.ok() && absl::IsFailedPrecondition(r.status()) &&
+                           msg.find("runs no router") != std::string::npos;
+    const bool refusal = !r.ok() && !no_router && !absl::IsUnavailable(r.status());
+    std::string dropped_note;
+    if (refusal) {
+      refused[server] = msg;
+      // nginx could not load an app's certificate (its OpenSSL policy may
+      // refuse what the controller accepted): that app is served over HTTP
+      // only on this router, and every other change still goes through.
+      std::vector<std::string> apps;
+      for (const auto& a : call.sent->apps) {
+        if (!a.cert_pem.empty() && ErrorNamesCertOf(msg, a.app)) {
+          apps.push_back(a.app);
+          dropped_certs_[server].insert(CertKey(a));
+        }
+      }
+      if (!apps.empty()) {
+        auto retry_spec = std::make_shared<agents::RoutesSpec>(
+            Without(*spec, dropped_certs_[server], accepted_certs_[server]));
+        auto retry = agents_->SetRoutes(server, *retry_spec);
+        if (retry.ok()) {
+          r = retry;
+          call.sent = retry_spec;
+          dropped_note = absl::StrCat("; it keeps serving ", absl::StrJoin(apps, ", "),
+                                      " with the certificate it had (HTTP only if none) until "
+                                      "the certificate is replaced");
+        }
+      }
+    }
+    if (r.ok()) {
+      for (const auto& a : call.sent->apps) {
+        if (a.cert_pem.empty()) {
+          accepted_certs_[server].erase(a.app);
+        } else {
+          accepted_certs_[server][a.app] = a;
+        }
+      }
+    }
     std::lock_guard lock(mu_);
     if (r.ok()) {
       routers_[server] = *r;
-      if (errors_.count(server)) {
-        spdlog::info("router on {} serves the routing table again", server);
-        errors_.erase(server);
+      if (dropped_note.empty()) {
+        if (errors_.count(server)) {
+          spdlog::info("router on {} serves the routing table again", server);
+          errors_.erase(server);
+        }
+        continue;
       }
-      continue;
     }
-    if (absl::IsFailedPrecondition(r.status()) &&
-        r.status().message().find("runs no router") != std::string::npos) {
+    if (no_router) {
       routers_.erase(server);
       continue;
     }
-    std::string msg(r.status().message());
-    if (!absl::IsUnavailable(r.status())) refused[server] = msg;
     if (errors_[server] != msg) {
       errors_[server] = msg;
-      spdlog::warn("routing table v{} not applied on {}: {}", spec->version, server, msg);
-      if (!absl::IsUnavailable(r.status())) {
+      spdlog::warn("routing table v{} not applied on {}: {}{}", spec->version, server, msg,
+                   dropped_note);
+      if (refusal) {
         (void)store_->AppendEvent("router.refused", server, "",
-                                  absl::StrCat("routing table not applied: ", msg));
+                                  absl::StrCat("routing table not applied: ", msg, dropped_note));
       }
     }
   }

@@ -7,6 +7,12 @@
 // is alive: a stopping (draining) instance, or one on an unreachable server,
 // leaves every router at the next push (within `poll`).
 //
+// A router whose nginx refuses an app's certificate (nginx -t names the file)
+// keeps its old config, a "router.refused" event says why, and from then on
+// it is sent the table with the certificate it last accepted for that app
+// instead (none: the app is HTTP only there) until the certificate changes,
+// so the rest of the routing still converges.
+//
 // Thread-safe.
 #ifndef DFLOW_CONTROLLER_ROUTING_ROUTING_H_
 #define DFLOW_CONTROLLER_ROUTING_ROUTING_H_
@@ -15,6 +21,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,10 +78,18 @@ class RoutePusher {
   std::mutex mu_;
   std::map<std::string, agents::RoutesResult> routers_;  // by server, last answer
   std::map<std::string, std::string> errors_;            // by server, last error
+  // By server: certificates its nginx refused (push_mu_), left out of its table.
+  std::map<std::string, std::set<std::string>> dropped_certs_;
+  // By server and app: the certificate its router last accepted (push_mu_).
+  std::map<std::string, std::map<std::string, agents::AppRouteSpec>> accepted_certs_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread loop_;
 };
+
+// True when a router's error names one of `app`'s certificate files
+// (ROUTER/certs/<app>-<16 hex>.crt|.key, agent/router/router.cc).
+bool ErrorNamesCertOf(const std::string& message, const std::string& app);
 
 // The app's hostnames: APP.BASE first, then its custom domains.
 absl::StatusOr<std::vector<std::string>> AppHostnames(store::Store* store, const std::string& app);

@@ -1,6 +1,8 @@
 // End to end: app certificates (`dflow certs`) served over HTTPS by both
 // routers (real nginx), fetched with curl and the self-signed certificate
 // pinned as the only CA; bad certificates refused while the old ones serve.
+#include <signal.h>
+
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/x509.h"
@@ -189,6 +191,38 @@ TEST_F(RoutingCertsE2E, DestroyRemovesTheAppsDomainsCertificateAndRoutes) {
   CliOk({"apps", "create", "hello"});
   EXPECT_EQ(Json({"domains", "ls", "hello", "--json"})["domains"], nlohmann::json::array());
   EXPECT_TRUE(Json({"certs", "ls", "hello", "--json"}).empty());
+}
+
+// A certificate stored while no router could check it (every server down)
+// that the routers then refuse: each keeps routing everything else, serving
+// the app over HTTP only, and says so in an event.
+TEST_F(RoutingCertsE2E, ARouterThatRefusesAStoredCertificateStillAppliesTheRest) {
+  DeployHello("hello", 1);
+  for (const char* server : {"local-1", "local-2"}) fleet_->agent(server).Signal(SIGKILL);
+  for (const char* server : {"local-1", "local-2"}) {
+    ASSERT_TRUE(fleet_->WaitStatus(server, "unreachable", seconds(10)));
+  }
+  auto [weak_crt, weak_key] =
+      Cert("weak", {"hello.localhost"}, Now() - kDay, Now() + 90 * kDay, /*rsa_bits=*/1024);
+  CliOk({"certs", "add", "hello", "--cert", weak_crt, "--key", weak_key});
+  CliOk({"domains", "add", "hello", "www.example.com"});
+  for (const char* server : {"local-1", "local-2"}) fleet_->StartAgent(server);
+  for (const char* server : {"local-1", "local-2"}) {
+    // The new domain is routed although the table carries a certificate nginx refuses.
+    EXPECT_TRUE(
+        WaitFor([&] { return Get(Router(server), "www.example.com").code == 200; }, seconds(20)))
+        << server;
+    EXPECT_NE(Https(server, "hello.localhost", weak_crt).exit_code, 0);
+  }
+  auto events = Json({"events", "-n", "1000", "--json"})["data"];
+  int refused = 0;
+  for (const auto& e : events) {
+    const std::string m = e.value("message", "");
+    refused +=
+        e.value("kind", "") == "router.refused" && Contains(m, "ee key too small") &&
+        Contains(m, "it keeps serving hello with the certificate it had (HTTP only if none)");
+  }
+  EXPECT_EQ(refused, 2) << events.dump();
 }
 
 }  // namespace
