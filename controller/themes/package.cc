@@ -35,6 +35,17 @@ std::string NameFor(const std::string& key, std::set<std::string>* used) {
   return out;
 }
 
+// A URL carrying a password (scheme://user:password@host…), e.g. a linked
+// service's DATABASE_URL: its value must not leave the controller either.
+bool HasCredentials(const std::string& value) {
+  size_t scheme = value.find("://");
+  if (scheme == std::string::npos) return false;
+  size_t at = value.find('@', scheme + 3);
+  size_t slash = value.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return false;
+  return value.find(':', scheme + 3) < at;
+}
+
 }  // namespace
 
 bool LooksSecret(const std::string& key) {
@@ -55,10 +66,12 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
   absl::StrAppend(
       &y, "description: ",
       Q(absl::StrCat("Packaged from app ", app.name, " (release v", release.version, ")")), "\n");
-  // The release's stored archive (an image source is packaged once image
-  // deploys land with issue 5's Dokku extras).
-  absl::StrAppend(&y, "source:\n  release: ", kReleaseArchiveName, "\n");
-  out.needs_archive = true;
+  if (!release.image.empty()) {  // deployed with `dflow deploy --image`
+    absl::StrAppend(&y, "source:\n  image: ", Q(release.image), "\n");
+  } else {
+    absl::StrAppend(&y, "source:\n  release: ", kReleaseArchiveName, "\n");
+    out.needs_archive = true;
+  }
   if (!app.scale.empty()) {
     absl::StrAppend(&y, "processes:\n");
     for (const auto& [type, n] : app.scale) absl::StrAppend(&y, "  ", Q(type), ": ", n, "\n");
@@ -68,7 +81,7 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
   const auto& config = release.config.empty() ? app.config : release.config;
   for (const auto& [key, value] : config) {
     std::string name = NameFor(key, &used);
-    if (secret_keys.count(key) || LooksSecret(key)) {
+    if (secret_keys.count(key) || LooksSecret(key) || HasCredentials(value)) {
       int length = std::clamp(static_cast<int>(value.size()), 16, 256);
       absl::StrAppend(&secrets, "  - name: ", name, "\n    length: ", length, "\n");
       absl::StrAppend(&env, "  ", key, ": \"{{ secrets.", name, " }}\"\n");

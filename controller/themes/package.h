@@ -2,12 +2,13 @@
 // that `themes add` of it and `themes install` elsewhere reproduce the app.
 // Pure: the caller reads the app and its release from the store.
 //
-// What goes in: the source (`source: release`, the release's stored archive
-// beside the manifest; an app's image or git source once those deploys land),
+// What goes in: the source (the release's image when it was deployed from one,
+// else `source: release` with the release's stored archive beside the manifest),
 // process types and counts, the health check, resources, and every config key
 // as an input (its current value as the default) or, when the key looks like
-// a credential (…SECRET…, …PASSWORD…, …TOKEN…, …KEY…, …SALT…, …PASS…) or was
-// a generated theme secret, as a secret of the same length — never its value.
+// a credential (…SECRET…, …PASSWORD…, …TOKEN…, …KEY…, …SALT…, …PASS…), its
+// value is a URL with a password in it, or it was a generated theme secret, as
+// a secret of the same length — never its value.
 #ifndef DFLOW_CONTROLLER_THEMES_PACKAGE_H_
 #define DFLOW_CONTROLLER_THEMES_PACKAGE_H_
 
