@@ -25,6 +25,17 @@ std::vector<std::string> Words(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
 }
 
+bool Has(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// What Dokku reports after a change differs from what was asked: an error,
+// never silence.
+absl::Status Differs(const std::string& server, const std::string& what) {
+  return absl::DataLossError(absl::StrCat("after the change Dokku on server ", server, " reports ",
+                                          what, "; see `dokku` on that server"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> DokkuRuntime::Domains(const std::string& app) {
@@ -47,16 +58,26 @@ absl::Status DokkuRuntime::AddDomain(const std::string& app, const std::string& 
                                      const OutputFn& out) {
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(auto domains, Domains(app));
-  if (std::find(domains.begin(), domains.end(), host) != domains.end()) return absl::OkStatus();
-  return Dokku(app, {"domains:add", app, host}, out).status();
+  if (Has(domains, host)) return absl::OkStatus();
+  RETURN_IF_ERROR(Dokku(app, {"domains:add", app, host}, out).status());
+  ASSIGN_OR_RETURN(domains, Domains(app));  // read back
+  if (!Has(domains, host)) {
+    return Differs(options_.server_name, absl::StrCat("no domain ", host, " for ", app));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DokkuRuntime::RemoveDomain(const std::string& app, const std::string& host,
                                         const OutputFn& out) {
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(auto domains, Domains(app));
-  if (std::find(domains.begin(), domains.end(), host) == domains.end()) return absl::OkStatus();
-  return Dokku(app, {"domains:remove", app, host}, out).status();
+  if (!Has(domains, host)) return absl::OkStatus();
+  RETURN_IF_ERROR(Dokku(app, {"domains:remove", app, host}, out).status());
+  ASSIGN_OR_RETURN(domains, Domains(app));  // read back
+  if (Has(domains, host)) {
+    return Differs(options_.server_name, absl::StrCat("domain ", host, " still on ", app));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<std::string>& maps,
@@ -70,6 +91,12 @@ absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<st
   std::vector<std::string> args = {"ports:set", app};
   args.insert(args.end(), maps.begin(), maps.end());
   RETURN_IF_ERROR(Dokku(app, args, out).status());
+  ASSIGN_OR_RETURN(r, Dokku(app, {"ports:report", app, "--format", "json"}));  // read back
+  ASSIGN_OR_RETURN(report, ParseJsonReport(r.out));
+  if (std::string now = ReportValue(report, "ports", "map"); now != absl::StrJoin(maps, " ")) {
+    return Differs(options_.server_name, absl::StrCat("ports \"", now, "\" for ", app,
+                                                      " (asked: ", absl::StrJoin(maps, " "), ")"));
+  }
   DokkuApp a = Snapshot(app);
   a.port = 0;  // looked up again at the next start
   return Commit(app, a);
@@ -106,7 +133,14 @@ absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::strin
   for (const auto& m : ParseStorageList(list.out)) {
     if (m == want) return absl::OkStatus();  // a second storage:mount would exit 1
   }
-  return Dokku(app, {"storage:mount", app, absl::StrCat(host, ":", container_dir)}, out).status();
+  RETURN_IF_ERROR(
+      Dokku(app, {"storage:mount", app, absl::StrCat(host, ":", container_dir)}, out).status());
+  ASSIGN_OR_RETURN(list, Dokku(app, {"storage:list", app, "--format", "json"}));  // read back
+  for (const auto& m : ParseStorageList(list.out)) {
+    if (m == want) return absl::OkStatus();
+  }
+  return Differs(options_.server_name,
+                 absl::StrCat("no mount of ", host, " at ", container_dir, " in ", app));
 }
 
 absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::string& source,
@@ -120,7 +154,16 @@ absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::str
   if (!mounted) return absl::OkStatus();  // storage:unmount of a missing mount exits 1
   // The data stays: storage:unmount only removes the bind mount (docs:
   // advanced-usage/persistent-storage).
-  return Dokku(app, {"storage:unmount", app, absl::StrCat(host, ":", container_dir)}, out).status();
+  RETURN_IF_ERROR(
+      Dokku(app, {"storage:unmount", app, absl::StrCat(host, ":", container_dir)}, out).status());
+  ASSIGN_OR_RETURN(list, Dokku(app, {"storage:list", app, "--format", "json"}));  // read back
+  for (const auto& m : ParseStorageList(list.out)) {
+    if (m == want) {
+      return Differs(options_.server_name,
+                     absl::StrCat(host, " still mounted at ", container_dir, " in ", app));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DokkuRuntime::SetCheck(const std::string& app, const std::string& key,
@@ -189,8 +232,14 @@ absl::Status DokkuRuntime::LinkService(const std::string& kind, const std::strin
       set.push_back(absl::StrCat(split_prefix, k, "=", absl::Base64Escape(v)));
     RETURN_IF_ERROR(Dokku(app, set, out).status());
   }
-  if (std::find(linked.begin(), linked.end(), app) != linked.end()) return absl::OkStatus();
-  return Dokku(app, {kind + ":link", name, app}, out).status();
+  if (Has(linked, app)) return absl::OkStatus();
+  RETURN_IF_ERROR(Dokku(app, {kind + ":link", name, app}, out).status());
+  ASSIGN_OR_RETURN(links, Dokku(app, {kind + ":info", name, "--links"}));  // read back
+  if (!Has(Words(links.out), app)) {
+    return Differs(options_.server_name,
+                   absl::StrCat(kind, " service ", name, " not linked to ", app));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DokkuRuntime::UnlinkService(const std::string& kind, const std::string& name,
@@ -209,8 +258,14 @@ absl::Status DokkuRuntime::UnlinkService(const std::string& kind, const std::str
   }
   ASSIGN_OR_RETURN(DokkuOutput links, Dokku(app, {kind + ":info", name, "--links"}));
   std::vector<std::string> linked = Words(links.out);
-  if (std::find(linked.begin(), linked.end(), app) == linked.end()) return absl::OkStatus();
-  return Dokku(app, {kind + ":unlink", name, app}, out).status();
+  if (!Has(linked, app)) return absl::OkStatus();
+  RETURN_IF_ERROR(Dokku(app, {kind + ":unlink", name, app}, out).status());
+  ASSIGN_OR_RETURN(links, Dokku(app, {kind + ":info", name, "--links"}));  // read back
+  if (Has(Words(links.out), app)) {
+    return Differs(options_.server_name,
+                   absl::StrCat(kind, " service ", name, " still linked to ", app));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DokkuRuntime::DestroyService(const std::string& kind, const std::string& name,

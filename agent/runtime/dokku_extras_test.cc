@@ -70,35 +70,48 @@ TEST_F(DokkuExtrasArgv, ImageDeployRunsGitFromImageWithThePinnedTag) {
                                                 {"ports:report", "shop", "--format", "json"}}));
 }
 
-TEST_F(DokkuExtrasArgv, PortsAskFirstAndSetOnlyADifference) {
+TEST_F(DokkuExtrasArgv, PortsAskFirstSetOnlyADifferenceAndReadBack) {
+  runner_.Once({"ports:report"}, {.out = R"js({"map":""})js"});
+  runner_.Once({"ports:report"}, {.out = R"js({"map":"http:80:5000 https:443:5000"})js"});
   ASSERT_TRUE(rt_->SetPorts("shop", {"http:80:5000", "https:443:5000"}, nullptr).ok());
   EXPECT_EQ(runner_.calls(),
             (std::vector<Args>{{"ports:report", "shop", "--format", "json"},
-                               {"ports:set", "shop", "http:80:5000", "https:443:5000"}}));
+                               {"ports:set", "shop", "http:80:5000", "https:443:5000"},
+                               {"ports:report", "shop", "--format", "json"}}));
   runner_.Clear();
   runner_.On({"ports:report"}, {.out = R"js({"map":"http:80:5000 https:443:5000"})js"});
   ASSERT_TRUE(rt_->SetPorts("shop", {"http:80:5000", "https:443:5000"}, nullptr).ok());
   EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ports:report", "shop", "--format", "json"}}));
+  // Dokku keeping something other than what was asked is an error, not silence.
+  absl::Status s = rt_->SetPorts("shop", {"http:8080:5000"}, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("server web-2"), std::string::npos) << s;
 }
 
-TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirst) {
+TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
+  const std::string mounted =
+      R"js([{"entry_name":"e","host_path":"/var/lib/dokku/data/storage/shop-data",)js"
+      R"js("container_path":"/app/data"}])js";
+  const Args list = {"storage:list", "shop", "--format", "json"};
+  runner_.Once({"storage:list"}, {.out = "[]"});
+  runner_.Once({"storage:list"}, {.out = mounted});
   ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).ok());
   const std::string bind = "/var/lib/dokku/data/storage/shop-data:/app/data";
-  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:create", "shop-data"},
-                                                {"storage:list", "shop", "--format", "json"},
-                                                {"storage:mount", "shop", bind}}));
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{
+                {"storage:create", "shop-data"}, list, {"storage:mount", "shop", bind}, list}));
   runner_.Clear();
   ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
   // Not mounted (the list says so): storage:unmount would exit 1, so nothing runs.
-  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:list", "shop", "--format", "json"}}));
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{list}));
   runner_.Clear();
-  runner_.On(
-      {"storage:list"},
-      {.out = R"js([{"entry_name":"e","host_path":"/var/lib/dokku/data/storage/shop-data",)js"
-              R"js("container_path":"/app/data"}])js"});
+  runner_.Once({"storage:list"}, {.out = mounted});
+  runner_.Once({"storage:list"}, {.out = "[]"});
   ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
-  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"storage:list", "shop", "--format", "json"},
-                                                {"storage:unmount", "shop", bind}}));
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{list, {"storage:unmount", "shop", bind}, list}));
+  // A mount Dokku does not list afterwards is an error.
+  EXPECT_EQ(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(rt_->MountStorage("shop", "a;b", "/x", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(rt_->MountStorage("shop", "data", "relative", nullptr).code(),
@@ -127,7 +140,8 @@ TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
 }
 
 TEST_F(DokkuExtrasArgv, LinkWithSplitEnvSetsVariablesFirstUnlinkUnsetsThem) {
-  runner_.On({"postgres:info", "db", "--links"}, {.out = "\n"});
+  runner_.Once({"postgres:info", "db", "--links"}, {.out = "\n"});
+  runner_.Once({"postgres:info", "db", "--links"}, {.out = "shop\n"});
   runner_.On({"postgres:info", "db", "--dsn"}, {.out = "postgres://u:p%40ss@h:5432/db\n"});
   ASSERT_TRUE(rt_->LinkService("postgres", "db", "shop", "DB_", nullptr).ok());
   auto b = [](const char* s) { return absl::Base64Escape(s); };
@@ -137,18 +151,29 @@ TEST_F(DokkuExtrasArgv, LinkWithSplitEnvSetsVariablesFirstUnlinkUnsetsThem) {
                                                  "DB_DATABASE=" + b("db"), "DB_HOST=" + b("h"),
                                                  "DB_PASSWORD=" + b("p%40ss"),
                                                  "DB_PORT=" + b("5432"), "DB_USER=" + b("u")},
-                                                {"postgres:link", "db", "shop"}}));
+                                                {"postgres:link", "db", "shop"},
+                                                {"postgres:info", "db", "--links"}}));
   runner_.Clear();
   runner_.On({"config:export"}, {.out = R"js({"DB_HOST":"h","DB_PORT":"5432","OTHER":"1"})js"});
-  runner_.On({"postgres:info", "db", "--links"}, {.out = "shop\n"});
+  runner_.Once({"postgres:info", "db", "--links"}, {.out = "shop\n"});
+  runner_.Once({"postgres:info", "db", "--links"}, {.out = "other\n"});
   ASSERT_TRUE(rt_->UnlinkService("postgres", "db", "shop", "DB_", nullptr).ok());
   EXPECT_EQ(runner_.calls(),
             (std::vector<Args>{{"config:export", "--format", "json", "shop"},
                                {"config:unset", "--no-restart", "shop", "DB_HOST", "DB_PORT"},
                                {"postgres:info", "db", "--links"},
-                               {"postgres:unlink", "db", "shop"}}));
+                               {"postgres:unlink", "db", "shop"},
+                               {"postgres:info", "db", "--links"}}));
   EXPECT_EQ(rt_->LinkService("postgres", "db", "shop", "db_", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DokkuExtrasArgv, OneOffOfAReleaseDokkuDoesNotRunIsRefusedBeforeAnyCall) {
+  auto code = rt_->RunOneOff("shop", 3, {"true"}, seconds(5), nullptr);
+  EXPECT_EQ(code.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(code.status().message().find("not deployed on server web-2"), std::string::npos)
+      << code.status();
+  EXPECT_TRUE(runner_.calls().empty());
 }
 
 TEST(LocalRuntimeExtras, RefusesWhatOnlyDokkuHas) {

@@ -106,11 +106,25 @@ absl::StatusOr<std::vector<LogLine>> DokkuRuntime::Logs(const std::string& app,
   return lines;
 }
 
-absl::StatusOr<int> DokkuRuntime::RunOneOff(const std::string& app, int64_t,
+absl::StatusOr<int> DokkuRuntime::RunOneOff(const std::string& app, int64_t version,
                                             const std::vector<std::string>& argv,
                                             std::chrono::milliseconds deadline,
                                             const OutputFn& out) {
   if (argv.empty()) return absl::InvalidArgumentError("a one-off command needs a program");
+  // `dokku run` starts a container of the image Dokku runs now: only that
+  // release can be honoured.
+  const int64_t deployed = Snapshot(app).deployed_release;
+  if (version > 0 && deployed != version) {
+    return absl::FailedPreconditionError(
+        deployed == 0
+            ? absl::StrCat(app, " v", version, " is not deployed on server ", options_.server_name,
+                           " (`dokku run` needs a deployed app); deploy it first")
+            : absl::StrCat("Dokku on server ", options_.server_name, " runs ", app, " v", deployed,
+                           ", not v", version,
+                           " (`dokku run` uses the deployed image); run it "
+                           "again once v",
+                           version, " is deployed there"));
+  }
   DokkuCommand c{.args = {"run", app}, .app = app, .deadline = deadline, .out = out};
   c.args.insert(c.args.end(), argv.begin(), argv.end());
   c.accept_any_exit = true;
