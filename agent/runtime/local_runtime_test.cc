@@ -245,5 +245,42 @@ TEST_F(LocalRuntimeTest, DestroyRemovesInstancesReleasesAndLogs) {
             absl::StatusCode::kNotFound);
 }
 
+// An app that listens on $HOST:$PORT and answers with its HOST.
+constexpr char kHostApp[] = R"PY(
+import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ.get("HOST", "-").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), H).serve_forever()
+)PY";
+
+TEST_F(LocalRuntimeTest, InstancesListenOnTheInstanceHostAndAreProbedThere) {
+  LocalRuntimeOptions o = Options();
+  o.instance_host = "127.0.0.2";  // a loopback address of its own: not 127.0.0.1
+  o.probe_host = "127.0.0.2";
+  Open(o);
+  Prepare("shop", 1, "web: python3 host_app.py\n", {{"host_app.py", kHostApp}});
+  InstanceStatus st = Start(Spec("shop-web-1", "shop"));
+  ASSERT_EQ(st.state, InstanceState::kRunning);
+  auto there = HttpGet("127.0.0.2", st.port, "/", seconds(5));
+  ASSERT_TRUE(there.ok()) << there.status();
+  EXPECT_EQ(there->body, "127.0.0.2");
+  EXPECT_FALSE(HttpGet("127.0.0.1", st.port, "/", seconds(2)).ok());
+  // The app's own HOST wins (here: every address, still probed on 127.0.0.2).
+  Prepare("blog", 1, "web: python3 host_app.py\n", {{"host_app.py", kHostApp}},
+          {{"HOST", "0.0.0.0"}});
+  InstanceStatus blog = Start(Spec("blog-web-1", "blog"));
+  ASSERT_EQ(blog.state, InstanceState::kRunning);
+  auto all = HttpGet("127.0.0.1", blog.port, "/", seconds(5));
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->body, "0.0.0.0");
+}
+
 }  // namespace
 }  // namespace dflow::agent::testing
