@@ -64,9 +64,14 @@ absl::Status AddAppGitJson(Client& client, const std::string& app, nlohmann::jso
 absl::Status PrintAppGit(Client& client, const std::string& app) {
   auto g = GetAppGit(client, app);
   if (!g.ok()) return g.status();
-  Table t({"deploy branch", g->branch()});
+  // Keys no wider than PrintApp's ("health check"), so both tables align.
+  Table t({"git branch", g->branch() + " (pushes to it deploy)"});
   t.Add({"git url", g->git_url().empty() ? "-" : g->git_url()});
-  t.Add({"webhook secret", g->has_webhook_secret() ? "set" : "-"});
+  t.Add(
+      {"webhook",
+       g->has_webhook_secret()
+           ? absl::StrCat("secret set: POST /hooks/github?app=", app, " or /hooks/gitlab?app=", app)
+           : absl::StrCat("no secret (dflow apps set ", app, " --webhook-secret-generate)")});
   if (g->has_last_delivery()) {
     const auto& d = g->last_delivery();
     std::string what = absl::StrCat(d.state(), ": ", d.forge(), " delivery ", d.id());

@@ -52,7 +52,10 @@ void RegisterKeys(CLI::App& app, Globals& g) {
   auto* apps_opt = add->add_option("--apps", o->apps, "Comma-separated apps the key may push to");
   auto* all_opt = add->add_flag("--all", o->all, "The key may push to every app");
   apps_opt->excludes(all_opt);
-  add->footer("Example: dflow keys add alice --file alice.pub --apps shop,blog");
+  add->footer(
+      "Example: dflow keys add alice --file alice.pub --apps shop,blog\nThen, on alice's "
+      "machine: git remote add dflow dflow@CONTROLLER_HOST:shop && git push dflow main\n(the "
+      "controller's git user and its sshd setup: deploy/git-user.sh)");
   add->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (o->apps.empty() && !o->all) return UsageError("give --apps a,b or --all");

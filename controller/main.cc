@@ -111,11 +111,13 @@ int main(int argc, char** argv) {
                   "SSH put it outside the 0700 data dir, e.g. /var/lib/dflow-git/repos: it is "
                   "made 02770 and group --git-group");
   run->add_option("--git-group", run_options.git_group,
-                  "Group whose members may use the git socket (besides the controller's user)")
+                  "Group whose members may use the git socket (besides the controller's user) and "
+                  "write the repositories: the SSH git user's group (deploy/git-user.sh)")
       ->capture_default_str();
   run->add_option("--authorized-keys", run_options.authorized_keys,
-                  "The authorized_keys file the controller writes for the git user, e.g. "
-                  "/home/dflow/.ssh/authorized_keys (default DATA/git/authorized_keys)");
+                  "The authorized_keys file the controller writes for the git user from `dflow "
+                  "keys`, e.g. /var/lib/dflow-git/.ssh/authorized_keys (default "
+                  "DATA/git/authorized_keys)");
   std::string http_max_body = "1MiB";
   run->add_option("--http-listen", run_options.http_listen,
                   "HOST:PORT of the HTTP listener (webhooks: POST /hooks/github, /hooks/gitlab); "

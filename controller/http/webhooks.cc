@@ -6,8 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/blob_store.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -20,6 +22,25 @@ namespace {
 
 Response Text(int status, const std::string& text) {
   return {status, "text/plain; charset=utf-8", text + "\n"};
+}
+
+// A tool's multi-line error as one line (events and the forge's delivery log).
+std::string OneLine(absl::string_view text) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    line = absl::StripAsciiWhitespace(line);
+    absl::StrAppend(&out, out.empty() ? "" : "; ", line);
+  }
+  while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();
+  // The end says what still serves and what to do: shorten the middle.
+  if (out.size() > 700) out = out.substr(0, 350) + " … " + out.substr(out.size() - 300);
+  return out;
+}
+
+// What git said, without RunGit's "`git ...` failed: " (the command line).
+absl::string_view GitSaid(absl::string_view error) {
+  auto at = error.find("` failed: ");
+  return at == absl::string_view::npos ? error : error.substr(at + 10);
 }
 
 Response Json(int status, const nlohmann::json& body) {
@@ -212,8 +233,9 @@ void Webhooks::Deploy(std::shared_ptr<Job> job) {
                   repo, std::chrono::minutes(5));
   if (!fetched.ok()) {
     return fail(502,
-                absl::StrCat("fetching ", job->branch, " from ", job->url, " failed: ",
-                             fetched.status().message(), ". Check the URL (`dflow apps set ", app,
+                absl::StrCat("fetching ", job->branch, " from ", job->url,
+                             " failed: ", OneLine(GitSaid(fetched.status().message())),
+                             ". Check the URL (`dflow apps set ", app,
                              " --git-url URL`) and that the controller may read it", redeliver));
   }
   if (auto c = git::RunGit({"cat-file", "-e", sha + "^{commit}"}, repo); !c.ok()) {
@@ -236,8 +258,9 @@ void Webhooks::Deploy(std::shared_ptr<Job> job) {
   PosixProcessRunner runner;
   auto r = runner.Run(spec);
   if (!r.ok() || r->exit_code != 0) {
-    return fail(500, absl::StrCat("`git archive ", sha.substr(0, 12), "` failed: ",
-                                  r.ok() ? r->stderr_data : r.status().message(), redeliver));
+    return fail(500,
+                absl::StrCat("`git archive ", sha.substr(0, 12), "` failed: ",
+                             OneLine(r.ok() ? r->stderr_data : r.status().message()), redeliver));
   }
   if (!appended.ok()) {
     return fail(413, absl::StrCat("the archive of ", sha.substr(0, 12), " is over the ",
@@ -265,7 +288,7 @@ void Webhooks::Deploy(std::shared_ptr<Job> job) {
       stopping_);
   if (!done.ok()) {
     if (absl::IsUnavailable(done.status())) return;  // shutting down: the op resumes at start
-    Fail(d, absl::StrCat(done.status().message(), "; fix the commit and push again"));
+    Fail(d, absl::StrCat(OneLine(done.status().message()), "; fix the commit and push again"));
     return;
   }
   spdlog::info("webhook deploy of {}: {}", app, *done);
