@@ -40,7 +40,8 @@ nlohmann::json CertJson(const v1::AppCert& c) {
           {"fingerprint", c.fingerprint()},
           {"added_at", JsonTime(c.added_at_ms())},
           {"covered_hosts", list(c.covered_hosts())},
-          {"uncovered_hosts", list(c.uncovered_hosts())}};
+          {"uncovered_hosts", list(c.uncovered_hosts())},
+          {"https_routers", list(c.https_routers())}};
 }
 
 std::string Expiry(int64_t not_after_ms, int64_t now_ms) {
@@ -95,6 +96,12 @@ void RegisterCerts(CLI::App& app, Globals& g) {
         std::cout << "not covered (HTTP only): " << absl::StrJoin(r->uncovered_hosts(), ", ")
                   << "\n";
       }
+      if (r->https_routers().empty()) {
+        std::cout << "no router has an HTTPS listener yet: start the agents with "
+                     "`dflow-agent run --router-tls-listen HOST:PORT`\n";
+      } else {
+        std::cout << "HTTPS on: " << absl::StrJoin(r->https_routers(), ", ") << "\n";
+      }
       return absl::OkStatus();
     };
   });
@@ -103,7 +110,8 @@ void RegisterCerts(CLI::App& app, Globals& g) {
   ls->add_option("APP", o->app, "Only this app's certificate");
   ls->add_flag("--json", o->json,
                "Print a JSON array of objects with app, subject, issuer, names, not_before, "
-               "not_after, fingerprint, added_at, covered_hosts and uncovered_hosts");
+               "not_after, fingerprint, added_at, covered_hosts, uncovered_hosts and "
+               "https_routers (\"SERVER HOST:PORT\")");
   ls->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (!o->app.empty()) {

@@ -110,6 +110,7 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
   // A router whose nginx cannot load it (its OpenSSL policy may refuse what
   // parses here, e.g. a key too small) kept its old config: so does the app.
   auto refused = ctx_->routes->PushNow();
+  for (const auto& r : ctx_->routes->HttpsRouters()) response->add_https_routers(r);
   // Only a refusal that names this app's certificate files undoes it.
   for (auto it = refused.begin(); it != refused.end();) {
     it = routing::ErrorNamesCertOf(it->second, app->name) ? std::next(it) : refused.erase(it);
@@ -151,8 +152,10 @@ grpc::Status AppsService::ListCerts(grpc::ServerContext*, const v1::ListCertsReq
     if (!request->app().empty() && c.app != request->app()) continue;
     auto hosts = routing::AppHostnames(ctx_->store, c.app);
     if (!hosts.ok()) return ToGrpc(hosts.status());
-    if (auto s = Fill(c.app, c.cert_pem, c.added_at_ms, *hosts, response->add_certs()); !s.ok()) {
-      return ToGrpc(s);
+    auto* out = response->add_certs();
+    if (auto s = Fill(c.app, c.cert_pem, c.added_at_ms, *hosts, out); !s.ok()) return ToGrpc(s);
+    if (ctx_->routes != nullptr) {
+      for (const auto& r : ctx_->routes->HttpsRouters()) out->add_https_routers(r);
     }
   }
   return grpc::Status::OK;

@@ -270,6 +270,15 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
   return refused;
 }
 
+std::vector<std::string> RoutePusher::HttpsRouters() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [server, r] : routers_) {
+    if (!r.tls_listen.empty()) out.push_back(absl::StrCat(server, " ", r.tls_listen));
+  }
+  return out;
+}
+
 std::string RoutePusher::AppUrl(const std::string& app) {
   std::string base =
       store_->GetSetting(kBaseDomainSetting, kDefaultBaseDomain).value_or(kDefaultBaseDomain);

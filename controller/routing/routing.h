@@ -61,6 +61,10 @@ class RoutePusher {
   // first server's router when they differ).
   std::string AppUrl(const std::string& app);
 
+  // "SERVER HOST:PORT" of every router that serves HTTPS (--router-tls-listen),
+  // as they last answered.
+  std::vector<std::string> HttpsRouters();
+
  private:
   void Loop();
   std::map<std::string, std::string> Push(bool force);

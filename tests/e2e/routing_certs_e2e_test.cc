@@ -52,6 +52,10 @@ TEST_F(RoutingCertsE2E, ACertificateIsServedAndBadOnesAreRefusedWhileTheOldOneSe
   std::string added = CliOk({"certs", "add", "hello", "--cert", crt, "--key", key});
   EXPECT_TRUE(Contains(added, "certificate for hello.localhost (expires ")) << added;
   EXPECT_TRUE(Contains(added, "serves hello.localhost over HTTPS")) << added;
+  EXPECT_TRUE(
+      Contains(added, "HTTPS on: local-1 127.0.0.1:" + std::to_string(TlsRouter("local-1")) +
+                          ", local-2 127.0.0.1:" + std::to_string(TlsRouter("local-2"))))
+      << added;
   // Both routers serve it; curl checks the chain against the pinned certificate.
   ASSERT_TRUE(WaitFor([&] { return ServesHttps("hello.localhost", crt); }, seconds(10)))
       << Https("local-1", "hello.localhost", crt).err;
@@ -89,6 +93,7 @@ TEST_F(RoutingCertsE2E, ACertificateIsServedAndBadOnesAreRefusedWhileTheOldOneSe
   EXPECT_EQ(ls[0]["names"], nlohmann::json::array({"hello.localhost"}));
   EXPECT_EQ(ls[0]["covered_hosts"], nlohmann::json::array({"hello.localhost"}));
   EXPECT_EQ(ls[0]["fingerprint"].get<std::string>().size(), 64u);
+  EXPECT_EQ(ls[0]["https_routers"].size(), 2u) << ls.dump();
   // A custom domain the certificate does not cover is served over HTTP only.
   CliOk({"domains", "add", "hello", "www.example.com"});
   auto one = Json({"certs", "ls", "hello", "--json"});
