@@ -28,73 +28,11 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxBundleBytes = int64_t{200} << 20;
 
-bool NeedsDokku(const themes::Theme& t) {
-  return t.source.kind == themes::Source::Kind::kImage ||
-         t.source.kind == themes::Source::Kind::kGit;
-}
-
-std::string SourceWords(const themes::Theme& t) {
-  if (t.source.kind == themes::Source::Kind::kImage) return "an image (" + t.source.image + ")";
-  if (t.source.kind != themes::Source::Kind::kGit) {
-    return absl::StrCat("a ", themes::SourceKindName(t.source.kind));
-  }
-  return absl::StrCat("a git repository (", t.source.git, " at ", t.source.ref, ")");
-}
-
-// Installs that need Dokku's services, storage, ports, checks and image or
-// git deploys wait for those to be wired into the controller (issue 5).
-absl::Status NotOnDokkuYet(const themes::Theme& t) {
-  return absl::UnimplementedError(absl::StrCat(
-      "theme ", t.name, " runs from ", SourceWords(t), t.services.empty() ? "" : " with services",
-      " on a Dokku server, which `dflow themes install` does not drive yet; install a bundle "
-      "theme (e.g. statuspage) on any server for now"));
-}
-
 }  // namespace
-
-absl::Status Installer::CheckRuntime(const themes::Theme& t, const std::string& server) {
-  ASSIGN_OR_RETURN(auto servers, ctx_->store->ListServers());
-  if (!server.empty()) {
-    auto it = std::find_if(servers.begin(), servers.end(),
-                           [&](const store::Server& s) { return s.name == server; });
-    if (it == servers.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("no server named ", server, "; `dflow servers ls` lists them"));
-    }
-    if (it->runtime != "dokku" && NeedsDokku(t)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "theme ", t.name, " runs from ", SourceWords(t), ", which needs a Dokku server; ", server,
-          " runs the LocalRuntime (", it->runtime,
-          "), which runs Procfile apps only. Install it on a server whose agent runs "
-          "`dflow-agent run --runtime dokku` (--server NAME), or pick a bundle theme such as "
-          "statuspage"));
-    }
-    if (it->runtime != "dokku" && !t.services.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("theme ", t.name, " needs services (", t.services[0].type,
-                       "), which Dokku servers "
-                       "provide; ",
-                       server,
-                       " runs the LocalRuntime. Install it on a Dokku server "
-                       "(`dflow-agent run --runtime dokku`)"));
-    }
-    if (NeedsDokku(t) || !t.services.empty()) return NotOnDokkuYet(t);
-    return absl::OkStatus();
-  }
-  if (!NeedsDokku(t) && t.services.empty()) return absl::OkStatus();
-  bool any_dokku = std::any_of(servers.begin(), servers.end(),
-                               [](const store::Server& s) { return s.runtime == "dokku"; });
-  if (!any_dokku) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "theme ", t.name, " runs from ", SourceWords(t), t.services.empty() ? "" : " with services",
-        " and needs a Dokku server, but every server runs the LocalRuntime, which runs Procfile "
-        "apps only; add a server with `dflow-agent run --runtime dokku` and pass --server NAME"));
-  }
-  return NotOnDokkuYet(t);
-}
 
 absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
     const CatalogTheme& c, const std::string& app, const std::map<std::string, std::string>& inputs,
+    const std::map<std::string, themes::ServiceConnection>& services,
     std::map<std::string, std::string>* merged, bool* generated_all) {
   const themes::Theme& t = c.theme;
   ASSIGN_OR_RETURN(auto secrets, ctx_->store->GetThemeSecrets(app));
@@ -111,6 +49,7 @@ absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
   rc.inputs = inputs;
   rc.secrets = secrets;
   rc.secrets.insert(fresh.begin(), fresh.end());
+  rc.services = services;
   ASSIGN_OR_RETURN(themes::RenderedTheme r, themes::Render(t, rc));
   // Stored only once the values are known to render: a refused install
   // leaves nothing behind.
@@ -185,13 +124,24 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
                                   "); `dflow themes upgrade ", req.app, "` updates it")
                    : absl::StrCat("app ", req.app, " already exists; choose another --app name"));
   }
-  RETURN_IF_ERROR(CheckRuntime(t, req.server));
-  ASSIGN_OR_RETURN(std::string digest, SourceDigest(c));
-  BlobStore blobs(ctx_->archive_dir);
-  ASSIGN_OR_RETURN(std::string procfile, api::ReadProcfile(blobs.Path(digest)));
+  ASSIGN_OR_RETURN(std::string server, PlaceInstall(t, req.server));
+  const bool on_dokku = NeedsDokkuServer(t);
+  std::string digest, procfile;
+  if (t.source.kind != themes::Source::Kind::kImage) {
+    ASSIGN_OR_RETURN(digest, SourceDigest(c));
+    BlobStore blobs(ctx_->archive_dir);
+    ASSIGN_OR_RETURN(procfile, api::ReadProcfile(blobs.Path(digest)));
+  }
+  std::map<std::string, themes::ServiceConnection> services;
+  if (!t.services.empty()) {
+    // Created before the app (or kept from an uninstall --keep-data and
+    // reused): the env needs their connection details.
+    ASSIGN_OR_RETURN(services, EnsureServices(t, req.app, server));
+  }
   std::map<std::string, std::string> inputs;
   bool generated_all = true;
-  ASSIGN_OR_RETURN(auto env, RenderConfig(c, req.app, req.inputs, &inputs, &generated_all));
+  ASSIGN_OR_RETURN(auto env,
+                   RenderConfig(c, req.app, req.inputs, services, &inputs, &generated_all));
 
   store::ThemeInstall install;
   install.app = req.app;
@@ -210,30 +160,45 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   if (t.healthcheck) app.health_path = t.healthcheck->path;
   app.scale = t.processes;
   app.config = env;
-  app.pinned_server = req.server;
+  app.pinned_server = server;
   if (auto s = ctx_->store->CreateApp(app); !s.ok()) {
     install.state = "rolled_back";
     install.created_app = false;
     install.error = std::string(s.message());
     (void)ctx_->store->SaveThemeInstall(install);
-    if (generated_all) (void)ctx_->store->DeleteThemeSecrets(req.app);
+    if (generated_all) {
+      (void)ctx_->store->DeleteThemeSecrets(req.app);
+      DestroyOwnedServices(t, req.app);
+    }
     return s;
   }
   if (ctx_->repos != nullptr) {
     if (auto s = ctx_->repos->Ensure(req.app); !s.ok())
       spdlog::warn("{}", std::string(s.message()));
   }
-  auto op =
-      ctx_->engine->Deploy(req.app, digest, procfile,
-                           absl::StrCat("theme ", t.name, " ", t.version), "dflow themes install");
+  // On Dokku the links, storage, ports and checks are saved in the store and
+  // applied by the rollout on the server before the instances start there.
+  std::string what = absl::StrCat("theme ", t.name, " ", t.version);
+  absl::StatusOr<ops::OpRef> op;
+  if (absl::Status saved = on_dokku ? SaveDokkuSettings(t, req.app) : absl::OkStatus();
+      !saved.ok()) {
+    op = saved;
+  } else if (t.source.kind == themes::Source::Kind::kImage) {
+    op = ctx_->engine->DeployImage(req.app, t.source.image, what, "dflow themes install");
+  } else {
+    op = ctx_->engine->Deploy(req.app, digest, procfile, what, "dflow themes install");
+  }
   if (!op.ok()) {
     install.error = std::string(op.status().message());
     install.state = req.keep_on_failure ? "failed" : "rolled_back";
-    (void)ctx_->store->SaveThemeInstall(install);
     if (!req.keep_on_failure) {
-      (void)ctx_->engine->Destroy(req.app);
+      if (auto d = ctx_->engine->Destroy(req.app); d.ok()) {
+        install.state = "undoing";  // the supervisor finishes it
+        install.op_id = d->id;
+      }
       if (generated_all) (void)ctx_->store->DeleteThemeSecrets(req.app);
     }
+    (void)ctx_->store->SaveThemeInstall(install);
     return op.status();
   }
   install.op_id = op->id;

@@ -25,6 +25,7 @@
 #include "controller/api/context.h"
 #include "controller/ops/engine.h"
 #include "controller/themes/catalog.h"
+#include "themes/render.h"
 
 namespace dflow::controller_themes {
 
@@ -40,6 +41,11 @@ struct SecretValue {
   std::string name;
   std::string value;
 };
+
+// Whether a theme runs on Dokku servers only (an image or git source, or services).
+bool NeedsDokkuServer(const themes::Theme& theme);
+// The Dokku service a theme's service `name` becomes for `app` (APP_NAME, '-' as '_').
+std::string ServiceNameFor(const std::string& app, const std::string& name);
 
 class Installer {
  public:
@@ -65,11 +71,21 @@ class Installer {
   // The config an install of `theme` on `app` gets, generating missing secrets.
   absl::StatusOr<std::map<std::string, std::string>> RenderConfig(
       const CatalogTheme& theme, const std::string& app,
-      const std::map<std::string, std::string>& inputs, std::map<std::string, std::string>* merged,
-      bool* generated_all);
+      const std::map<std::string, std::string>& inputs,
+      const std::map<std::string, themes::ServiceConnection>& services,
+      std::map<std::string, std::string>* merged, bool* generated_all);
   // The source archive's digest in the blob store (packing a built-in bundle).
   absl::StatusOr<std::string> SourceDigest(const CatalogTheme& theme);
-  absl::Status CheckRuntime(const themes::Theme& theme, const std::string& server);
+  // installer_dokku.cc. The server the app is pinned to ("" for a bundle or
+  // release theme without --server); refuses what the server cannot run.
+  absl::StatusOr<std::string> PlaceInstall(const themes::Theme& theme, const std::string& server);
+  // The theme's services on `server` (named APP_NAME), created when missing.
+  absl::StatusOr<std::map<std::string, themes::ServiceConnection>> EnsureServices(
+      const themes::Theme& theme, const std::string& app, const std::string& server);
+  // Links, named storage for volumes, the port map and check settings.
+  absl::Status SaveDokkuSettings(const themes::Theme& theme, const std::string& app);
+  // Destroys the services an install created (APP_NAME) once nothing links them.
+  void DestroyOwnedServices(const themes::Theme& theme, const std::string& app);
 
   api::ControllerContext* ctx_;
   ThemeCatalog* catalog_;

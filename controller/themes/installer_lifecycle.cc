@@ -2,6 +2,8 @@
 // the secrets an app was given.
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/blob_store.h"
 #include "common/names.h"
@@ -19,10 +21,25 @@ void Installer::SuperviseOnce() {
     return;
   }
   for (store::ThemeInstall in : *installs) {
-    if ((in.state != "installing" && in.state != "upgrading") || in.op_id == 0) continue;
+    static const std::set<std::string> kWatched = {"installing", "upgrading", "undoing",
+                                                   "uninstalling"};
+    if (!kWatched.count(in.state) || in.op_id == 0) continue;
     auto op = ctx_->store->GetOp(in.op_id);
     if (!op.ok() || !store::OpEnded(op->state)) continue;
-    if (op->state == "succeeded") {
+    if (in.state == "undoing" || in.state == "uninstalling") {
+      // The app's destroy op ended: the services it created (and, for an
+      // uninstall without --keep-data, every service it owns) go now.
+      auto c = catalog_->Get(in.theme);
+      if (c.ok() && (in.state == "uninstalling" || in.secrets_generated)) {
+        DestroyOwnedServices(c->theme, in.app);
+      }
+      if (in.state == "uninstalling") {
+        (void)ctx_->store->DeleteThemeInstall(in.app);
+        spdlog::info("theme install of {} removed", in.app);
+        continue;
+      }
+      in.state = "rolled_back";
+    } else if (op->state == "succeeded") {
       if (in.state == "upgrading") {
         if (auto c = catalog_->Get(in.theme); c.ok()) in.version = c->theme.version;
       }
@@ -41,10 +58,13 @@ void Installer::SuperviseOnce() {
       in.state = "rolled_back";
       in.error = absl::StrCat("op ", op->id, " ended ", op->state, ": ", op->error);
       if (in.created_app) {
-        if (auto d = ctx_->engine->Destroy(in.app); !d.ok()) {
+        auto d = ctx_->engine->Destroy(in.app);
+        if (!d.ok()) {
           spdlog::warn("undoing the install of {}: {}", in.app, std::string(d.status().message()));
           continue;  // tried again at the next pass
         }
+        in.state = "undoing";  // services next, once the app is gone
+        in.op_id = d->id;
       }
       if (in.secrets_generated) (void)ctx_->store->DeleteThemeSecrets(in.app);
     }
@@ -87,7 +107,15 @@ absl::StatusOr<ops::OpRef> Installer::Uninstall(const std::string& app, bool kee
     RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
   } else {
     RETURN_IF_ERROR(ctx_->store->DeleteThemeSecrets(app));
-    RETURN_IF_ERROR(ctx_->store->DeleteThemeInstall(app));
+    auto c = catalog_->Get(in.theme);
+    if (c.ok() && !c->theme.services.empty()) {
+      // Its services go once the app is destroyed (the supervisor).
+      in.state = "uninstalling";
+      in.op_id = op.id;
+      RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
+    } else {
+      RETURN_IF_ERROR(ctx_->store->DeleteThemeInstall(app));
+    }
   }
   return op;
 }
@@ -108,23 +136,31 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
                                             " in the catalog, not ", version,
                                             "; `dflow themes add DIR` adds the version you want"));
   }
-  RETURN_IF_ERROR(CheckRuntime(c.theme, a.pinned_server));
-  ASSIGN_OR_RETURN(std::string digest, SourceDigest(c));
-  BlobStore blobs(ctx_->archive_dir);
-  ASSIGN_OR_RETURN(std::string procfile, api::ReadProcfile(blobs.Path(digest)));
+  ASSIGN_OR_RETURN(std::string server, PlaceInstall(c.theme, a.pinned_server));
+  std::string digest, procfile;
+  if (c.theme.source.kind != themes::Source::Kind::kImage) {
+    ASSIGN_OR_RETURN(digest, SourceDigest(c));
+    BlobStore blobs(ctx_->archive_dir);
+    ASSIGN_OR_RETURN(procfile, api::ReadProcfile(blobs.Path(digest)));
+  }
+  std::map<std::string, themes::ServiceConnection> services;
+  if (!c.theme.services.empty()) {
+    ASSIGN_OR_RETURN(services, EnsureServices(c.theme, app, server));
+  }
   std::map<std::string, std::string> inputs;
   bool generated_all = false;
   // Stored inputs and secrets are reused; only secrets the new version adds
   // are generated.
-  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, in.inputs, &inputs, &generated_all));
+  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, in.inputs, services, &inputs, &generated_all));
   std::map<std::string, std::string> config = a.config;
   for (const auto& [k, v] : env) config[k] = v;
   RETURN_IF_ERROR(ctx_->store->SetAppConfig(app, config));
-  ASSIGN_OR_RETURN(ops::OpRef op,
-                   ctx_->engine->Deploy(app, digest, procfile,
-                                        absl::StrCat("theme ", c.theme.name, " ", in.version,
-                                                     " -> ", c.theme.version),
-                                        "dflow themes upgrade"));
+  std::string what = absl::StrCat("theme ", c.theme.name, " ", in.version, " -> ", c.theme.version);
+  ASSIGN_OR_RETURN(
+      ops::OpRef op,
+      c.theme.source.kind == themes::Source::Kind::kImage
+          ? ctx_->engine->DeployImage(app, c.theme.source.image, what, "dflow themes upgrade")
+          : ctx_->engine->Deploy(app, digest, procfile, what, "dflow themes upgrade"));
   in.inputs = inputs;
   in.state = "upgrading";
   in.op_id = op.id;
@@ -136,6 +172,9 @@ absl::StatusOr<std::vector<SecretValue>> Installer::Secrets(const std::string& a
   RETURN_IF_ERROR(ValidateAppName(app));
   SuperviseOnce();
   ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
+  if (in.state == "uninstalling") {
+    return absl::NotFoundError(absl::StrCat("app ", app, " is being uninstalled"));
+  }
   ASSIGN_OR_RETURN(auto values, ctx_->store->GetThemeSecrets(app));
   std::vector<SecretValue> out;
   auto c = catalog_->Get(in.theme);

@@ -1,0 +1,191 @@
+// Installer on Dokku servers: where an install goes, the theme's services
+// (created through the agent, or reused when kept), and the links, storage,
+// ports and checks saved for the rollout to apply (issue 5's Dokku extras).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/dokku_names.h"
+#include "common/status_macros.h"
+#include "controller/themes/installer.h"
+
+namespace dflow::controller_themes {
+namespace {
+
+std::string SourceWords(const themes::Theme& t) {
+  switch (t.source.kind) {
+    case themes::Source::Kind::kImage:
+      return "an image (" + t.source.image + ")";
+    case themes::Source::Kind::kGit:
+      return absl::StrCat("a git repository (", t.source.git, " at ", t.source.ref, ")");
+    default:
+      return absl::StrCat("a ", themes::SourceKindName(t.source.kind),
+                          t.services.empty() ? "" : " with services");
+  }
+}
+
+// What a Dokku server cannot do for this theme yet.
+absl::Status DokkuCanRun(const themes::Theme& t, const std::string& server) {
+  if (t.source.kind == themes::Source::Kind::kGit) {
+    return absl::UnimplementedError(absl::StrCat(
+        "theme ", t.name, " builds from ", SourceWords(t),
+        "; deploying a git source on a Dokku server (git:sync) is not wired into dflow yet. "
+        "Package the built app as an image or release and install that instead"));
+  }
+  for (const auto& s : t.services) {
+    if (!ValidateServiceKind(s.type).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "theme ", t.name, " needs a ", s.type, " service (", s.name, "); dflow creates ",
+          "postgres and redis services on Dokku (", server, ") so far"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t Seconds(int64_t ms) { return std::max<int64_t>(1, (ms + 999) / 1000); }
+
+}  // namespace
+
+bool NeedsDokkuServer(const themes::Theme& t) {
+  return t.source.kind == themes::Source::Kind::kImage ||
+         t.source.kind == themes::Source::Kind::kGit || !t.services.empty();
+}
+
+std::string ServiceNameFor(const std::string& app, const std::string& name) {
+  std::string out = app + "_" + name;
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+absl::StatusOr<std::string> Installer::PlaceInstall(const themes::Theme& t,
+                                                    const std::string& server) {
+  ASSIGN_OR_RETURN(auto servers, ctx_->store->ListServers());
+  if (!server.empty()) {
+    auto it = std::find_if(servers.begin(), servers.end(),
+                           [&](const store::Server& s) { return s.name == server; });
+    if (it == servers.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no server named ", server, "; `dflow servers ls` lists them"));
+    }
+    if (it->runtime != "dokku" && NeedsDokkuServer(t)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "theme ", t.name, " runs from ", SourceWords(t), ", which needs a Dokku server; ", server,
+          " runs the LocalRuntime (", it->runtime,
+          "), which runs Procfile apps only. Install it on a server whose agent runs "
+          "`dflow-agent run --runtime dokku` (--server NAME), or pick a bundle theme such as "
+          "statuspage"));
+    }
+    if (it->runtime == "dokku" && NeedsDokkuServer(t)) RETURN_IF_ERROR(DokkuCanRun(t, server));
+    return server;
+  }
+  if (!NeedsDokkuServer(t)) return std::string();
+  std::vector<std::string> dokku;
+  for (const auto& s : servers) {
+    if (s.runtime == "dokku" && s.health == store::Health::kHealthy && !s.draining) {
+      dokku.push_back(s.name);
+    }
+  }
+  if (dokku.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "theme ", t.name, " runs from ", SourceWords(t),
+        " and needs a Dokku server, but no healthy server runs Dokku (the LocalRuntime runs "
+        "Procfile apps only); add one with `dflow-agent run --runtime dokku` and pass "
+        "--server NAME"));
+  }
+  if (dokku.size() > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("choose the Dokku server that holds ", t.name,
+                     "'s data with --server (one of: ", absl::StrJoin(dokku, ", "), ")"));
+  }
+  RETURN_IF_ERROR(DokkuCanRun(t, dokku.front()));
+  return dokku.front();
+}
+
+absl::StatusOr<std::map<std::string, themes::ServiceConnection>> Installer::EnsureServices(
+    const themes::Theme& t, const std::string& app, const std::string& server) {
+  std::map<std::string, themes::ServiceConnection> out;
+  for (const auto& s : t.services) {
+    std::string name = ServiceNameFor(app, s.name);
+    RETURN_IF_ERROR(ValidateServiceName(name));
+    std::string dsn;
+    if (auto existing = ctx_->store->GetService(name); existing.ok()) {
+      if (existing->server != server || existing->kind != s.type) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("service ", name, " (", existing->kind, ") already lives on ",
+                         existing->server, "; install ", app, " there with --server ",
+                         existing->server, ", or destroy the service first"));
+      }
+      dsn = existing->dsn;  // kept by an uninstall --keep-data: its data too
+    } else {
+      auto made = ctx_->agents->CreateService(server, "theme-service-" + name, s.type, name,
+                                              /*expose=*/false);
+      if (!made.ok()) {
+        return absl::Status(
+            made.status().code(),
+            absl::StrCat("creating ", s.type, " service ", name, " on ", server, " for theme ",
+                         t.name, " failed: ", made.status().message()));
+      }
+      store::Service record{.name = name, .kind = s.type, .server = server, .dsn = made->dsn};
+      RETURN_IF_ERROR(ctx_->store->CreateService(record));
+      dsn = made->dsn;
+    }
+    auto conn = themes::SplitServiceUrl(dsn);
+    if (!conn.ok()) {
+      return absl::InternalError(
+          absl::StrCat("service ", name, " on ", server,
+                       " gave a URL dflow cannot split: ", conn.status().message()));
+    }
+    out[s.name] = *conn;
+  }
+  return out;
+}
+
+absl::Status Installer::SaveDokkuSettings(const themes::Theme& t, const std::string& app) {
+  for (const auto& s : t.services) {
+    RETURN_IF_ERROR(ctx_->store->LinkService({ServiceNameFor(app, s.name), app, ""}));
+  }
+  for (const auto& v : t.volumes) {
+    store::StorageMount mount{app + "-" + v.name, v.path};
+    RETURN_IF_ERROR(ValidateStorageMount(mount.source, mount.container_dir));
+    RETURN_IF_ERROR(ctx_->store->AddAppStorage(app, mount));
+  }
+  if (t.port > 0)
+    RETURN_IF_ERROR(ctx_->store->SetAppPorts(app, {absl::StrCat("http:80:", t.port)}));
+  if (t.healthcheck) {
+    const auto& h = *t.healthcheck;
+    // Dokku's timeout is per attempt; the theme's is the whole wait.
+    std::string attempts = std::to_string(h.attempts);
+    std::string timeout = std::to_string(std::max<int64_t>(1, Seconds(h.timeout_ms) / h.attempts));
+    RETURN_IF_ERROR(ValidateCheckSetting("attempts", attempts));
+    RETURN_IF_ERROR(ctx_->store->SetAppCheck(app, "attempts", attempts));
+    RETURN_IF_ERROR(ctx_->store->SetAppCheck(app, "timeout", timeout));
+  }
+  return absl::OkStatus();
+}
+
+void Installer::DestroyOwnedServices(const themes::Theme& t, const std::string& app) {
+  for (const auto& s : t.services) {
+    auto service = ctx_->store->GetService(ServiceNameFor(app, s.name));
+    if (!service.ok()) continue;
+    if (!service->links.empty()) {
+      spdlog::warn("service {} is still linked; not destroyed with the install of {}",
+                   service->name, app);
+      continue;
+    }
+    agents::DokkuChange change{.kind = agents::DokkuChange::Kind::kDestroyService,
+                               .service_kind = service->kind,
+                               .service = service->name};
+    auto out = ctx_->agents->ChangeDokku(
+        service->server, absl::StrCat("theme-service-destroy-", service->name), change);
+    if (!out.ok()) {
+      spdlog::warn("destroying service {} on {}: {}", service->name, service->server,
+                   std::string(out.status().message()));
+      continue;
+    }
+    (void)ctx_->store->DeleteService(service->name);
+  }
+}
+
+}  // namespace dflow::controller_themes
