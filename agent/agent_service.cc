@@ -219,6 +219,31 @@ grpc::Status AgentService::StartInstance(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentService::StartInstanceStreaming(grpc::ServerContext* context,
+                                                  const av1::StartInstanceRequest* request,
+                                                  grpc::ServerWriter<av1::StartProgress>* writer) {
+  if (auto s = Ready(*context, "StartInstance", request->idempotency_key()); !s.ok()) return s;
+  InstanceSpec spec{.id = request->id(),
+                    .app = request->app(),
+                    .process = request->process(),
+                    .release = request->release(),
+                    .port = request->port()};
+  auto status = runtime_->StartInstanceStreaming(
+      spec,
+      Timeout(request->health_timeout_ms(), std::chrono::seconds(30), std::chrono::minutes(10)),
+      [&](const std::string& chunk) {
+        av1::StartProgress p;
+        p.set_output(chunk);
+        writer->Write(p);  // a caller that went away just stops reading
+      });
+  if (!status.ok()) return ToGrpc(status.status());
+  av1::StartProgress last;
+  ToProto(*status, last.mutable_status());
+  last.mutable_status()->clear_output();  // streamed already
+  writer->Write(last);
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentService::StopInstance(grpc::ServerContext* context,
                                         const av1::StopInstanceRequest* request,
                                         av1::StopInstanceResponse*) {

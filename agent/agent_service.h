@@ -57,6 +57,9 @@ class AgentService final : public agent::v1::Agent::Service {
   grpc::Status StartInstance(grpc::ServerContext* context,
                              const agent::v1::StartInstanceRequest* request,
                              agent::v1::InstanceStatus* response) override;
+  grpc::Status StartInstanceStreaming(
+      grpc::ServerContext* context, const agent::v1::StartInstanceRequest* request,
+      grpc::ServerWriter<agent::v1::StartProgress>* writer) override;
   grpc::Status StopInstance(grpc::ServerContext* context,
                             const agent::v1::StopInstanceRequest* request,
                             agent::v1::StopInstanceResponse* response) override;

@@ -263,6 +263,11 @@ absl::Status DokkuRuntime::RunReleaseCommand(const std::string& app, int64_t ver
 
 absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstance(
     const InstanceSpec& spec, std::chrono::milliseconds health_deadline) {
+  return StartInstanceStreaming(spec, health_deadline, nullptr);
+}
+
+absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstanceStreaming(
+    const InstanceSpec& spec, std::chrono::milliseconds health_deadline, const OutputFn& out) {
   std::lock_guard app_lock(AppLock(spec.app));
   DokkuApp a = Snapshot(spec.app);
   auto rel = a.releases.find(spec.release);
@@ -281,8 +286,9 @@ absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstance(
   // Dokku's build and deploy output goes to the agent's log and back to the
   // controller with the result (the step's output in `dflow deploy`).
   std::string printed;
-  OutputFn log = [&printed, to_log = LogLines(spec.app)](const std::string& chunk) {
+  OutputFn log = [&printed, &out, to_log = LogLines(spec.app)](const std::string& chunk) {
     to_log(chunk);
+    if (out) out(chunk);
     printed += chunk;
     if (printed.size() > kMaxStartOutput) printed.erase(0, printed.size() - kMaxStartOutput);
   };

@@ -99,6 +99,10 @@ class DokkuRuntime : public Runtime {
                                  std::chrono::milliseconds deadline, const OutputFn& out) override;
   absl::StatusOr<InstanceStatus> StartInstance(const InstanceSpec& spec,
                                                std::chrono::milliseconds health_deadline) override;
+  // Dokku's build and deploy output goes to `out` a chunk at a time.
+  absl::StatusOr<InstanceStatus> StartInstanceStreaming(const InstanceSpec& spec,
+                                                        std::chrono::milliseconds health_deadline,
+                                                        const OutputFn& out) override;
   absl::Status StopInstance(const std::string& id, std::chrono::milliseconds grace) override;
   std::vector<InstanceStatus> ListInstances() override;
   absl::StatusOr<std::vector<LogLine>> Logs(const std::string& app, const std::string& process,

@@ -105,6 +105,13 @@ class Runtime {
   // and returns FailedPrecondition with the reason and the last log lines.
   virtual absl::StatusOr<InstanceStatus> StartInstance(
       const InstanceSpec& spec, std::chrono::milliseconds health_deadline) = 0;
+  // StartInstance, with what starting it prints (a Dokku build and deploy)
+  // sent to `out` as it happens. Default: StartInstance, nothing printed.
+  virtual absl::StatusOr<InstanceStatus> StartInstanceStreaming(
+      const InstanceSpec& spec, std::chrono::milliseconds health_deadline, const OutputFn& out) {
+    (void)out;
+    return StartInstance(spec, health_deadline);
+  }
   // Stops the instance's process group: SIGTERM, then SIGKILL after `grace`.
   // OK when it is unknown or already stopped.
   virtual absl::Status StopInstance(const std::string& id, std::chrono::milliseconds grace) = 0;

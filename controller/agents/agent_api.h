@@ -87,6 +87,8 @@ struct StartSpec {
   std::string process;
   int64_t release = 0;
   std::chrono::milliseconds health_timeout{30000};
+  // When set, what starting it prints (a Dokku build) as it happens.
+  std::function<void(const std::string&)> progress{};
 };
 
 // The routing table pushed to every agent's router (agent/router/route_table.h).

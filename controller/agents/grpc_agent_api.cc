@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "dflow/agent/v1/agent.grpc.pb.h"
@@ -159,6 +161,33 @@ absl::StatusOr<AgentInstance> GrpcAgentApi::StartInstance(const std::string& ser
   req.set_process(spec.process);
   req.set_release(spec.release);
   req.set_health_timeout_ms(spec.health_timeout.count());
+  if (spec.progress) {
+    auto ctx = Deadline(spec.health_timeout + milliseconds(15000));
+    auto reader = t->stub->StartInstanceStreaming(ctx.get(), req);
+    av1::StartProgress p;
+    std::optional<AgentInstance> done;
+    std::string printed;
+    while (reader->Read(&p)) {
+      if (!p.output().empty()) {
+        spec.progress(p.output());
+        printed += p.output();
+      }
+      if (p.has_status()) done = FromProto(p.status());
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok()) {
+      if (!done) {
+        return absl::InternalError(absl::StrCat("server ", server, " ended the start of instance ",
+                                                spec.id, " without its status"));
+      }
+      done->output = std::move(printed);
+      return *done;
+    }
+    // An agent from before the streaming RPC: the unary one.
+    if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+      return t->Error(s, absl::StrCat("start of instance ", spec.id));
+    }
+  }
   av1::InstanceStatus r;
   auto ctx = Deadline(spec.health_timeout + milliseconds(15000));
   if (auto s = t->stub->StartInstance(ctx.get(), req, &r); !s.ok()) {

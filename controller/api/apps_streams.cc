@@ -229,7 +229,8 @@ grpc::Status AppsService::CancelOp(grpc::ServerContext*, const v1::CancelOpReque
 grpc::Status AppsService::WatchOp(grpc::ServerContext* ctx, const v1::WatchOpRequest* request,
                                   grpc::ServerWriter<v1::OpProgress>* writer) {
   uint64_t generation = ctx_->engine->Generation();
-  std::map<int, std::string> seen;  // step index -> state already reported
+  std::map<int, std::string> seen;   // step index -> state already reported
+  std::map<int, size_t> live_shown;  // step index -> live output lines sent
   bool queued_noted = false, cancel_noted = false;
   auto say = [&](const std::string& text) {
     v1::OpProgress p;
@@ -260,12 +261,26 @@ grpc::Status AppsService::WatchOp(grpc::ServerContext* ctx, const v1::WatchOpReq
           "release is serving it finishes instead; `dflow rollback` then goes back)");
     }
     for (const auto& s : op->steps) {
-      if (s.state == "pending" || seen[s.index] == s.state) continue;
+      if (s.state == "pending") continue;
+      // A running step's output as it happens (a Dokku build), then its end.
+      auto live = [&] {
+        for (const auto& line : ctx_->engine->LiveOutput(op->id, s.index, live_shown[s.index])) {
+          live_shown[s.index]++;
+          if (!say(absl::StrCat("    ", line))) return false;
+        }
+        return true;
+      };
+      if (seen[s.index] == s.state) {
+        if (s.state == "running" && !live()) return grpc::Status::OK;
+        continue;
+      }
+      if (s.state != "running" && !live()) return grpc::Status::OK;
       seen[s.index] = s.state;
       if (!say(Progress(s, op->steps.size()))) return grpc::Status::OK;
       if (s.state == "done" && s.output.find('\n') != std::string::npos) {
         for (absl::string_view line : absl::StrSplit(s.output, '\n')) {
           if (!line.empty() && !say(absl::StrCat("    ", line))) return grpc::Status::OK;
+          if (live_shown[s.index] > 0) break;  // the rest streamed already
         }
       }
     }

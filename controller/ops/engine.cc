@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "controller/ops/plan.h"
@@ -24,6 +26,25 @@ Engine::Engine(store::Store* store, agents::AgentApi* agents, Clock* clock, Engi
 Engine::~Engine() { Stop(); }
 
 // ---- running ----
+
+void Engine::AppendLive(int64_t op_id, int step, const std::string& text) {
+  {
+    std::lock_guard lock(live_mu_);
+    auto& lines = live_[{op_id, step}];
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+      if (lines.size() < 5000) lines.emplace_back(absl::StripTrailingAsciiWhitespace(line));
+    }
+    while (live_.size() > 64) live_.erase(live_.begin());  // the oldest ops' steps
+  }
+  Notify();
+}
+
+std::vector<std::string> Engine::LiveOutput(int64_t op_id, int step, size_t from) const {
+  std::lock_guard lock(live_mu_);
+  auto it = live_.find({op_id, step});
+  if (it == live_.end() || from >= it->second.size()) return {};
+  return {it->second.begin() + static_cast<std::ptrdiff_t>(from), it->second.end()};
+}
 
 void Engine::Notify() {
   {
@@ -239,7 +260,14 @@ bool Engine::RunStep(const store::Op& op, const store::OpStep& step, bool in_rol
   }
   Notify();
   if (Crash(op, step.index, CrashPhase::kBefore)) return false;
-  StepEnv env{store_, agents_, &options_, clock_, [this](milliseconds d) { return Pause(d); }};
+  StepEnv env{store_,
+              agents_,
+              &options_,
+              clock_,
+              [this](milliseconds d) { return Pause(d); },
+              [this, id = op.id, index = step.index](const std::string& text) {
+                AppendLive(id, index, text);
+              }};
   std::unique_lock plan_lock(plan_mu_, std::defer_lock);
   if (step.kind == kStepPlan) plan_lock.lock();
   StepOutcome out = RunStepWork(env, op, step);

@@ -137,6 +137,10 @@ class Engine {
   uint64_t Generation() const { return generation_.load(); }
   uint64_t WaitForChange(uint64_t seen, std::chrono::milliseconds timeout);
 
+  // Output a running step printed so far (a Dokku build, streamed by the
+  // agent), from line `from` on; kept until the op ends.
+  std::vector<std::string> LiveOutput(int64_t op_id, int step, size_t from) const;
+
   // True once a test crash point fired with a returning crash_action.
   bool crashed() const { return crashed_.load(); }
 
@@ -176,6 +180,10 @@ class Engine {
   std::thread dispatcher_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> crashed_{false};
+
+  void AppendLive(int64_t op_id, int step, const std::string& text);
+  mutable std::mutex live_mu_;
+  std::map<std::pair<int64_t, int>, std::vector<std::string>> live_;  // (op, step) -> lines
 
   std::mutex change_mu_;
   std::condition_variable change_cv_;

@@ -69,6 +69,7 @@ void RunStart(StepEnv& env, const store::Op& op, const json& p, const std::strin
   spec.process = p.value("process", "");
   spec.release = p.value("version", int64_t{0});
   spec.health_timeout = timeout;
+  spec.progress = env.live;
   std::string server = p.value("server", "");
   auto r = Retry(env, timeout, &out, [&] { return env.agents->StartInstance(server, key, spec); });
   if (!r.ok()) {

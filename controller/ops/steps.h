@@ -30,6 +30,8 @@ struct StepEnv {
   Clock* clock = nullptr;
   // Waits between retries; false when the engine is stopping.
   std::function<bool(std::chrono::milliseconds)> pause;
+  // Output of the running step as it happens (a Dokku build), for watchers.
+  std::function<void(const std::string&)> live{};
 };
 
 struct StepOutcome {

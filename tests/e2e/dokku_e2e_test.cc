@@ -201,8 +201,17 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
   CliOk({"storage", "mount", "shop", "shop-data:/app/data"});
   CliOk({"checks", "set", "shop", "wait-to-retire", "7"});
   CliOk({"checks", "set", "shop", "wait", "3"});
-  // The first deploy applies all of it on dokku-1 before the app starts.
-  CliOk({"deploy", "shop", "--path", Example("hello")});
+  // The first deploy applies all of it on dokku-1 before the app starts, and
+  // Dokku's build output streams under the start step while it runs.
+  std::string deployed = CliOk({"deploy", "shop", "--path", Example("hello")});
+  size_t start = deployed.find("start web instance");
+  size_t build = deployed.find("-----> Deploying web", start);
+  size_t started = deployed.find("on dokku-1: done", start);
+  EXPECT_NE(start, std::string::npos) << deployed;
+  EXPECT_NE(build, std::string::npos) << deployed;
+  EXPECT_LT(build, started) << deployed;
+  EXPECT_TRUE(Has(deployed, "apply the ports, storage, checks, services and domains of shop"))
+      << deployed;
   EXPECT_EQ(Running("shop"), 1);
   for (const auto& i : Json({"ps", "shop", "--json"})) EXPECT_EQ(i.value("server", ""), "dokku-1");
   auto config = DokkuConfig("shop");
