@@ -30,6 +30,16 @@ constexpr int64_t kMaxBundleBytes = int64_t{200} << 20;
 
 }  // namespace
 
+absl::StatusOr<std::string> Installer::ProcfileOf(const themes::Theme& t,
+                                                  const std::string& digest) {
+  BlobStore blobs(ctx_->archive_dir);
+  auto procfile = api::ReadProcfile(blobs.Path(digest));
+  if (procfile.ok() || t.source.kind != themes::Source::Kind::kGit) return procfile;
+  // A git source without a Procfile: Dokku's build decides the command; the
+  // controller needs only the process type.
+  return absl::StrCat("web: (the command Dokku's build of ", t.source.git, " sets)\n");
+}
+
 absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
     const CatalogTheme& c, const std::string& app, const std::map<std::string, std::string>& inputs,
     const std::map<std::string, themes::ServiceConnection>& services,
@@ -69,6 +79,7 @@ absl::StatusOr<std::string> Installer::SourceDigest(const CatalogTheme& c) {
     }
     return c.archive_digest;
   }
+  if (t.source.kind == themes::Source::Kind::kGit) return FetchGitSource(t);
   if (t.source.kind != themes::Source::Kind::kBundle) {
     return absl::FailedPreconditionError(
         absl::StrCat("theme ", t.name, " has no source archive this controller can deploy"));
@@ -129,8 +140,7 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   std::string digest, procfile;
   if (t.source.kind != themes::Source::Kind::kImage) {
     ASSIGN_OR_RETURN(digest, SourceDigest(c));
-    BlobStore blobs(ctx_->archive_dir);
-    ASSIGN_OR_RETURN(procfile, api::ReadProcfile(blobs.Path(digest)));
+    ASSIGN_OR_RETURN(procfile, ProcfileOf(t, digest));
   }
   std::map<std::string, themes::ServiceConnection> services;
   if (!t.services.empty()) {

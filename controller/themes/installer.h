@@ -84,6 +84,10 @@ class Installer {
       const themes::Theme& theme, const std::string& app, const std::string& server);
   // Links, named storage for volumes, the port map and check settings.
   absl::Status SaveDokkuSettings(const themes::Theme& theme, const std::string& app);
+  // The release's Procfile (a git source may come without one).
+  absl::StatusOr<std::string> ProcfileOf(const themes::Theme& theme, const std::string& digest);
+  // The digest of the archive of a git source's commit at its ref.
+  absl::StatusOr<std::string> FetchGitSource(const themes::Theme& theme);
   // Destroys the services an install created (APP_NAME) once nothing links them.
   void DestroyOwnedServices(const themes::Theme& theme, const std::string& app);
 

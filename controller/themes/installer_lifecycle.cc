@@ -140,8 +140,7 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   std::string digest, procfile;
   if (c.theme.source.kind != themes::Source::Kind::kImage) {
     ASSIGN_OR_RETURN(digest, SourceDigest(c));
-    BlobStore blobs(ctx_->archive_dir);
-    ASSIGN_OR_RETURN(procfile, api::ReadProcfile(blobs.Path(digest)));
+    ASSIGN_OR_RETURN(procfile, ProcfileOf(c.theme, digest));
   }
   std::map<std::string, themes::ServiceConnection> services;
   if (!c.theme.services.empty()) {
