@@ -35,6 +35,9 @@ struct Case {
   std::vector<std::string> errors;
 };
 
+// gtest prints the case's name instead of its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class BrokenManifest : public testing::TestWithParam<Case> {};
 
 TEST_P(BrokenManifest, ReportsExactly) { EXPECT_EQ(Errors(GetParam().body), GetParam().errors); }
