@@ -207,6 +207,16 @@ absl::StatusOr<int> FakeAgentApi::RunOneOff(const std::string& server, const std
   return 0;
 }
 
+absl::StatusOr<std::string> FakeAgentApi::ChangeDokku(const std::string& server,
+                                                      const std::string& key,
+                                                      const agents::DokkuChange& change) {
+  if (auto s = Enter({"ChangeDokku", server, key, change.app, static_cast<int64_t>(change.kind)});
+      !s.ok()) {
+    return s;
+  }
+  return std::string("changed\n");
+}
+
 absl::Status FakeAgentApi::DestroyApp(const std::string& server, const std::string& key,
                                       const std::string& app) {
   if (auto s = Enter({"DestroyApp", server, key, app}); !s.ok()) return s;

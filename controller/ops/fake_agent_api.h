@@ -71,6 +71,9 @@ class FakeAgentApi : public agents::AgentApi {
                                 const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout,
                                 const std::function<void(const std::string&)>& out) override;
+  // Recorded as "ChangeDokku" with target = the app, release = the change's kind.
+  absl::StatusOr<std::string> ChangeDokku(const std::string& server, const std::string& key,
+                                          const agents::DokkuChange& change) override;
   absl::Status DestroyApp(const std::string& server, const std::string& key,
                           const std::string& app) override;
 

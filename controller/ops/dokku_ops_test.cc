@@ -1,0 +1,94 @@
+// What Dokku adds, in the op engine: an app using it is placed on Dokku
+// servers only, every rollout applies its settings on a server before its
+// instances start there, and a `dokku` op applies a change where it runs.
+#include "controller/ops/ops_test_util.h"
+#include "controller/ops/plan.h"
+
+namespace dflow::ops {
+namespace {
+
+using K = agents::DokkuChange::Kind;
+
+class DokkuOpsTest : public OpsTest {
+ protected:
+  void AddDokkuServer(const std::string& name) {
+    ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
+    store::JoinRecord r;
+    r.token_id = "t-" + name;
+    r.name = name;
+    r.address = "127.0.0.1:1";
+    r.runtime = "dokku";
+    r.cert_fingerprint = "fp-" + name;
+    ASSERT_TRUE(store_->JoinServer(r).ok());
+    store::FactsUpdate u;
+    u.name = name;
+    u.facts.cpus = 4;
+    u.facts.memory_total_bytes = int64_t{8} << 30;
+    u.heartbeat_ms = clock_.NowMs();
+    ASSERT_TRUE(store_->RecordFacts({u}).ok());
+  }
+
+  static int FirstStep(const store::Op& op, const std::string& kind) {
+    for (const auto& s : op.steps) {
+      if (s.kind == kind) return s.index;
+    }
+    return -1;
+  }
+};
+
+TEST_F(DokkuOpsTest, AnAppWithSettingsGoesToDokkuAndGetsThemBeforeItStarts) {
+  AddDokkuServer("d1");
+  ASSERT_TRUE(store_->SetAppPorts("shop", {"http:80:5000"}).ok());
+  ASSERT_TRUE(store_->SetAppCheck("shop", "wait", "3").ok());
+  store::Op op = Deploy("d-one");
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  for (const auto& i : Instances()) EXPECT_EQ(i.server, "d1");  // never s1/s2 (local)
+  int apply = FirstStep(op, kStepDokku), start = FirstStep(op, kStepStart);
+  ASSERT_GE(apply, 0);
+  EXPECT_LT(FirstStep(op, kStepPrepare), apply);
+  EXPECT_LT(apply, start);
+  auto calls = agents_.CallsTo("ChangeDokku");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].server, "d1");
+  EXPECT_EQ(calls[0].release, static_cast<int64_t>(K::kSetPorts));
+  EXPECT_EQ(calls[1].release, static_cast<int64_t>(K::kSetCheck));
+
+  // A change on the running app: saved (by the API), then applied where it runs.
+  agents_.ClearCalls();
+  auto ref =
+      engine_->ChangeDokku("shop", R"({"action":"apply","what":"set the ports"})", "set the ports");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  store::Op change = Run(ref->id);
+  ASSERT_EQ(change.state, "succeeded") << change.error;
+  EXPECT_EQ(change.steps[1].kind, kStepCommit);
+  ASSERT_EQ(change.steps.size(), 3u);
+  EXPECT_EQ(change.steps[2].kind, kStepDokku);
+  EXPECT_EQ(agents_.CallsTo("ChangeDokku").size(), 2u);
+}
+
+TEST_F(DokkuOpsTest, WithoutADokkuServerItIsNotPlacedOnALocalOne) {
+  ASSERT_TRUE(store_->SetAppPorts("shop", {"http:80:5000"}).ok());
+  store::Op op = Deploy("d-one");
+  EXPECT_EQ(op.state, "rolled_back");
+  EXPECT_NE(op.error.find("app needs dokku"), std::string::npos) << op.error;
+  EXPECT_TRUE(agents_.CallsTo("StartInstance").empty());
+}
+
+TEST_F(DokkuOpsTest, AFailedApplyEndsTheOpFailedNotRolledBack) {
+  AddDokkuServer("d1");
+  ASSERT_TRUE(store_->SetAppPorts("shop", {"http:80:5000"}).ok());
+  ASSERT_EQ(Deploy("d-one").state, "succeeded");
+  agents_.SetInject([](const FakeAgentApi::Call& c) {
+    return c.method == "ChangeDokku" ? absl::FailedPreconditionError("dokku said no")
+                                     : absl::OkStatus();
+  });
+  auto ref = engine_->ChangeDokku("shop", R"({"action":"apply","what":"set the ports"})", "x");
+  ASSERT_TRUE(ref.ok());
+  store::Op op = Run(ref->id);
+  EXPECT_EQ(op.state, "failed");  // the setting stays saved; the next rollout applies it
+  EXPECT_NE(op.error.find("dokku said no"), std::string::npos) << op.error;
+  EXPECT_NE(op.error.find("next deploy"), std::string::npos) << op.error;
+}
+
+}  // namespace
+}  // namespace dflow::ops
