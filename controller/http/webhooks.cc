@@ -271,7 +271,7 @@ void Webhooks::Deploy(std::shared_ptr<Job> job) {
   }
   auto digest = (*writer)->Commit();
   if (!digest.ok()) return fail(500, std::string(digest.status().message()));
-  auto ref = git::StartDeploy(ctx_, app, *digest, sha, pusher);
+  auto ref = git::StartDeploy(ctx_, app, *digest, sha, pusher, d.forge + " delivery " + d.id);
   if (!ref.ok()) {
     return fail(422, absl::StrCat("cannot deploy ", sha.substr(0, 12), ": ", ref.status().message(),
                                   "; fix the commit and push again"));

@@ -90,10 +90,12 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Submissions. The API validates what users typed; these check what needs
-  // the store (the app exists) and queue the op.
+  // the store (the app exists) and queue the op. A git deploy passes the
+  // commit and who pushed it, kept on the release.
   absl::StatusOr<OpRef> Deploy(const std::string& app, const std::string& digest,
                                const std::string& procfile, const std::string& description,
-                               const std::string& created_by);
+                               const std::string& created_by, const std::string& commit_sha = "",
+                               const std::string& pushed_by = "");
   // Deploys a pinned image ("repo:tag") as the next release: Dokku servers
   // only (git:from-image), one `web` process running the image's own command.
   absl::StatusOr<OpRef> DeployImage(const std::string& app, const std::string& image,

@@ -18,7 +18,7 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   ASSERT_TRUE(FileExists(remote + "/HEAD"));
   std::string work = tmp_.path() + "/work";
 
-  NewHelloRepo(work, "first-push");
+  std::string first = NewHelloRepo(work, "first-push");
   auto push = Git(work, {"push", remote, "main"});
   ASSERT_EQ(push.exit_code, 0) << push.err << fleet_->controller().Log();
   EXPECT_TRUE(Contains(push.err, "remote: ")) << push.err;
@@ -47,6 +47,12 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   struct passwd* me = getpwuid(geteuid());
   ASSERT_NE(me, nullptr);
   EXPECT_TRUE(Contains(table, std::string("git push by ") + me->pw_name)) << table;
+  // ... and as fields: the full SHA in --json, the short one in the COMMIT column.
+  EXPECT_EQ(releases[0].value("commit_sha", ""), second) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), std::string("user ") + me->pw_name);
+  EXPECT_EQ(releases[1].value("commit_sha", ""), first) << releases.dump();
+  EXPECT_TRUE(Contains(table, "COMMIT")) << table;
+  EXPECT_TRUE(Contains(table, " " + second.substr(0, 12) + " ")) << table;
   EXPECT_EQ(BareRef(remote, "main"), second);
 
   // A commit whose instances never pass the health check: rejected, not stored.
@@ -61,6 +67,7 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   EXPECT_EQ(BareRef(remote, "main"), second);
   EXPECT_TRUE(AllAnswer("web", "second-push"));
   EXPECT_EQ(ReleaseCount("web"), before + 1);  // the failed one, recorded as failed
+  EXPECT_EQ(Json({"releases", "web", "--json"})[0].value("commit_sha", ""), broken);
 
   // Another branch: stored, not deployed.
   push = Git(work, {"push", remote, "HEAD:refs/heads/feature"});
@@ -70,6 +77,16 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   EXPECT_EQ(BareRef(remote, "main"), second);
   EXPECT_EQ(ReleaseCount("web"), before + 1);
   EXPECT_TRUE(AllAnswer("web", "second-push"));
+
+  // A rollback to v1 runs v1's code: its release carries v1's commit and pusher.
+  CliOk({"rollback", "web", "v1"});
+  releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_EQ(releases[0].value("kind", ""), "rollback") << releases.dump();
+  EXPECT_EQ(releases[0].value("commit_sha", ""), first) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), std::string("user ") + me->pw_name);
+  ASSERT_TRUE(WaitSettled("web", 2));
+  EXPECT_TRUE(AllAnswer("web", "first-push"));
 }
 
 TEST_F(GitE2E, ConcurrentPushesToOneAppAreSerialized) {

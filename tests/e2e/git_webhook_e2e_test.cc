@@ -97,6 +97,8 @@ TEST_F(WebhookE2E, WebhooksDeployVerifiedPushesOnly) {
   ASSERT_TRUE(releases.is_array() && releases.size() == 1u) << releases.dump();
   EXPECT_TRUE(Contains(releases[0].value("description", ""), one));
   EXPECT_TRUE(Contains(releases[0].value("created_by", ""), "github webhook, delivery d-1"));
+  EXPECT_EQ(releases[0].value("commit_sha", ""), one) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "github delivery d-1") << releases.dump();
   // `dflow releases` shows the commit and the delivery; `apps show` the delivery's result.
   std::string table = CliOk({"releases", "web"});
   EXPECT_TRUE(Contains(table, "git commit " + one)) << table;
@@ -138,6 +140,10 @@ TEST_F(WebhookE2E, WebhooksDeployVerifiedPushesOnly) {
   ASSERT_TRUE(WaitFor([&] { return AllAnswer("web", "hook-two"); }, std::chrono::seconds(30)))
       << fleet_->controller().Log();
   EXPECT_EQ(ReleaseCount("web"), 2);
+  releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_EQ(releases[0].value("commit_sha", ""), two) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "gitlab delivery g-1") << releases.dump();
   // The controller's repository follows once the deploy has succeeded.
   EXPECT_TRUE(
       WaitFor([&] { return BareRef(Remote("web"), "main") == two; }, std::chrono::seconds(10)));
