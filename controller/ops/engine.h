@@ -60,6 +60,9 @@ struct EngineOptions {
   // answered), then keeps serving its in-flight requests this long.
   std::chrono::milliseconds wait_to_retire{0};
   std::function<void()> routes_changed;
+  // Called once the step deleting an app has committed, before its op ends
+  // (the controller removes the app's git repository).
+  std::function<void(const std::string& app)> app_deleted;
   // Transient agent errors (Unavailable) are retried within a step this often.
   int max_attempts = 4;
   std::chrono::milliseconds retry_backoff{1000};

@@ -131,5 +131,38 @@ TEST_F(GitE2E, ConcurrentPushesToOneAppAreSerialized) {
   EXPECT_TRUE(AllAnswer("web", "from-a"));
 }
 
+// `apps destroy` removes the app's repository: a new app of the same name
+// starts with an empty one, and its first push is its v1.
+TEST_F(GitE2E, DestroyRemovesTheRepository) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  std::string remote = Remote("web");
+  std::string work = tmp_.path() + "/work";
+  std::string old = NewHelloRepo(work, "before-destroy");
+  ASSERT_EQ(Git(work, {"push", remote, "main"}).exit_code, 0);
+  ASSERT_EQ(BareRef(remote, "main"), old);
+  ASSERT_EQ(Git(work, {"push", remote, "HEAD:refs/heads/feature"}).exit_code, 0);
+
+  CliOk({"apps", "destroy", "web", "--force"});
+  EXPECT_FALSE(FileExists(remote + "/HEAD")) << remote;
+  EXPECT_FALSE(FileExists(remote)) << remote;
+
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  ASSERT_EQ(Remote("web"), remote);
+  ASSERT_TRUE(FileExists(remote + "/HEAD"));
+  auto refs = Git(remote, {"for-each-ref"});
+  ASSERT_EQ(refs.exit_code, 0) << refs.err;
+  EXPECT_EQ(refs.out, "") << "the new app's repository holds the old app's refs";
+  EXPECT_NE(Git(remote, {"cat-file", "-e", old + "^{commit}"}).exit_code, 0)
+      << "the old app's commit is still in the new app's repository";
+
+  std::string fresh = tmp_.path() + "/fresh";
+  std::string sha = NewHelloRepo(fresh, "after-destroy");
+  auto push = Git(fresh, {"push", remote, "main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(Contains(push.err, "release v1 of web is live")) << push.err;
+  EXPECT_EQ(BareRef(remote, "main"), sha);
+  EXPECT_EQ(BareRef(remote, "feature"), "");
+}
+
 }  // namespace
 }  // namespace dflow::testing
