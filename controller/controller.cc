@@ -206,7 +206,7 @@ absl::Status Run(const RunOptions& options) {
   http_options.max_body_bytes = options.http_max_body_bytes;
   http_options.workers = options.http_workers;
   http::Server http_server(http_options);
-  http::Webhooks webhooks(&ctx, &repos);
+  http::Webhooks webhooks(&ctx, &repos, options.webhook_rejected_every);
   webhooks.Register(&http_server);
 
   api::AgentGatewayService gateway(&ctx);
