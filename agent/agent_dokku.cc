@@ -10,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "common/hostname.h"
 #include "common/names.h"
+#include "common/x509.h"
 
 namespace dflow::agent {
 namespace {
@@ -147,6 +148,26 @@ grpc::Status AgentService::DestroyService(grpc::ServerContext* c,
       {ValidateServiceKind(r->kind()), ValidateServiceName(r->name())},
       [&](const OutputFn& out) { return runtime_->DestroyService(r->kind(), r->name(), out); },
       response);
+}
+
+// The controller checked the pair (common/x509); checked again here, so a
+// pair that does not match never reaches Dokku.
+grpc::Status AgentService::AddCert(grpc::ServerContext* c, const av1::AppCertRequest* r,
+                                   av1::DokkuOutput* response) {
+  return DokkuCall(
+      *c, "AddCert", r->idempotency_key(),
+      {ValidateAppName(r->app()), tls::CheckKeyMatchesCertificate(r->key_pem(), r->cert_pem())},
+      [&](const OutputFn& out) {
+        return runtime_->AddCert(r->app(), r->cert_pem(), r->key_pem(), out);
+      },
+      response);
+}
+
+grpc::Status AgentService::RemoveCert(grpc::ServerContext* c, const av1::AppCertRequest* r,
+                                      av1::DokkuOutput* response) {
+  return DokkuCall(
+      *c, "RemoveCert", r->idempotency_key(), {ValidateAppName(r->app())},
+      [&](const OutputFn& out) { return runtime_->RemoveCert(r->app(), out); }, response);
 }
 
 grpc::Status AgentService::CreateService(grpc::ServerContext* context,

@@ -103,6 +103,10 @@ class AgentService final : public agent::v1::Agent::Service {
   grpc::Status DestroyService(grpc::ServerContext* context,
                               const agent::v1::DestroyServiceRequest* request,
                               agent::v1::DokkuOutput* response) override;
+  grpc::Status AddCert(grpc::ServerContext* context, const agent::v1::AppCertRequest* request,
+                       agent::v1::DokkuOutput* response) override;
+  grpc::Status RemoveCert(grpc::ServerContext* context, const agent::v1::AppCertRequest* request,
+                          agent::v1::DokkuOutput* response) override;
 
   // The router this agent runs (--router-listen), or null. Must outlive the service.
   void set_router(Router* router) { router_ = router; }

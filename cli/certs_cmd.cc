@@ -64,12 +64,15 @@ void RegisterCerts(CLI::App& app, Globals& g) {
       "Serve APP over HTTPS with a PEM certificate (chain) and its private key; refused when the "
       "key does not match, the certificate has expired or is not yet valid, or it covers none "
       "of APP's hostnames (SAN/CN, wildcards *.example.com cover one label). Replaces APP's "
-      "previous certificate.");
+      "previous certificate. On the Dokku servers APP runs on, an op also installs it in "
+      "Dokku's proxy (dokku certs:add).");
   add->add_option("APP", o->app, "App name")->required();
   add->add_option("--cert", o->cert_file, "PEM certificate file, leaf first then intermediates")
       ->required();
   add->add_option("--key", o->key_file, "PEM private key file (unencrypted)")->required();
-  add->add_flag("--json", o->json, "Print the certificate as a JSON object (see certs ls)");
+  add->add_flag("--json", o->json,
+                "Print the certificate as a JSON object (see certs ls), with dokku_op: the op "
+                "installing it on APP's Dokku servers, 0 when none");
   add->footer("Example: dflow certs add shop --cert shop.example.com.pem --key shop.key");
   add->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -86,7 +89,9 @@ void RegisterCerts(CLI::App& app, Globals& g) {
       auto r = client.Call(&v1::Apps::Stub::AddCert, req);
       if (!r.ok()) return r.status();
       if (o->json) {
-        PrintJson(CertJson(*r));
+        nlohmann::json j = CertJson(*r);
+        j["dokku_op"] = r->dokku_op();
+        PrintJson(j);
         return absl::OkStatus();
       }
       std::cout << "certificate for " << absl::StrJoin(r->names(), ", ") << " (expires "
@@ -101,6 +106,10 @@ void RegisterCerts(CLI::App& app, Globals& g) {
                      "`dflow-agent run --router-tls-listen HOST:PORT`\n";
       } else {
         std::cout << "HTTPS on: " << absl::StrJoin(r->https_routers(), ", ") << "\n";
+      }
+      if (r->dokku_op() != 0) {
+        std::cout << "installing it on the app's Dokku servers (certs:add): op " << r->dokku_op()
+                  << " (`dflow ops show " << r->dokku_op() << " --follow`)\n";
       }
       return absl::OkStatus();
     };
@@ -146,7 +155,10 @@ void RegisterCerts(CLI::App& app, Globals& g) {
     };
   });
 
-  auto* rm = certs->add_subcommand("rm", "Remove APP's certificate (APP is then HTTP only)");
+  auto* rm = certs->add_subcommand(
+      "rm",
+      "Remove APP's certificate (APP is then HTTP only); on APP's Dokku servers an op runs dokku "
+      "certs:remove");
   rm->add_option("APP", o->app, "App name")->required();
   rm->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -157,6 +169,10 @@ void RegisterCerts(CLI::App& app, Globals& g) {
       auto r = client.Call(&v1::Apps::Stub::RemoveCert, req);
       if (!r.ok()) return r.status();
       std::cout << "removed the certificate of " << o->app << "; it is served over HTTP only\n";
+      if (r->dokku_op() != 0) {
+        std::cout << "removing it from the app's Dokku servers (certs:remove): op " << r->dokku_op()
+                  << " (`dflow ops show " << r->dokku_op() << " --follow`)\n";
+      }
       return absl::OkStatus();
     };
   });

@@ -83,6 +83,10 @@ struct DokkuRuntimeOptions {
 // and writes integer-looking values as integers ("007" comes back "7").
 absl::Status CheckDokkuConfigValue(const std::string& key, const std::string& value);
 
+// The tar archive `dokku certs:add APP` reads on stdin: server.crt and
+// server.key, mode 0600 (dokku_certs.cc).
+std::string CertTarForDokku(const std::string& cert_pem, const std::string& key_pem);
+
 class DokkuRuntime : public Runtime {
  public:
   // Runs `dokku version` and refuses Dokku older than kMinimumDokkuVersion.
@@ -144,6 +148,10 @@ class DokkuRuntime : public Runtime {
                              const OutputFn& out) override;
   absl::Status DestroyService(const std::string& kind, const std::string& name,
                               const OutputFn& out) override;
+  // dokku_certs.cc
+  absl::Status AddCert(const std::string& app, const std::string& cert_pem,
+                       const std::string& key_pem, const OutputFn& out) override;
+  absl::Status RemoveCert(const std::string& app, const OutputFn& out) override;
 
  private:
   DokkuRuntime(DokkuRuntimeOptions options, std::unique_ptr<ProcessRunner> owned_runner,
@@ -178,6 +186,8 @@ class DokkuRuntime : public Runtime {
   absl::StatusOr<std::string> StorageHostPath(const std::string& app, const std::string& source,
                                               const std::string& container_dir, bool create,
                                               const OutputFn& out);
+  // dokku_certs.cc: `certs:report APP --ssl-enabled`.
+  absl::StatusOr<bool> SslEnabled(const std::string& app);
 
   DokkuRuntimeOptions options_;
   std::unique_ptr<ProcessRunner> owned_runner_;

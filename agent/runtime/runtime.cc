@@ -44,6 +44,13 @@ absl::Status Runtime::UnlinkService(const std::string&, const std::string&, cons
 absl::Status Runtime::DestroyService(const std::string&, const std::string&, const OutputFn&) {
   return Missing("services");
 }
+absl::Status Runtime::AddCert(const std::string&, const std::string&, const std::string&,
+                              const OutputFn&) {
+  return Missing("certificates on the host's proxy");
+}
+absl::Status Runtime::RemoveCert(const std::string&, const OutputFn&) {
+  return Missing("certificates on the host's proxy");
+}
 
 const char* InstanceStateName(InstanceState s) {
   switch (s) {

@@ -162,6 +162,11 @@ class Runtime {
                                      const OutputFn& out);
   virtual absl::Status DestroyService(const std::string& kind, const std::string& name,
                                       const OutputFn& out);
+  // The app's TLS certificate on the host's proxy (PEM chain, leaf first, and
+  // its key); replaces one already there. RemoveCert: OK when there is none.
+  virtual absl::Status AddCert(const std::string& app, const std::string& cert_pem,
+                               const std::string& key_pem, const OutputFn& out);
+  virtual absl::Status RemoveCert(const std::string& app, const OutputFn& out);
 };
 
 }  // namespace dflow::agent

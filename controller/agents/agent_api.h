@@ -61,6 +61,8 @@ struct DokkuChange {
     kLinkService,
     kUnlinkService,
     kDestroyService,
+    kAddCert,  // the app's TLS certificate on Dokku's proxy
+    kRemoveCert,
   };
   Kind kind = Kind::kSetPorts;
   std::string app{};
@@ -73,6 +75,8 @@ struct DokkuChange {
   std::string service_kind{};  // postgres | redis
   std::string service{};
   std::string split_prefix{};
+  std::string cert_pem{};  // kAddCert
+  std::string key_pem{};   // kAddCert: a secret
 };
 
 struct ServiceResult {

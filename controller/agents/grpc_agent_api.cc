@@ -360,6 +360,14 @@ absl::StatusOr<std::string> GrpcAgentApi::ChangeDokku(const std::string& server,
     req.set_split_prefix(c.split_prefix);
     s = c.kind == K::kLinkService ? stub->LinkService(ctx.get(), req, &r)
                                   : stub->UnlinkService(ctx.get(), req, &r);
+  } else if (c.kind == K::kAddCert || c.kind == K::kRemoveCert) {
+    av1::AppCertRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    req.set_cert_pem(c.cert_pem);
+    req.set_key_pem(c.key_pem);
+    s = c.kind == K::kAddCert ? stub->AddCert(ctx.get(), req, &r)
+                              : stub->RemoveCert(ctx.get(), req, &r);
   } else {
     av1::DestroyServiceRequest req;
     req.set_idempotency_key(key);

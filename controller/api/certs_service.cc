@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "common/x509.h"
 #include "controller/api/apps_service.h"
+#include "controller/api/dokku_service.h"
 #include "controller/routing/routing.h"
 
 namespace dflow::api {
@@ -75,6 +76,20 @@ absl::Status CheckCert(const std::string& app, const std::string& cert_pem,
   return absl::OkStatus();
 }
 
+// The stored certificate also goes to Dokku's proxy on the app's Dokku servers.
+grpc::Status InstallOnDokku(ControllerContext* ctx, const std::string& app, v1::AppCert* response) {
+  auto op = ApplyCertOnDokku(ctx, app);
+  if (!op.ok()) {
+    return ToGrpc(absl::Status(
+        op.status().code(),
+        absl::StrCat("the certificate of ", app,
+                     " is stored and on the routers but not yet on its Dokku servers: ",
+                     op.status().message(), "; run `dflow restart ", app, "` to retry")));
+  }
+  response->set_dokku_op(*op);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest* request,
@@ -106,7 +121,7 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
                    Day(info.not_after_ms), ") serves ",
                    absl::StrJoin(response->covered_hosts(), ", "), " over HTTPS");
   if (auto s = ctx_->store->SetAppCert(rec, message); !s.ok()) return ToGrpc(s);
-  if (ctx_->routes == nullptr) return grpc::Status::OK;
+  if (ctx_->routes == nullptr) return InstallOnDokku(ctx_, app->name, response);
   // A router whose nginx cannot load it (its OpenSSL policy may refuse what
   // parses here, e.g. a key too small) kept its old config: so does the app.
   auto refused = ctx_->routes->PushNow();
@@ -115,7 +130,7 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
   for (auto it = refused.begin(); it != refused.end();) {
     it = routing::ErrorNamesCertOf(it->second, app->name) ? std::next(it) : refused.erase(it);
   }
-  if (refused.empty()) return grpc::Status::OK;
+  if (refused.empty()) return InstallOnDokku(ctx_, app->name, response);
   absl::Status undo =
       previous.has_value()
           ? ctx_->store->SetAppCert(*previous,
@@ -133,11 +148,20 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
 }
 
 grpc::Status AppsService::RemoveCert(grpc::ServerContext*, const v1::RemoveCertRequest* request,
-                                     v1::RemoveCertResponse*) {
+                                     v1::RemoveCertResponse* response) {
   auto app = FindApp(request->app());
   if (!app.ok()) return ToGrpc(app.status());
   if (auto s = ctx_->store->RemoveAppCert(app->name); !s.ok()) return ToGrpc(s);
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
+  auto op = ApplyCertOnDokku(ctx_, app->name);
+  if (!op.ok()) {
+    return ToGrpc(absl::Status(
+        op.status().code(),
+        absl::StrCat("the certificate of ", app->name,
+                     " is removed from the routers but not yet from its Dokku servers: ",
+                     op.status().message(), "; run `dflow restart ", app->name, "` to retry")));
+  }
+  response->set_dokku_op(*op);
   return grpc::Status::OK;
 }
 

@@ -68,6 +68,20 @@ absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
       .status();
 }
 
+absl::StatusOr<int64_t> ApplyCertOnDokku(ControllerContext* ctx, const std::string& app) {
+  if (ctx->engine == nullptr) return 0;
+  ASSIGN_OR_RETURN(auto instances, ctx->store->ListInstances(app));
+  bool on_dokku = false;
+  for (const auto& i : instances) {
+    auto server = ctx->store->GetServer(i.server);
+    on_dokku = on_dokku || (server.ok() && server->runtime == "dokku");
+  }
+  if (!on_dokku) return 0;
+  ASSIGN_OR_RETURN(auto ref, Apply(ctx, app, {{"action", "cert"}},
+                                   absl::StrCat("certificate of ", app, " on Dokku's proxy")));
+  return ref.id;
+}
+
 grpc::Status DokkuService::SetPorts(grpc::ServerContext*, const v1::SetPortsRequest* request,
                                     v1::OpRef* response) {
   auto app = FindApp(request->app());

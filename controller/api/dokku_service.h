@@ -66,6 +66,11 @@ class DokkuService final : public controller::v1::Dokku::Service {
 absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
                                 const std::string& host, bool add);
 
+// Submits a `dokku` op that puts the app's stored certificate on each Dokku
+// server it runs on (certs:add), or removes it there when none is stored
+// (certs_service.cc). The op's id, or 0 when the app runs on no Dokku server.
+absl::StatusOr<int64_t> ApplyCertOnDokku(ControllerContext* ctx, const std::string& app);
+
 }  // namespace dflow::api
 
 #endif  // DFLOW_CONTROLLER_API_DOKKU_SERVICE_H_

@@ -179,18 +179,6 @@ absl::Status Repos::Ensure(const std::string& app) {
   return LockDown(path);
 }
 
-absl::Status Repos::Remove(const std::string& app) {
-  RETURN_IF_ERROR(ValidateAppName(app));  // the path stays inside Dir()
-  std::error_code ec;
-  std::filesystem::remove_all(Path(app), ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot remove the git repository of app ", app, " at ",
-                                            Path(app), ": ", ec.message(),
-                                            "; remove it by hand before creating ", app, " again"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> Repos::GetConfig(const std::string& app, const std::string& key) const {
   RETURN_IF_ERROR(ValidateAppName(app));
   if (!Exists(app)) {

@@ -45,9 +45,6 @@ class Repos {
   // Creates the app's repository when missing and (re)installs its hook.
   absl::Status Ensure(const std::string& app);
   bool Exists(const std::string& app) const;
-  // Deletes the app's repository (once the app is destroyed), so a new app of
-  // the same name starts with an empty one. OK when there is none.
-  absl::Status Remove(const std::string& app);
 
   // A per-app setting an earlier controller kept in the repository's config
   // (dflow.branch, dflow.url; "" when unset), and its removal once the store

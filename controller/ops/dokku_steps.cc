@@ -1,6 +1,8 @@
 // The `dokku` step: one change of what Dokku adds on one server, or "apply":
 // everything the store holds for the app (port maps, storage mounts, check
-// settings, links to services on that server, custom domains). The agent asks
+// settings, links to services on that server, custom domains, the TLS
+// certificate), or "cert": the app's stored certificate, or its removal when
+// none is stored (certs add/rm send the same step). The agent asks
 // Dokku before each change, so a step run again changes nothing twice.
 #include <nlohmann/json.hpp>
 
@@ -24,6 +26,20 @@ absl::Status Send(StepEnv& env, const std::string& server, const std::string& ke
     *output += *r;
   }
   return absl::OkStatus();
+}
+
+// The app's stored certificate (read when the step runs, so its key never sits
+// in the op's parameters), or its removal when it has none.
+absl::StatusOr<DokkuChange> CertChange(StepEnv& env, const std::string& app) {
+  auto certs = env.store->ListAppCerts();
+  if (!certs.ok()) return certs.status();
+  for (const auto& c : *certs) {
+    if (c.app == app) {
+      return DokkuChange{
+          .kind = K::kAddCert, .app = app, .cert_pem = c.cert_pem, .key_pem = c.key_pem};
+    }
+  }
+  return DokkuChange{.kind = K::kRemoveCert, .app = app};
 }
 
 absl::StatusOr<std::vector<DokkuChange>> ApplyAll(StepEnv& env, const std::string& app,
@@ -57,6 +73,9 @@ absl::StatusOr<std::vector<DokkuChange>> ApplyAll(StepEnv& env, const std::strin
   for (const auto& [host, owner] : *domains) {
     if (owner == app) out.push_back({.kind = K::kAddDomain, .app = app, .host = host});
   }
+  auto cert = CertChange(env, app);
+  if (!cert.ok()) return cert.status();
+  if (cert->kind == K::kAddCert) out.push_back(std::move(*cert));
   return out;
 }
 
@@ -89,6 +108,13 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
     changes.push_back({.kind = action == "add_domain" ? K::kAddDomain : K::kRemoveDomain,
                        .app = op.app,
                        .host = p.value("host", "")});
+  } else if (action == "cert") {
+    auto cert = CertChange(env, op.app);
+    if (!cert.ok()) {
+      out.status = cert.status();
+      return;
+    }
+    changes.push_back(std::move(*cert));
   } else {
     out.status = absl::InternalError(absl::StrCat("unknown dokku action \"", action, "\""));
     return;

@@ -69,6 +69,8 @@ absl::StatusOr<PlanInput> LoadPlanInput(store::Store* store, const store::Op& op
   for (const auto& [host, app] : domains) {
     if (app == op.app) in.domains.push_back(host);
   }
+  ASSIGN_OR_RETURN(auto certs, store->ListAppCerts());
+  for (const auto& c : certs) in.has_cert = in.has_cert || c.app == op.app;
   return in;
 }
 

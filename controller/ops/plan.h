@@ -47,6 +47,7 @@ struct PlanInput {
   std::vector<placement::ServerSnapshot> servers;
   store::AppExtras extras;           // what Dokku adds, as the store holds it
   std::vector<std::string> domains;  // the app's custom domains
+  bool has_cert = false;             // a TLS certificate is stored for the app
 };
 
 struct Plan {

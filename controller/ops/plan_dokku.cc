@@ -19,7 +19,7 @@ namespace dflow::ops {
 using json = nlohmann::json;
 
 void Planner::ApplyDokkuExtras(const std::vector<std::string>& servers) {
-  if (!in_.extras.NeedsDokku() && in_.domains.empty()) return;
+  if (!in_.extras.NeedsDokku() && in_.domains.empty() && !in_.has_cert) return;
   for (const auto& server : servers) {
     auto snap = std::find_if(servers_.begin(), servers_.end(),
                              [&](const placement::ServerSnapshot& s) { return s.name == server; });

@@ -168,8 +168,6 @@ TEST_F(GitSshE2E, KeysPushOnlyToTheirAppsAndCraftedNamesAreRefused) {
   auto releases = Json({"releases", "web", "--json"});
   ASSERT_TRUE(releases.is_array() && !releases.empty());
   EXPECT_EQ(releases[0].value("created_by", ""), "git push by key alice") << releases.dump();
-  EXPECT_EQ(releases[0].value("commit_sha", ""), sha) << releases.dump();
-  EXPECT_EQ(releases[0].value("pushed_by", ""), "key alice") << releases.dump();
   std::string table = CliOk({"releases", "web"});
   EXPECT_TRUE(Contains(table, "git commit " + sha)) << table;
   EXPECT_TRUE(Contains(table, "git push by key alice")) << table;

@@ -263,6 +263,7 @@ int Run(Ctx& c) {
   RegisterStorage(commands, c.version);
   RegisterResourceChecks(commands, c.version);
   RegisterServices(commands, c.version);
+  RegisterCerts(commands, c.version);
   auto it = commands.find(c.command);
   if (it == commands.end()) {
     // The `dokku` dispatcher (dokku, the script at the repository root).

@@ -105,6 +105,7 @@ void RegisterDomainsPorts(std::map<std::string, Handler>& m, const Version& v);
 void RegisterStorage(std::map<std::string, Handler>& m, const Version& v);
 void RegisterResourceChecks(std::map<std::string, Handler>& m, const Version& v);
 void RegisterServices(std::map<std::string, Handler>& m, const Version& v);
+void RegisterCerts(std::map<std::string, Handler>& m, const Version& v);
 
 // Go's encoding/json output for objects, arrays and strings (sorted keys,
 // <>& and U+2028/2029 escaped, \n \r \t, other controls as \u00XX).

@@ -1,0 +1,99 @@
+// End to end on Dokku: `dflow certs add|rm` for an app on a `--runtime dokku`
+// agent reach Dokku's proxy (the test double's $DOKKU_ROOT/APP/tls and its
+// certs:report), as Dokku 0.35.20 and 0.38.27.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/x509.h"
+#include "tests/e2e/harness.h"
+
+namespace dflow::testing {
+namespace {
+
+using std::chrono::seconds;
+
+class DokkuCertsE2E : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    state_ = tmp_.path() + "/dokku";
+    std::filesystem::create_directories(state_);
+    fleet_ = std::make_unique<Fleet>(tmp_.path());
+    fleet_->InitController();
+    fleet_->StartController();
+  }
+
+  std::map<std::string, std::string> DokkuEnv() {
+    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", GetParam()}};
+  }
+
+  CliResult CliOk(const std::vector<std::string>& args) {
+    auto r = fleet_->Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << "\nstdout: " << r.out
+                              << "\nstderr: " << r.err << "\nagent log:\n"
+                              << agent_.Log();
+    return r;
+  }
+
+  // What the double reports, through its own CLI.
+  std::string Report(const std::string& flag) {
+    return RunProgram({FAKE_DOKKU_BIN, "certs:report", "shop", flag}, DokkuEnv()).out;
+  }
+  std::string Installed() {
+    std::ifstream in(state_ + "/home/shop/tls/server.crt");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  TempDir tmp_;
+  std::string state_;
+  std::unique_ptr<Fleet> fleet_;
+  Proc agent_;
+};
+
+TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
+  const std::string dir = tmp_.path() + "/agents/dokku-1";
+  auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
+                          "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
+                          "--data-dir", dir, "--runtime", "dokku"});
+  ASSERT_EQ(join.exit_code, 0) << join.err;
+  agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
+                 FAKE_DOKKU_BIN},
+                tmp_.path() + "/agent.log", DokkuEnv());
+  ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"deploy", "shop", "--path", std::string(DFLOW_EXAMPLES_DIR) + "/hello"});
+
+  const int64_t now = SystemClock::Get()->NowMs();
+  auto cert = tls::MakeSelfSignedCertificate({.hosts = {"shop.localhost"},
+                                              .not_before_ms = now - 3600000,
+                                              .not_after_ms = now + 7776000000});
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  const std::string crt = tmp_.path() + "/shop.crt", key = tmp_.path() + "/shop.key";
+  ASSERT_TRUE(WriteFileAtomic(crt, cert->cert_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(key, cert->key_pem, 0600).ok());
+
+  auto added = CliOk({"certs", "add", "shop", "--cert", crt, "--key", key});
+  EXPECT_NE(added.out.find("installing it on the app's Dokku servers (certs:add): op "),
+            std::string::npos)
+      << added.out;
+  ASSERT_TRUE(WaitFor([&] { return Report("--ssl-enabled") == "true\n"; }, seconds(30)))
+      << agent_.Log();
+  EXPECT_EQ(Installed(), cert->cert_pem);
+  EXPECT_EQ(Report("--ssl-hostnames"), "shop.localhost\n");
+
+  auto removed = CliOk({"certs", "rm", "shop"});
+  EXPECT_NE(removed.out.find("removing it from the app's Dokku servers (certs:remove): op "),
+            std::string::npos)
+      << removed.out;
+  ASSERT_TRUE(WaitFor([&] { return Report("--ssl-enabled") == "false\n"; }, seconds(30)))
+      << agent_.Log();
+  EXPECT_FALSE(std::filesystem::exists(state_ + "/home/shop/tls"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, DokkuCertsE2E, ::testing::Values("0.35.20", "0.38.27"));
+
+}  // namespace
+}  // namespace dflow::testing
