@@ -151,6 +151,11 @@ absl::Status Run(const RunOptions& options) {
   engine_options.health_timeout = options.health_timeout;
   engine_options.wait_to_retire = options.wait_to_retire;
   engine_options.routes_changed = [&routes] { routes.PushNow(); };
+  git::Repos* app_repos = nullptr;  // set below, before the engine starts
+  engine_options.app_deleted = [&app_repos](const std::string& app) {
+    if (app_repos == nullptr) return;
+    if (auto s = app_repos->Remove(app); !s.ok()) spdlog::error("{}", s.ToString());
+  };
   engine_options.crash = crash;
   engine_options.crash_marker = dir + "/test-crash-fired";
   ops::Engine engine(store.get(), &agent_api, clock, engine_options);
@@ -180,10 +185,12 @@ absl::Status Run(const RunOptions& options) {
   RETURN_IF_ERROR(EnsureDir(ctx.archive_dir, 0700));
   // Git: a bare repository per app and the pre-receive hook's socket.
   std::string git_socket = options.git_socket.empty() ? dir + "/git.sock" : options.git_socket;
-  git::Repos repos(options.repos_dir.empty() ? dir + "/repos" : options.repos_dir,
-                   git::SelfExe(), git_socket, options.git_group);
+  git::Repos repos(options.repos_dir.empty() ? dir + "/repos" : options.repos_dir, git::SelfExe(),
+                   git_socket, options.git_group);
+  repos.set_safe_config(options.git_safe_config);
   RETURN_IF_ERROR(repos.Prepare());
   ctx.repos = &repos;
+  app_repos = &repos;
   git::WarnIfGroupLockedOut(dir, repos, git_socket);
   ASSIGN_OR_RETURN(auto all_apps, store->ListApps());
   for (const auto& a : all_apps) RETURN_IF_ERROR(repos.Ensure(a.name));
@@ -200,7 +207,7 @@ absl::Status Run(const RunOptions& options) {
   http_options.max_body_bytes = options.http_max_body_bytes;
   http_options.workers = options.http_workers;
   http::Server http_server(http_options);
-  http::Webhooks webhooks(&ctx, &repos);
+  http::Webhooks webhooks(&ctx, &repos, options.webhook_rejected_every);
   webhooks.Register(&http_server);
 
   api::AgentGatewayService gateway(&ctx);

@@ -43,9 +43,11 @@ struct RunOptions {
   std::string repos_dir;                            // --repos-dir (default DATA/repos)
   std::string git_group = "dflow";                  // --git-group
   std::string authorized_keys;  // --authorized-keys (default DATA/git/authorized_keys)
-  std::string http_listen = "127.0.0.1:7480";      // --http-listen
-  int64_t http_max_body_bytes = int64_t{1} << 20;  // --http-max-body
-  int http_workers = 16;                           // --http-workers
+  std::string git_safe_config;  // --git-safe-config (default: none)
+  std::string http_listen = "127.0.0.1:7480";               // --http-listen
+  int64_t http_max_body_bytes = int64_t{1} << 20;           // --http-max-body
+  int http_workers = 16;                                    // --http-workers
+  std::chrono::milliseconds webhook_rejected_every{60000};  // --webhook-rejected-every
   std::string themes_catalog;  // --themes-catalog (default: the catalog dflow was built with)
 };
 

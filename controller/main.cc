@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
 
   dflow::controller::RunOptions run_options;
   std::string heartbeat = "5s", lease = "15s", grace = "60s", max_upload = "200MiB",
-              health_timeout = "60s", wait_to_retire = "2s";
+              health_timeout = "60s", wait_to_retire = "2s", webhook_rejected_every = "1m";
   auto* run = app.add_subcommand("run", "Serve the agent API (TLS) and the CLI API (Unix socket)");
   run->add_option("--data-dir", run_options.data_dir, "Data directory made by init")->required();
   run->add_option("--listen", run_options.listen, "HOST:PORT for the agent API")
@@ -118,6 +118,11 @@ int main(int argc, char** argv) {
                   "The authorized_keys file the controller writes for the git user from `dflow "
                   "keys`, e.g. /var/lib/dflow-git/.ssh/authorized_keys (default "
                   "DATA/git/authorized_keys)");
+  run->add_option("--git-safe-config", run_options.git_safe_config,
+                  "A git config file the controller keeps listing every app repository as a "
+                  "safe.directory, so members of --git-group may `git push REPOS/APP.git`; "
+                  "include it from the system gitconfig (deploy/git-user.sh does, with "
+                  "HOME/safe-directories.gitconfig). Put it where the group cannot write");
   std::string http_max_body = "1MiB";
   run->add_option("--http-listen", run_options.http_listen,
                   "HOST:PORT of the HTTP listener (webhooks: POST /hooks/github, /hooks/gitlab); "
@@ -130,6 +135,10 @@ int main(int argc, char** argv) {
                   "Threads serving HTTP connections (an idle kept-alive connection holds one for "
                   "at most 2s)")
       ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  run->add_option("--webhook-rejected-every", webhook_rejected_every,
+                  "At most one git.webhook_rejected event (a webhook answered 401: bad signature "
+                  "or token) per app this often; the next one counts those left out")
       ->capture_default_str();
   run->add_option("--themes-catalog", run_options.themes_catalog,
                   "Directory of built-in themes (<name>/theme.yaml); default: the catalog "
@@ -167,7 +176,8 @@ int main(int argc, char** argv) {
        {std::pair{&heartbeat, &run_options.heartbeat_interval},
         std::pair{&lease, &run_options.lease}, std::pair{&grace, &run_options.grace},
         std::pair{&health_timeout, &run_options.health_timeout},
-        std::pair{&wait_to_retire, &run_options.wait_to_retire}}) {
+        std::pair{&wait_to_retire, &run_options.wait_to_retire},
+        std::pair{&webhook_rejected_every, &run_options.webhook_rejected_every}}) {
     auto d = dflow::ParseDuration(*text);
     if (!d.ok()) {
       std::cerr << "dflow-controller: " << d.status().message() << "\n";

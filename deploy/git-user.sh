@@ -10,6 +10,10 @@
 #                              DIR/.ssh/authorized_keys   0644, written by the controller
 #                              DIR/repos/                 root:NAME 02770, the apps' repositories
 #                              DIR/git.sock               the controller's git socket (made by it)
+#                              DIR/safe-directories.gitconfig   root 0644, the repositories as
+#                                git safe.directory entries (kept by the controller), included
+#                                from the system gitconfig so members of group NAME may
+#                                `git push DIR/repos/APP.git` (the repositories are root's)
 #   --install-sshd-config    also write /etc/ssh/sshd_config.d/NAME-git.conf (the
 #                            snippet printed at the end); reload sshd afterwards
 #
@@ -29,7 +33,7 @@ while [ $# -gt 0 ]; do
     --user) user="${2:?--user needs a name}"; shift 2 ;;
     --home) home="${2:?--home needs a directory}"; shift 2 ;;
     --install-sshd-config) install_sshd=yes; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "git-user.sh: unknown argument \"$1\" (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,6 +85,20 @@ chmod 0644 -- "$home/.ssh/authorized_keys"
 # for anyone else. The controller keeps each repository's config and hooks
 # writable by itself only.
 install -d -o root -g "$user" -m 2770 -- "$home/repos"
+# git refuses a repository another user owns ("dubious ownership") unless the
+# system or user config lists it as safe.directory: the controller keeps the
+# list (--git-safe-config) in a file only root may change, included once from
+# the system gitconfig (GIT_CONFIG_SYSTEM when set, else /etc/gitconfig).
+safe="$home/safe-directories.gitconfig"
+if [ ! -e "$safe" ]; then
+  install -o root -g root -m 0644 /dev/null "$safe"
+fi
+chown root:root -- "$safe"
+chmod 0644 -- "$safe"
+if ! git config --system --get-all include.path 2>/dev/null | grep -qxF -- "$safe"; then
+  git config --system --add include.path "$safe"
+  echo "added include.path $safe to the system gitconfig"
+fi
 
 snippet="Match User $user
     AuthorizedKeysFile $home/.ssh/authorized_keys
@@ -103,7 +121,8 @@ fi
 
 echo "git user $user ready (home $home). Run the controller with:"
 echo "  dflow-controller run ... --git-group $user --repos-dir $home/repos \\"
-echo "    --git-socket $home/git.sock --authorized-keys $home/.ssh/authorized_keys"
+echo "    --git-socket $home/git.sock --authorized-keys $home/.ssh/authorized_keys \\"
+echo "    --git-safe-config $home/safe-directories.gitconfig"
 if [ "$install_sshd" != yes ]; then
   echo "and give sshd (sshd_config or /etc/ssh/sshd_config.d/${user}-git.conf):"
   printf '%s\n' "$snippet"

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -104,7 +105,7 @@ absl::Status Repos::Prepare() {
                                                     "member of ",
                                                     group_));
   }
-  return absl::OkStatus();
+  return WriteSafeConfig();
 }
 
 absl::Status Repos::ShareWithGroup(const std::string& path) const {
@@ -155,6 +156,38 @@ absl::Status Repos::LockDown(const std::string& path) const {
 
 bool Repos::Exists(const std::string& app) const { return FileExists(Path(app) + "/HEAD"); }
 
+absl::Status Repos::WriteSafeConfig() const {
+  if (safe_config_.empty()) return absl::OkStatus();
+  std::vector<std::string> repos;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(Dir(), ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!absl::EndsWith(name, ".git") || !ValidateAppName(name.substr(0, name.size() - 4)).ok())
+      continue;
+    if (FileExists(it->path().string() + "/HEAD")) repos.push_back(it->path().string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", Dir(), ": ", ec.message()));
+  std::sort(repos.begin(), repos.end());
+  std::string text =
+      "# Written by dflow-controller (--git-safe-config): the apps' repositories, which\n"
+      "# members of the git group may push to. Included from the system gitconfig.\n[safe]\n";
+  for (const auto& r : repos) {
+    std::string quoted;
+    for (char c : r) {
+      if (c == '"' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    absl::StrAppend(&text, "\tdirectory = \"", quoted, "\"\n");
+  }
+  if (auto s = WriteFileAtomic(safe_config_, text, 0644); !s.ok()) {
+    return absl::InternalError(absl::StrCat("cannot write the git safe.directory list ",
+                                            safe_config_, ": ", s.message(),
+                                            "; check --git-safe-config"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Repos::Ensure(const std::string& app) {
   RETURN_IF_ERROR(ValidateAppName(app));
   std::string path = Path(app);
@@ -176,7 +209,20 @@ absl::Status Repos::Ensure(const std::string& app) {
                                             " at ", hook, ": ", std::strerror(errno)));
   }
   if (have_group_) RETURN_IF_ERROR(ShareWithGroup(path));
-  return LockDown(path);
+  RETURN_IF_ERROR(LockDown(path));
+  return WriteSafeConfig();
+}
+
+absl::Status Repos::Remove(const std::string& app) {
+  RETURN_IF_ERROR(ValidateAppName(app));  // the path stays inside Dir()
+  std::error_code ec;
+  std::filesystem::remove_all(Path(app), ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot remove the git repository of app ", app, " at ",
+                                            Path(app), ": ", ec.message(),
+                                            "; remove it by hand before creating ", app, " again"));
+  }
+  return WriteSafeConfig();
 }
 
 absl::StatusOr<std::string> Repos::GetConfig(const std::string& app, const std::string& key) const {

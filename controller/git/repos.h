@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,6 +39,12 @@ class Repos {
   absl::Status Prepare();
   // Whether the repositories are shared with the git group.
   bool shared() const { return have_group_; }
+  // `--git-safe-config PATH`: a git config file the controller keeps listing
+  // every repository as a safe.directory (written at Prepare, Ensure and
+  // Remove, 0644). Included from the system gitconfig (deploy/git-user.sh), it
+  // lets members of the git group push to the local path although the
+  // repositories are the controller's. Set before Prepare; "" (default): none.
+  void set_safe_config(std::string path) { safe_config_ = std::move(path); }
 
   std::string Dir() const { return repos_dir_; }
   std::string Path(const std::string& app) const { return Dir() + "/" + app + ".git"; }
@@ -45,6 +52,9 @@ class Repos {
   // Creates the app's repository when missing and (re)installs its hook.
   absl::Status Ensure(const std::string& app);
   bool Exists(const std::string& app) const;
+  // Deletes the app's repository (once the app is destroyed), so a new app of
+  // the same name starts with an empty one. OK when there is none.
+  absl::Status Remove(const std::string& app);
 
   // A per-app setting an earlier controller kept in the repository's config
   // (dflow.branch, dflow.url; "" when unset), and its removal once the store
@@ -64,11 +74,14 @@ class Repos {
   absl::Status ShareWithGroup(const std::string& path) const;
   // config and hooks/: the controller's user alone may change them.
   absl::Status LockDown(const std::string& path) const;
+  // Rewrites safe_config_ from the repositories there are (no-op when unset).
+  absl::Status WriteSafeConfig() const;
 
   std::string repos_dir_;
   std::string hook_binary_;
   std::string hook_socket_;
   std::string group_;
+  std::string safe_config_;
   bool have_group_ = false;
   gid_t gid_ = 0;
 };

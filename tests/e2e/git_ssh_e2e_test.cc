@@ -19,6 +19,7 @@ class GitSshE2E : public GitE2E {
   void SetUp() override {
     std::string id = std::to_string(getpid() % 100000);
     user_ = "dfgit" + id;
+    member_ = "dfmem" + id;
     outsider_ = "dfout" + id;
     char tmpl[] = "/tmp/dflow-git-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -26,16 +27,28 @@ class GitSshE2E : public GitE2E {
     chmod(shared_.c_str(), 0755);  // the git user reaches its home through it
     home_ = shared_ + "/home";
     std::string script = std::string(DFLOW_EXAMPLES_DIR) + "/../deploy/git-user.sh";
-    auto first = RunProgram({script, "--user", user_, "--home", home_});
+    // The script includes the safe.directory list from the system gitconfig:
+    // here a file of the test's (git honours GIT_CONFIG_SYSTEM), not /etc/gitconfig.
+    system_gitconfig_ = shared_ + "/system.gitconfig";
+    auto first = RunProgram({script, "--user", user_, "--home", home_},
+                            {{"GIT_CONFIG_SYSTEM", system_gitconfig_}});
     ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
     created_ = true;
     EXPECT_TRUE(Contains(first.out, "created user " + user_)) << first.out;
-    auto second = RunProgram({script, "--user", user_, "--home", home_});
+    EXPECT_TRUE(Contains(first.out, "added include.path " + home_ + "/safe-directories.gitconfig"))
+        << first.out;
+    auto second = RunProgram({script, "--user", user_, "--home", home_},
+                             {{"GIT_CONFIG_SYSTEM", system_gitconfig_}});
     ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
     EXPECT_FALSE(Contains(second.out, "created")) << second.out;
+    EXPECT_FALSE(Contains(second.out, "added")) << second.out;
     EXPECT_TRUE(Contains(second.out, "--repos-dir " + home_ + "/repos")) << second.out;
     auto out = RunProgram({"useradd", "--system", "--user-group", "--no-create-home", "--shell",
                            "/bin/sh", "--", outsider_});
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    // A developer on this machine in the git group (a supplementary group).
+    out = RunProgram({"useradd", "--system", "--user-group", "--groups", user_, "--no-create-home",
+                      "--shell", "/bin/sh", "--", member_});
     ASSERT_EQ(out.exit_code, 0) << out.err;
     struct passwd* pw = getpwnam(user_.c_str());
     ASSERT_NE(pw, nullptr);
@@ -81,8 +94,10 @@ class GitSshE2E : public GitE2E {
       RunProgram({"userdel", "--force", "--", user_});
       RunProgram({"groupdel", "--", user_});
     }
-    RunProgram({"userdel", "--force", "--", outsider_});
-    RunProgram({"groupdel", "--", outsider_});
+    for (const auto& u : {outsider_, member_}) {
+      RunProgram({"userdel", "--force", "--", u});
+      RunProgram({"groupdel", "--", u});
+    }
     if (!shared_.empty()) RunProgram({"rm", "-rf", "--", shared_});
   }
 
@@ -90,7 +105,8 @@ class GitSshE2E : public GitE2E {
     return {"--git-group",       user_,
             "--repos-dir",       home_ + "/repos",
             "--git-socket",      home_ + "/git.sock",
-            "--authorized-keys", home_ + "/.ssh/authorized_keys"};
+            "--authorized-keys", home_ + "/.ssh/authorized_keys",
+            "--git-safe-config", home_ + "/safe-directories.gitconfig"};
   }
 
   std::string Url(const std::string& app) {
@@ -115,7 +131,7 @@ class GitSshE2E : public GitE2E {
         {{"SSH_ORIGINAL_COMMAND", command}});
   }
 
-  std::string user_, outsider_, shared_, home_;
+  std::string user_, outsider_, member_, shared_, home_, system_gitconfig_;
   bool created_ = false;
   uid_t uid_ = 0;
   gid_t gid_ = 0;
@@ -168,6 +184,8 @@ TEST_F(GitSshE2E, KeysPushOnlyToTheirAppsAndCraftedNamesAreRefused) {
   auto releases = Json({"releases", "web", "--json"});
   ASSERT_TRUE(releases.is_array() && !releases.empty());
   EXPECT_EQ(releases[0].value("created_by", ""), "git push by key alice") << releases.dump();
+  EXPECT_EQ(releases[0].value("commit_sha", ""), sha) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "key alice") << releases.dump();
   std::string table = CliOk({"releases", "web"});
   EXPECT_TRUE(Contains(table, "git commit " + sha)) << table;
   EXPECT_TRUE(Contains(table, "git push by key alice")) << table;
@@ -230,6 +248,49 @@ TEST_F(GitSshE2E, CallersOutsideTheGitGroupAreRefusedByTheSocket) {
   EXPECT_TRUE(Contains(fleet_->controller().Log(), "refused " + outsider_))
       << fleet_->controller().Log();
   EXPECT_EQ(BareRef(Remote("web"), "main"), "");
+}
+
+// A member of the git group pushes to the local path (git push REPOS/APP.git):
+// git trusts the controller's repository because the system gitconfig includes
+// the controller's --git-safe-config list; without that include git refuses it.
+TEST_F(GitSshE2E, GroupMemberPushesToTheLocalPath) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  std::string remote = Remote("web");
+  ASSERT_EQ(remote, home_ + "/repos/web.git");
+  std::string safe = Read(home_ + "/safe-directories.gitconfig");
+  EXPECT_TRUE(Contains(safe, "[safe]\n\tdirectory = \"" + remote + "\"\n")) << safe;
+  struct stat st;
+  ASSERT_EQ(stat((home_ + "/safe-directories.gitconfig").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, geteuid());
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+
+  std::string work = shared_ + "/member-work";
+  std::string sha = NewHelloRepo(work, "from-a-member");
+  ASSERT_EQ(RunProgram({"chown", "-R", "--", member_ + ":" + member_, work}).exit_code, 0);
+  auto push_as_member = [&](const std::string& system_config) {
+    return RunProgram({"setpriv", "--reuid", member_, "--regid", member_, "--init-groups", "--",
+                       "git", "-C", work, "push", remote, "main"},
+                      {{"GIT_CONFIG_SYSTEM", system_config}, {"HOME", work}});
+  };
+  auto refused = push_as_member("/dev/null");
+  EXPECT_NE(refused.exit_code, 0) << refused.err;
+  EXPECT_TRUE(Contains(refused.err, "dubious ownership")) << refused.err;
+
+  auto push = push_as_member(system_gitconfig_);
+  ASSERT_EQ(push.exit_code, 0) << push.err << fleet_->controller().Log();
+  EXPECT_TRUE(Contains(push.err, "release v1 of web is live")) << push.err;
+  EXPECT_EQ(BareRef(remote, "main"), sha);
+  ASSERT_TRUE(WaitSettled("web", 1));
+  EXPECT_TRUE(AllAnswer("web", "from-a-member"));
+  auto releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "user " + member_) << releases.dump();
+  EXPECT_EQ(releases[0].value("commit_sha", ""), sha) << releases.dump();
+
+  // Destroyed: the repository leaves the list.
+  CliOk({"apps", "destroy", "web", "--force"});
+  safe = Read(home_ + "/safe-directories.gitconfig");
+  EXPECT_FALSE(Contains(safe, remote)) << safe;
 }
 
 }  // namespace
