@@ -222,7 +222,8 @@ void RegisterApps(CLI::App& app, Globals& g) {
 
   auto* destroy = apps->add_subcommand(
       "destroy",
-      "Stop every instance of an app and delete it with its releases and config (needs --force)");
+      "Stop every instance of an app and delete it with its releases, config and git "
+      "repository (needs --force)");
   destroy->add_option("NAME", o->name, "App name")->required();
   destroy->add_flag("--force", o->force, "Confirm: this cannot be undone");
   AddDetachFlag(destroy, o->detach);
@@ -232,7 +233,8 @@ void RegisterApps(CLI::App& app, Globals& g) {
       if (!o->force) {
         return UsageError(absl::StrCat(
             "destroying \"", o->name,
-            "\" stops all its instances and deletes its releases, config and source archives; "
+            "\" stops all its instances and deletes its releases, config, source archives and "
+            "git repository; "
             "this cannot be undone, so confirm with `dflow apps destroy ",
             o->name, " --force`"));
       }

@@ -24,7 +24,9 @@ nlohmann::json ReleaseJson(const v1::Release& r) {
           {"source_digest", r.source_digest()},
           {"processes", Sorted(r.processes())},
           {"created_at", JsonTime(r.created_at_ms())},
-          {"created_by", r.created_by()}};
+          {"created_by", r.created_by()},
+          {"commit_sha", r.commit_sha()},
+          {"pushed_by", r.pushed_by()}};
 }
 
 struct Options {
@@ -41,7 +43,9 @@ void RegisterReleases(CLI::App& app, Globals& g) {
 
   auto* releases = app.add_subcommand("releases", "List an app's releases, newest first");
   releases->add_option("NAME", o->name, "App name")->required();
-  releases->add_flag("--json", o->json, "Print a JSON array of release objects");
+  releases->add_flag("--json", o->json,
+                     "Print a JSON array of release objects (commit_sha and pushed_by are set "
+                     "for releases built from git: a push or a webhook)");
   releases->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->name); !s.ok()) return s;
@@ -64,10 +68,11 @@ void RegisterReleases(CLI::App& app, Globals& g) {
                   << " --path DIR`\n";
         return absl::OkStatus();
       }
-      Table t({"VERSION", "KIND", "STATUS", "CREATED", "BY", "SOURCE", "DESCRIPTION"});
+      Table t({"VERSION", "KIND", "STATUS", "CREATED", "BY", "COMMIT", "SOURCE", "DESCRIPTION"});
       for (const auto& rel : list) {
         t.Add({ReleaseName(rel.version()), rel.kind(), rel.status(), HumanTime(rel.created_at_ms()),
                rel.created_by().empty() ? "-" : rel.created_by(),
+               rel.commit_sha().empty() ? "-" : rel.commit_sha().substr(0, 12),
                rel.source_digest().empty() ? "-" : rel.source_digest().substr(0, 12),
                rel.description().empty() ? "-" : rel.description()});
       }
@@ -77,7 +82,8 @@ void RegisterReleases(CLI::App& app, Globals& g) {
   });
 
   auto* rollback = app.add_subcommand(
-      "rollback", "Roll back to an earlier release (its source and config) as a new release");
+      "rollback",
+      "Roll back to an earlier release (its source, config and git commit) as a new release");
   rollback->add_option("NAME", o->name, "App name")->required();
   rollback->add_option("VERSION", o->version,
                        "Release to go back to, v3 or 3 (default: the one before the current)");

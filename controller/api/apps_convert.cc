@@ -32,6 +32,8 @@ void ToProto(const store::Release& in, v1::Release* out) {
   out->set_created_at_ms(in.created_at_ms);
   out->set_created_by(in.created_by);
   out->set_status(in.status);
+  out->set_commit_sha(in.commit_sha);
+  out->set_pushed_by(in.pushed_by);
   if (auto types = ops::ParseProcfileTypes(in.procfile); types.ok()) {
     out->mutable_processes()->insert(types->begin(), types->end());
   }

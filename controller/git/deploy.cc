@@ -53,7 +53,7 @@ std::string Answers(api::ControllerContext* ctx, const std::string& app, int64_t
 
 absl::StatusOr<ops::OpRef> StartDeploy(api::ControllerContext* ctx, const std::string& app,
                                        const std::string& digest, const std::string& sha,
-                                       const std::string& pusher) {
+                                       const std::string& pusher, const std::string& pushed_by) {
   BlobStore blobs(ctx->archive_dir);
   auto procfile = api::ReadProcfile(blobs.Path(digest));
   absl::Status valid = procfile.status();
@@ -71,7 +71,8 @@ absl::StatusOr<ops::OpRef> StartDeploy(api::ControllerContext* ctx, const std::s
     std::remove(blobs.Path(digest).c_str());
     return valid;
   }
-  return ctx->engine->Deploy(app, digest, *procfile, absl::StrCat("git commit ", sha), pusher);
+  return ctx->engine->Deploy(app, digest, *procfile, absl::StrCat("git commit ", sha), pusher, sha,
+                             pushed_by);
 }
 
 absl::StatusOr<std::string> FollowDeploy(api::ControllerContext* ctx, const ops::OpRef& ref,

@@ -16,11 +16,13 @@
 namespace dflow::git {
 
 // Queues the deploy of the archive `digest` (already in the BlobStore) as a
-// release recording `sha` and `pusher`. InvalidArgument (and the archive is
-// dropped) when its Procfile cannot be deployed.
+// release recording `sha` (its commit_sha), `pusher` (its created_by, e.g.
+// "git push by key alice") and `pushed_by` ("key alice", "user bob",
+// "github delivery ID"). InvalidArgument (and the archive is dropped) when its
+// Procfile cannot be deployed.
 absl::StatusOr<ops::OpRef> StartDeploy(api::ControllerContext* ctx, const std::string& app,
                                        const std::string& digest, const std::string& sha,
-                                       const std::string& pusher);
+                                       const std::string& pusher, const std::string& pushed_by);
 
 // Follows the op until it ends, calling `say` with one line per step change
 // (and first, when it is queued, a line saying what it waits for). Returns the

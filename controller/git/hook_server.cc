@@ -241,6 +241,8 @@ void HookServer::Serve(int fd) {
     return;
   }
   if (!IsSha(sha)) return fail("the pushed object name is not a SHA");
+  // f[5]: "key NAME" when the push came over SSH; else the local user pushed.
+  std::string pushed_by = f[5].empty() ? absl::StrCat("user ", user) : f[5];
   std::string pusher =
       f[5].empty() ? absl::StrCat("git push by ", user) : absl::StrCat("git push by ", f[5]);
   std::string what = absl::StrCat("the push of ", sha.substr(0, 12), " (", pusher, ")");
@@ -271,7 +273,7 @@ void HookServer::Serve(int fd) {
   }
   auto digest = (*writer)->Commit();
   if (!digest.ok()) return fail(std::string(digest.status().message()));
-  auto ref_or = StartDeploy(ctx_, app, *digest, sha, pusher);
+  auto ref_or = StartDeploy(ctx_, app, *digest, sha, pusher, pushed_by);
   if (!ref_or.ok())
     return fail(absl::StrCat("cannot deploy ", app, ": ", ref_or.status().message()));
   WriteAll(fd,

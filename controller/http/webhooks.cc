@@ -62,7 +62,9 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-Webhooks::Webhooks(api::ControllerContext* ctx, git::Repos* repos) : ctx_(ctx), repos_(repos) {}
+Webhooks::Webhooks(api::ControllerContext* ctx, git::Repos* repos,
+                   std::chrono::milliseconds reject_every)
+    : ctx_(ctx), repos_(repos), reject_every_(reject_every) {}
 
 Webhooks::~Webhooks() { Stop(); }
 
@@ -88,14 +90,14 @@ Response Webhooks::Github(const Request& r) {
   }
   auto git = ctx_->store->GetAppGit(app);
   if (!git.ok() || git->webhook_secret.empty()) {
+    Rejected("github", app, r.Header("x-github-delivery"), "the app has no webhook secret set");
     return Text(401, "unknown app or no webhook secret set (`dflow apps set " + app +
                          " --webhook-secret-generate`)");
   }
   std::string sig = r.Header("x-hub-signature-256");
   std::string want = "sha256=" + HmacSha256Hex(git->webhook_secret, r.body);
   if (!ConstantTimeEquals(sig, want)) {
-    spdlog::warn("webhook for {}: bad X-Hub-Signature-256 (delivery {}), ignored", app,
-                 r.Header("x-github-delivery"));
+    Rejected("github", app, r.Header("x-github-delivery"), "bad or missing X-Hub-Signature-256");
     return Text(401, "bad or missing X-Hub-Signature-256");
   }
   std::string event = r.Header("x-github-event");
@@ -112,17 +114,19 @@ Response Webhooks::Gitlab(const Request& r) {
     return Text(400, absl::StrCat("add ?app=NAME to the webhook URL: ", s.message()));
   }
   auto git = ctx_->store->GetAppGit(app);
+  std::string uuid = r.Header("x-gitlab-event-uuid");
   if (!git.ok() || git->webhook_secret.empty()) {
+    Rejected("gitlab", app, uuid, "the app has no webhook secret set");
     return Text(401, "unknown app or no webhook secret set (`dflow apps set " + app +
                          " --webhook-secret-generate`)");
   }
   if (!ConstantTimeEquals(r.Header("x-gitlab-token"), git->webhook_secret)) {
-    spdlog::warn("webhook for {}: bad X-Gitlab-Token, ignored", app);
+    Rejected("gitlab", app, uuid, "bad or missing X-Gitlab-Token");
     return Text(401, "bad or missing X-Gitlab-Token");
   }
   std::string event = r.Header("x-gitlab-event");
   if (event != "Push Hook") return Text(202, "ignored: event " + event + " is not a push");
-  std::string delivery = r.Header("x-gitlab-event-uuid");
+  std::string delivery = uuid;
   if (delivery.empty()) delivery = r.Header("idempotency-key");
   if (delivery.empty()) return Text(400, "missing X-Gitlab-Event-UUID");
   return Accept("gitlab", app, delivery, r.body);
@@ -201,6 +205,43 @@ Response Webhooks::Accept(const std::string& forge, const std::string& app,
   return Json(202, out);
 }
 
+void Webhooks::Rejected(const std::string& forge, const std::string& app,
+                        const std::string& delivery, const std::string& why) {
+  // The delivery id is the sender's: only its plain characters go into the log.
+  std::string id;
+  for (char c : delivery.substr(0, 80)) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.') id.push_back(c);
+  }
+  if (id.empty()) id = "(none)";
+  spdlog::warn("webhook delivery {} ({}) for {}: 401, {}", id, forge, app, why);
+  if (!ctx_->store->GetApp(app).ok()) return;
+  int64_t now = ctx_->clock->NowMs();
+  int64_t left_out = 0;
+  {
+    std::lock_guard<std::mutex> lock(reject_mu_);
+    RejectWindow& w = rejects_[app];
+    if (w.last_event_ms != 0 && now - w.last_event_ms < reject_every_.count()) {
+      ++w.left_out;
+      return;
+    }
+    left_out = w.left_out;
+    w = {now, 0};
+  }
+  std::string more =
+      left_out == 0
+          ? ""
+          : absl::StrCat("; ", left_out, " more rejected deliver", left_out == 1 ? "y" : "ies",
+                         " for ", app, " since the last such event were not recorded one by one");
+  ctx_->store
+      ->AppendEvent("git.webhook_rejected", "", app,
+                    absl::StrCat("webhook delivery ", id, " (", forge, ") for app ", app,
+                                 " rejected with 401: ", why, more,
+                                 ". If the forge is yours, give it the app's secret again "
+                                 "(`dflow apps set ",
+                                 app, " --webhook-secret-generate` makes a new one)"))
+      .IgnoreError();
+}
+
 void Webhooks::Fail(store::WebhookDelivery d, const std::string& why) {
   spdlog::warn("webhook delivery {} ({}) for {}: {}", d.id, d.forge, d.app, why);
   d.state = "failed";
@@ -271,7 +312,7 @@ void Webhooks::Deploy(std::shared_ptr<Job> job) {
   }
   auto digest = (*writer)->Commit();
   if (!digest.ok()) return fail(500, std::string(digest.status().message()));
-  auto ref = git::StartDeploy(ctx_, app, *digest, sha, pusher);
+  auto ref = git::StartDeploy(ctx_, app, *digest, sha, pusher, d.forge + " delivery " + d.id);
   if (!ref.ok()) {
     return fail(422, absl::StrCat("cannot deploy ", sha.substr(0, 12), ": ", ref.status().message(),
                                   "; fix the commit and push again"));

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,7 +43,9 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
 class Webhooks {
  public:
-  Webhooks(api::ControllerContext* ctx, git::Repos* repos);
+  // `reject_every`: at most one git.webhook_rejected event per app this often.
+  Webhooks(api::ControllerContext* ctx, git::Repos* repos,
+           std::chrono::milliseconds reject_every = std::chrono::minutes(1));
   ~Webhooks();
   void Register(Server* server);
   // Waits for deploys started by deliveries.
@@ -71,6 +74,12 @@ class Webhooks {
   void Deploy(std::shared_ptr<Job> job);
   // Records the delivery as failed, with a git.webhook_failed event saying why.
   void Fail(store::WebhookDelivery d, const std::string& why);
+  // A 401 (bad signature or token) for an app that exists: a
+  // git.webhook_rejected event naming the forge and the delivery, at most one
+  // per app per `reject_every_`; the next one counts those left out meanwhile.
+  // Names of apps that do not exist are only logged (a flood could make them up).
+  void Rejected(const std::string& forge, const std::string& app, const std::string& delivery,
+                const std::string& why);
 
   api::ControllerContext* ctx_;
   git::Repos* repos_;
@@ -78,6 +87,13 @@ class Webhooks {
   std::vector<std::thread> deploys_;
   std::atomic<bool> stopping_{false};
   std::chrono::milliseconds reply_wait_{8000};
+  struct RejectWindow {
+    int64_t last_event_ms = 0;
+    int64_t left_out = 0;  // rejections since, without an event
+  };
+  std::chrono::milliseconds reject_every_;
+  std::mutex reject_mu_;
+  std::map<std::string, RejectWindow> rejects_;  // by app
 };
 
 }  // namespace dflow::http

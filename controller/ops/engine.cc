@@ -295,6 +295,9 @@ bool Engine::RunStep(const store::Op& op, const store::OpStep& step, bool in_rol
     Pause(milliseconds(1000));
     return false;
   }
+  if (out.status.ok() && out.effects.delete_app && options_.app_deleted) {
+    options_.app_deleted(op.app);
+  }
   Notify();
   return !Crash(op, step.index, CrashPhase::kAfterCommit);
 }

@@ -60,6 +60,9 @@ struct EngineOptions {
   // answered), then keeps serving its in-flight requests this long.
   std::chrono::milliseconds wait_to_retire{0};
   std::function<void()> routes_changed;
+  // Called once the step deleting an app has committed, before its op ends
+  // (the controller removes the app's git repository).
+  std::function<void(const std::string& app)> app_deleted;
   // Transient agent errors (Unavailable) are retried within a step this often.
   int max_attempts = 4;
   std::chrono::milliseconds retry_backoff{1000};
@@ -90,10 +93,12 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Submissions. The API validates what users typed; these check what needs
-  // the store (the app exists) and queue the op.
+  // the store (the app exists) and queue the op. A git deploy passes the
+  // commit and who pushed it, kept on the release.
   absl::StatusOr<OpRef> Deploy(const std::string& app, const std::string& digest,
                                const std::string& procfile, const std::string& description,
-                               const std::string& created_by);
+                               const std::string& created_by, const std::string& commit_sha = "",
+                               const std::string& pushed_by = "");
   // Deploys a pinned image ("repo:tag") as the next release: Dokku servers
   // only (git:from-image), one `web` process running the image's own command.
   absl::StatusOr<OpRef> DeployImage(const std::string& app, const std::string& image,

@@ -35,13 +35,16 @@ absl::StatusOr<OpRef> Engine::Submit(const std::string& app, const std::string& 
 
 absl::StatusOr<OpRef> Engine::Deploy(const std::string& app, const std::string& digest,
                                      const std::string& procfile, const std::string& description,
-                                     const std::string& created_by) {
+                                     const std::string& created_by, const std::string& commit_sha,
+                                     const std::string& pushed_by) {
   store::Release r;
   r.kind = "deploy";
   r.description = description;
   r.source_digest = digest;
   r.procfile = procfile;
   r.created_by = created_by;
+  r.commit_sha = commit_sha;
+  r.pushed_by = pushed_by;
   ASSIGN_OR_RETURN(store::App a, store_->GetApp(app));
   r.config = a.config;  // provisional: the plan takes the config current by then
   std::lock_guard lock(submit_mu_);

@@ -74,8 +74,11 @@ absl::Status Planner::PlanDeploy() {
   if (!in_.release) return absl::InternalError("deploy op has no release");
   RolloutSpec spec{in_.release->version, in_.release->source_digest, in_.release->procfile,
                    in_.app.config, in_.release->image};
-  plan_.effects.release_update = store::ReleaseUpdate{
+  store::ReleaseUpdate u{
       spec.version, in_.release->description, spec.digest, spec.procfile, spec.config, spec.image};
+  u.commit_sha = in_.release->commit_sha;
+  u.pushed_by = in_.release->pushed_by;
+  plan_.effects.release_update = u;
   return Rollout(spec);
 }
 
@@ -100,9 +103,13 @@ absl::Status Planner::PlanConfig() {
     // Nothing runs yet: the config is saved and the first deploy takes it.
     plan_.effects.config = config;
     if (in_.release) {
-      plan_.effects.release_update = store::ReleaseUpdate{
-          in_.release->version, absl::StrCat(what, " (not rolled out: nothing deployed yet)"), "",
-          "", config, ""};
+      plan_.effects.release_update =
+          store::ReleaseUpdate{in_.release->version,
+                               absl::StrCat(what, " (not rolled out: nothing deployed yet)"),
+                               "",
+                               "",
+                               config,
+                               ""};
       plan_.effects.release_status[in_.release->version] = "failed";
     }
     plan_.summary = "config saved; it applies at the first deploy";
@@ -111,8 +118,11 @@ absl::Status Planner::PlanConfig() {
   if (!in_.release) return absl::InternalError("config op has no release");
   RolloutSpec spec{in_.release->version, in_.current->source_digest, in_.current->procfile, config,
                    in_.current->image};
-  plan_.effects.release_update =
-      store::ReleaseUpdate{spec.version, what, spec.digest, spec.procfile, config, spec.image};
+  // The same code runs: the release carries the commit it was built from.
+  store::ReleaseUpdate u{spec.version, what, spec.digest, spec.procfile, config, spec.image};
+  u.commit_sha = in_.current->commit_sha;
+  u.pushed_by = in_.current->pushed_by;
+  plan_.effects.release_update = u;
   return Rollout(spec);
 }
 
@@ -150,10 +160,12 @@ absl::Status Planner::PlanRollback() {
   RolloutSpec spec{in_.release->version, from->source_digest, from->procfile, from->config,
                    from->image};
   needs_dokku_ = in_.extras.NeedsDokku() || !from->image.empty();
-  plan_.effects.release_update =
-      store::ReleaseUpdate{spec.version, absl::StrCat("rollback to v", from->version),
-                           spec.digest,  spec.procfile,
-                           spec.config,  spec.image};
+  store::ReleaseUpdate u{spec.version, absl::StrCat("rollback to v", from->version),
+                         spec.digest,  spec.procfile,
+                         spec.config,  spec.image};
+  u.commit_sha = from->commit_sha;  // the rolled-back-to code's commit and pusher
+  u.pushed_by = from->pushed_by;
+  plan_.effects.release_update = u;
   return Rollout(spec);
 }
 

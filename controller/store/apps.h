@@ -36,6 +36,11 @@ struct Release {
   std::string created_by;
   int64_t created_at_ms = 0;
   std::string image{};  // a pinned image ("repo:tag") deployed instead of a source archive
+  // The git commit the source is (full SHA) and who pushed it ("key NAME",
+  // "user NAME" for a local push, "github delivery ID"); empty when the source
+  // did not come from git. Config and rollback releases carry their source's.
+  std::string commit_sha{};
+  std::string pushed_by{};
 };
 
 // Instance states as the controller records them.
@@ -103,6 +108,8 @@ struct ReleaseUpdate {
   std::string procfile;
   std::map<std::string, std::string> config;
   std::string image{};
+  std::string commit_sha{};
+  std::string pushed_by{};
 };
 
 // What finishing a step changes, committed in the same transaction as the step.

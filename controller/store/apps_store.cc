@@ -29,7 +29,7 @@ App AppFromRow(const Stmt& st) {
 
 constexpr const char* kReleaseColumns =
     "app, version, kind, description, source_digest, procfile, config, status, created_by, "
-    "created_at_ms, image";
+    "created_at_ms, image, commit_sha, pushed_by";
 
 Release ReleaseFromRow(const Stmt& st) {
   Release r;
@@ -44,6 +44,8 @@ Release ReleaseFromRow(const Stmt& st) {
   r.created_by = st.Text(8);
   r.created_at_ms = st.Int(9);
   r.image = st.Text(10);
+  r.commit_sha = st.Text(11);
+  r.pushed_by = st.Text(12);
   return r;
 }
 
@@ -278,15 +280,17 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
     const ReleaseUpdate& u = *e.release_update;
     ASSIGN_OR_RETURN(Stmt st,
                      db_->Prepare("UPDATE releases SET description = ?, source_digest = ?, "
-                                  "procfile = ?, config = ?, image = ? WHERE app = ? AND "
-                                  "version = ?"));
+                                  "procfile = ?, config = ?, image = ?, commit_sha = ?, "
+                                  "pushed_by = ? WHERE app = ? AND version = ?"));
     RETURN_IF_ERROR(st.Bind(1, u.description)
                         .Bind(2, u.source_digest)
                         .Bind(3, u.procfile)
                         .Bind(4, MapToJson(u.config))
                         .Bind(5, u.image)
-                        .Bind(6, app)
-                        .Bind(7, u.version)
+                        .Bind(6, u.commit_sha)
+                        .Bind(7, u.pushed_by)
+                        .Bind(8, app)
+                        .Bind(9, u.version)
                         .Exec());
   }
   for (const auto& [version, status] : e.release_status) {

@@ -234,6 +234,11 @@ CREATE TABLE service_links (
 CREATE INDEX service_links_by_app ON service_links(app);
 ALTER TABLE releases ADD COLUMN image TEXT NOT NULL DEFAULT '';
 )sql",
+      // Git deploys (issue 7): the commit a release was built from and who pushed it.
+      R"sql(
+ALTER TABLE releases ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

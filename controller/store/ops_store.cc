@@ -58,7 +58,8 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
       ASSIGN_OR_RETURN(Stmt ins,
                        db_->Prepare("INSERT INTO releases(app, version, kind, description, "
                                     "source_digest, procfile, config, status, created_by, "
-                                    "created_at_ms, image) VALUES(?,?,?,?,?,?,?,'pending',?,?,?)"));
+                                    "created_at_ms, image, commit_sha, pushed_by) "
+                                    "VALUES(?,?,?,?,?,?,?,'pending',?,?,?,?,?)"));
       RETURN_IF_ERROR(ins.Bind(1, app)
                           .Bind(2, version)
                           .Bind(3, release->kind)
@@ -69,6 +70,8 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
                           .Bind(8, release->created_by)
                           .Bind(9, clock_->NowMs())
                           .Bind(10, release->image)
+                          .Bind(11, release->commit_sha)
+                          .Bind(12, release->pushed_by)
                           .Exec());
     }
     ASSIGN_OR_RETURN(Stmt op,

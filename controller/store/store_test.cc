@@ -239,5 +239,43 @@ TEST_F(StoreTest, AppCertificatesReplaceAndRemoveWithEvents) {
   EXPECT_THAT(EventKinds(*s), ::testing::IsSupersetOf({"cert.added", "cert.removed"}));
 }
 
+// A git deploy's release keeps its commit and pusher; the update a rollback's
+// plan makes (the target's commit) replaces them.
+TEST_F(StoreTest, ReleaseKeepsCommitAndPusher) {
+  auto s = Open();
+  App web;
+  web.name = "web";
+  ASSERT_TRUE(s->CreateApp(web).ok());
+  Release r;
+  r.kind = "deploy";
+  r.source_digest = "d1";
+  r.created_by = "git push by key alice";
+  r.commit_sha = std::string(40, 'a');
+  r.pushed_by = "key alice";
+  auto op = s->CreateOp("web", "deploy", "{}", r, "deploy");
+  ASSERT_TRUE(op.ok()) << op.status();
+  auto got = s->GetRelease("web", 1);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->commit_sha, std::string(40, 'a'));
+  EXPECT_EQ(got->pushed_by, "key alice");
+
+  Release plain;
+  plain.kind = "rollback";
+  auto op2 = s->CreateOp("web", "rollback", "{}", plain, "roll back");
+  ASSERT_TRUE(op2.ok()) << op2.status();
+  EXPECT_EQ(s->GetRelease("web", 2)->commit_sha, "");
+  StepEffects e;
+  ReleaseUpdate u{2, "rollback to v1", "d1", "web: x", {}, ""};
+  u.commit_sha = got->commit_sha;
+  u.pushed_by = got->pushed_by;
+  e.release_update = u;
+  ASSERT_TRUE(s->FinishStep(*op2, 0, "done", "{}", "", "", e).ok());
+  auto list = s->ListReleases("web");
+  ASSERT_TRUE(list.ok() && list->size() == 2u);
+  EXPECT_EQ((*list)[1].commit_sha, std::string(40, 'a'));
+  EXPECT_EQ((*list)[1].pushed_by, "key alice");
+  EXPECT_EQ((*list)[1].description, "rollback to v1");
+}
+
 }  // namespace
 }  // namespace dflow::store

@@ -18,7 +18,7 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   ASSERT_TRUE(FileExists(remote + "/HEAD"));
   std::string work = tmp_.path() + "/work";
 
-  NewHelloRepo(work, "first-push");
+  std::string first = NewHelloRepo(work, "first-push");
   auto push = Git(work, {"push", remote, "main"});
   ASSERT_EQ(push.exit_code, 0) << push.err << fleet_->controller().Log();
   EXPECT_TRUE(Contains(push.err, "remote: ")) << push.err;
@@ -47,6 +47,12 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   struct passwd* me = getpwuid(geteuid());
   ASSERT_NE(me, nullptr);
   EXPECT_TRUE(Contains(table, std::string("git push by ") + me->pw_name)) << table;
+  // ... and as fields: the full SHA in --json, the short one in the COMMIT column.
+  EXPECT_EQ(releases[0].value("commit_sha", ""), second) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), std::string("user ") + me->pw_name);
+  EXPECT_EQ(releases[1].value("commit_sha", ""), first) << releases.dump();
+  EXPECT_TRUE(Contains(table, "COMMIT")) << table;
+  EXPECT_TRUE(Contains(table, " " + second.substr(0, 12) + " ")) << table;
   EXPECT_EQ(BareRef(remote, "main"), second);
 
   // A commit whose instances never pass the health check: rejected, not stored.
@@ -61,6 +67,7 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   EXPECT_EQ(BareRef(remote, "main"), second);
   EXPECT_TRUE(AllAnswer("web", "second-push"));
   EXPECT_EQ(ReleaseCount("web"), before + 1);  // the failed one, recorded as failed
+  EXPECT_EQ(Json({"releases", "web", "--json"})[0].value("commit_sha", ""), broken);
 
   // Another branch: stored, not deployed.
   push = Git(work, {"push", remote, "HEAD:refs/heads/feature"});
@@ -70,6 +77,16 @@ TEST_F(GitE2E, PushDeploysToBothServersAndABrokenCommitIsRejected) {
   EXPECT_EQ(BareRef(remote, "main"), second);
   EXPECT_EQ(ReleaseCount("web"), before + 1);
   EXPECT_TRUE(AllAnswer("web", "second-push"));
+
+  // A rollback to v1 runs v1's code: its release carries v1's commit and pusher.
+  CliOk({"rollback", "web", "v1"});
+  releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_EQ(releases[0].value("kind", ""), "rollback") << releases.dump();
+  EXPECT_EQ(releases[0].value("commit_sha", ""), first) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), std::string("user ") + me->pw_name);
+  ASSERT_TRUE(WaitSettled("web", 2));
+  EXPECT_TRUE(AllAnswer("web", "first-push"));
 }
 
 TEST_F(GitE2E, ConcurrentPushesToOneAppAreSerialized) {
@@ -112,6 +129,39 @@ TEST_F(GitE2E, ConcurrentPushesToOneAppAreSerialized) {
   EXPECT_EQ(BareRef(remote, "main"), winner);
   EXPECT_EQ(ReleaseCount("web"), 2);
   EXPECT_TRUE(AllAnswer("web", "from-a"));
+}
+
+// `apps destroy` removes the app's repository: a new app of the same name
+// starts with an empty one, and its first push is its v1.
+TEST_F(GitE2E, DestroyRemovesTheRepository) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  std::string remote = Remote("web");
+  std::string work = tmp_.path() + "/work";
+  std::string old = NewHelloRepo(work, "before-destroy");
+  ASSERT_EQ(Git(work, {"push", remote, "main"}).exit_code, 0);
+  ASSERT_EQ(BareRef(remote, "main"), old);
+  ASSERT_EQ(Git(work, {"push", remote, "HEAD:refs/heads/feature"}).exit_code, 0);
+
+  CliOk({"apps", "destroy", "web", "--force"});
+  EXPECT_FALSE(FileExists(remote + "/HEAD")) << remote;
+  EXPECT_FALSE(FileExists(remote)) << remote;
+
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  ASSERT_EQ(Remote("web"), remote);
+  ASSERT_TRUE(FileExists(remote + "/HEAD"));
+  auto refs = Git(remote, {"for-each-ref"});
+  ASSERT_EQ(refs.exit_code, 0) << refs.err;
+  EXPECT_EQ(refs.out, "") << "the new app's repository holds the old app's refs";
+  EXPECT_NE(Git(remote, {"cat-file", "-e", old + "^{commit}"}).exit_code, 0)
+      << "the old app's commit is still in the new app's repository";
+
+  std::string fresh = tmp_.path() + "/fresh";
+  std::string sha = NewHelloRepo(fresh, "after-destroy");
+  auto push = Git(fresh, {"push", remote, "main"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_TRUE(Contains(push.err, "release v1 of web is live")) << push.err;
+  EXPECT_EQ(BareRef(remote, "main"), sha);
+  EXPECT_EQ(BareRef(remote, "feature"), "");
 }
 
 }  // namespace

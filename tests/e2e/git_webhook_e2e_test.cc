@@ -24,6 +24,20 @@ std::string PushBody(const std::string& ref, const std::string& sha) {
 
 class WebhookE2E : public GitE2E {
  protected:
+  // Rejections become events at most once per app per 3 s (default 1 min).
+  std::vector<std::string> ExtraControllerFlags() override {
+    return {"--webhook-rejected-every", "3s"};
+  }
+  // The events of `kind` about `app`, oldest first.
+  std::vector<nlohmann::json> Events(const std::string& kind, const std::string& app) {
+    auto events = Json({"events", "--json", "-n", "1000"});
+    std::vector<nlohmann::json> out;
+    if (!events.is_object()) return out;
+    for (const auto& e : events["data"]) {
+      if (e.value("kind", "") == kind && e.value("app", "") == app) out.push_back(e);
+    }
+    return out;
+  }
   nlohmann::json LastDelivery(const std::string& app) {
     auto show = Json({"apps", "show", app, "--json"});
     if (!show.is_object() || !show["git"].is_object()) return nlohmann::json::object();
@@ -97,6 +111,8 @@ TEST_F(WebhookE2E, WebhooksDeployVerifiedPushesOnly) {
   ASSERT_TRUE(releases.is_array() && releases.size() == 1u) << releases.dump();
   EXPECT_TRUE(Contains(releases[0].value("description", ""), one));
   EXPECT_TRUE(Contains(releases[0].value("created_by", ""), "github webhook, delivery d-1"));
+  EXPECT_EQ(releases[0].value("commit_sha", ""), one) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "github delivery d-1") << releases.dump();
   // `dflow releases` shows the commit and the delivery; `apps show` the delivery's result.
   std::string table = CliOk({"releases", "web"});
   EXPECT_TRUE(Contains(table, "git commit " + one)) << table;
@@ -138,6 +154,10 @@ TEST_F(WebhookE2E, WebhooksDeployVerifiedPushesOnly) {
   ASSERT_TRUE(WaitFor([&] { return AllAnswer("web", "hook-two"); }, std::chrono::seconds(30)))
       << fleet_->controller().Log();
   EXPECT_EQ(ReleaseCount("web"), 2);
+  releases = Json({"releases", "web", "--json"});
+  ASSERT_TRUE(releases.is_array() && !releases.empty());
+  EXPECT_EQ(releases[0].value("commit_sha", ""), two) << releases.dump();
+  EXPECT_EQ(releases[0].value("pushed_by", ""), "gitlab delivery g-1") << releases.dump();
   // The controller's repository follows once the deploy has succeeded.
   EXPECT_TRUE(
       WaitFor([&] { return BareRef(Remote("web"), "main") == two; }, std::chrono::seconds(10)));
@@ -216,6 +236,58 @@ TEST_F(WebhookE2E, FailedDeliveriesAreReportedAndMayBeRedelivered) {
   // Its replay is ignored: the commit has had its deploy.
   r = Post("/hooks/github?app=web", body2, Signed("d-broken", secret, body2));
   EXPECT_EQ(r.first, 200) << r.second;
+}
+
+// 401s become git.webhook_rejected events naming the app, the forge and the
+// delivery, at most one per app per window; the next one counts those left out.
+TEST_F(WebhookE2E, RejectedDeliveriesBecomeRateLimitedEvents) {
+  CliOk({"apps", "create", "web", "--health-path", "/health"});
+  auto set = Json({"apps", "set", "web", "--webhook-secret-generate", "--json"});
+  ASSERT_TRUE(set.is_object()) << set.dump();
+  std::string body = PushBody("refs/heads/main", std::string(40, 'a'));
+  for (int i = 0; i < 10; ++i) {
+    auto bad = Post("/hooks/github?app=web", body,
+                    {"X-GitHub-Event: push", "X-GitHub-Delivery: flood-" + std::to_string(i),
+                     "X-Hub-Signature-256: sha256=" + Hmac("not-the-secret", body)});
+    ASSERT_EQ(bad.first, 401) << bad.second;
+  }
+  auto rejected = Events("git.webhook_rejected", "web");
+  ASSERT_EQ(rejected.size(), 1u) << Cli({"events", "--json"}).out;
+  std::string msg = rejected[0].value("message", "");
+  EXPECT_TRUE(Contains(msg, "webhook delivery flood-0 (github) for app web rejected with 401"))
+      << msg;
+  EXPECT_TRUE(Contains(msg, "X-Hub-Signature-256")) << msg;
+  EXPECT_TRUE(Contains(msg, "dflow apps set web --webhook-secret-generate")) << msg;
+  EXPECT_TRUE(Contains(CliOk({"events"}), "flood-0"));
+
+  // An app that does not exist: 401, logged, no event (a flood could make names up).
+  auto ghost = Post("/hooks/github?app=ghost", body,
+                    {"X-GitHub-Event: push", "X-GitHub-Delivery: ghost-1",
+                     "X-Hub-Signature-256: sha256=" + Hmac("x", body)});
+  EXPECT_EQ(ghost.first, 401) << ghost.second;
+  EXPECT_TRUE(Events("git.webhook_rejected", "ghost").empty());
+
+  // Once the window has passed, the next rejection is an event again, with the count.
+  int n = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r =
+            Post("/hooks/gitlab?app=web", body,
+                 {"X-Gitlab-Event: Push Hook", "X-Gitlab-Event-UUID: late-" + std::to_string(n++),
+                  "X-Gitlab-Token: wrong"});
+        EXPECT_EQ(r.first, 401) << r.second;
+        return Events("git.webhook_rejected", "web").size() >= 2u;
+      },
+      std::chrono::seconds(20)));
+  rejected = Events("git.webhook_rejected", "web");
+  ASSERT_EQ(rejected.size(), 2u);
+  msg = rejected[1].value("message", "");
+  EXPECT_TRUE(Contains(msg, "(gitlab) for app web rejected with 401")) << msg;
+  EXPECT_TRUE(Contains(msg, "webhook delivery late-" + std::to_string(n - 1))) << msg;
+  EXPECT_TRUE(Contains(msg, "X-Gitlab-Token")) << msg;
+  // flood-1..9 and the gitlab ones before the window ended.
+  std::string more = std::to_string(9 + n - 1) + " more rejected deliveries for web";
+  EXPECT_TRUE(Contains(msg, more)) << msg << " (want: " << more << ")";
 }
 
 }  // namespace
