@@ -165,7 +165,9 @@ grpc::Status ThemesService::PackageApp(grpc::ServerContext*, const v1::PackageAp
       }
     }
   }
-  auto packaged = controller_themes::PackageApp(*app, *release, secret_keys);
+  auto extras = ctx_->store->GetAppExtras(app->name);  // Dokku: ports, storage, services
+  if (!extras.ok()) return ToGrpc(extras.status());
+  auto packaged = controller_themes::PackageApp(*app, *release, secret_keys, *extras);
   if (!packaged.ok()) return ToGrpc(packaged.status());
   response->set_manifest(packaged->manifest);
   response->set_release(release->version);

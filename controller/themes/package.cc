@@ -57,7 +57,8 @@ bool LooksSecret(const std::string& key) {
 }
 
 absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Release& release,
-                                         const std::set<std::string>& secret_keys) {
+                                         const std::set<std::string>& secret_keys,
+                                         const store::AppExtras& extras) {
   PackagedTheme out;
   std::string y;
   absl::StrAppend(&y, "# Packaged by `dflow themes package ", app.name, "` from release v",
@@ -76,10 +77,39 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
     absl::StrAppend(&y, "processes:\n");
     for (const auto& [type, n] : app.scale) absl::StrAppend(&y, "  ", Q(type), ": ", n, "\n");
   }
+  for (const auto& map : extras.ports) {  // http:80:PORT, the app's own port
+    if (map.rfind("http:80:", 0) == 0) {
+      absl::StrAppend(&y, "port: ", map.substr(8), "\n");
+      break;
+    }
+  }
   std::set<std::string> used;
-  std::string inputs, secrets, env;
+  std::string inputs, secrets, env, services;
   const auto& config = release.config.empty() ? app.config : release.config;
+  // Keys a service link set: the URL, and PREFIX_HOST … with a split prefix.
+  std::map<std::string, std::string> linked;  // key -> template
+  for (const auto& svc : extras.services) {
+    std::string name = NameFor(svc.name, &used);
+    absl::StrAppend(&services, "  - name: ", name, "\n    type: ", svc.kind,
+                    "\n    wants: [url, host, port, user, password, database]\n");
+    for (const auto& [key, value] : config) {
+      if (!svc.dsn.empty() && value == svc.dsn) linked[key] = "services." + name + ".url";
+    }
+    for (const auto& l : svc.links) {
+      if (l.split_prefix.empty()) continue;
+      for (const char* part : {"HOST", "PORT", "USER", "PASSWORD", "DATABASE"}) {
+        std::string key = l.split_prefix + part;
+        if (config.count(key)) {
+          linked[key] = "services." + name + "." + absl::AsciiStrToLower(part);
+        }
+      }
+    }
+  }
   for (const auto& [key, value] : config) {
+    if (auto it = linked.find(key); it != linked.end()) {
+      absl::StrAppend(&env, "  ", key, ": \"{{ ", it->second, " }}\"\n");
+      continue;
+    }
     std::string name = NameFor(key, &used);
     if (secret_keys.count(key) || LooksSecret(key) || HasCredentials(value)) {
       int length = std::clamp(static_cast<int>(value.size()), 16, 256);
@@ -93,8 +123,17 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
     }
   }
   if (!inputs.empty()) absl::StrAppend(&y, "inputs:\n", inputs);
+  if (!services.empty()) absl::StrAppend(&y, "services:\n", services);
   if (!secrets.empty()) absl::StrAppend(&y, "secrets:\n", secrets);
   if (!env.empty()) absl::StrAppend(&y, "env:\n", env);
+  if (!extras.storage.empty()) {
+    absl::StrAppend(&y, "volumes:\n");
+    for (const auto& m : extras.storage) {
+      std::string last = m.container_dir.substr(m.container_dir.rfind('/') + 1);
+      absl::StrAppend(&y, "  - name: ", NameFor(last.empty() ? "data" : last, &used),
+                      "\n    path: ", Q(m.container_dir), "\n    backup: true\n");
+    }
+  }
   if (!app.health_path.empty()) {
     absl::StrAppend(&y, "healthcheck:\n  path: ", Q(app.health_path), "\n");
   }

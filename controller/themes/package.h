@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/store/apps.h"
+#include "controller/store/extras.h"
 
 namespace dflow::controller_themes {
 
@@ -28,8 +29,12 @@ struct PackagedTheme {
 };
 
 // `secret_keys`: config keys known to hold generated secrets (a theme install).
+// `extras` (Dokku): the first http port map becomes `port`, storage mounts
+// become volumes, linked services become services, and the config keys a link
+// set (the URL, PREFIX_HOST …) become their {{ services.NAME.* }} references.
 absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Release& release,
-                                         const std::set<std::string>& secret_keys);
+                                         const std::set<std::string>& secret_keys,
+                                         const store::AppExtras& extras = {});
 
 // Whether a config key's name says it holds a credential.
 bool LooksSecret(const std::string& key);

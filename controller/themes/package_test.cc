@@ -83,6 +83,44 @@ TEST(PackageTest, AValueThatCannotBeAnInputIsReported) {
   EXPECT_NE(p.status().message().find("control characters"), std::string::npos) << p.status();
 }
 
+TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
+  const std::string dsn = "postgres://postgres:pgpw@dokku-postgres-shop-db:5432/shop_db";
+  store::Release r;
+  r.version = 3;
+  r.image = "ghcr.io/acme/shop:2.0.0";
+  r.config = {{"DATABASE_URL", dsn},   {"DB_HOST", "dokku-postgres-shop-db"},
+              {"DB_PORT", "5432"},     {"DB_USER", "postgres"},
+              {"DB_PASSWORD", "pgpw"}, {"DB_DATABASE", "shop_db"},
+              {"GREETING", "hi"}};
+  store::AppExtras extras;
+  extras.ports = {"http:80:5678"};
+  extras.storage = {{"shop-data", "/app/data"}, {"shop-uploads", "/app/public/uploads"}};
+  extras.services = {{.name = "shop_db",
+                      .kind = "postgres",
+                      .server = "dokku-1",
+                      .dsn = dsn,
+                      .links = {{"shop_db", "shop", "DB_"}}}};
+  auto p = PackageApp(ShopApp(), r, {}, extras);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->manifest.find("pgpw"), std::string::npos) << p->manifest;
+  themes::ThemeParse t = themes::ParseTheme(p->manifest);
+  ASSERT_TRUE(t.theme) << p->manifest;
+  EXPECT_EQ(t.theme->port, 5678);
+  ASSERT_EQ(t.theme->services.size(), 1u);
+  EXPECT_EQ(t.theme->services[0].name, "shop_db");
+  EXPECT_EQ(t.theme->services[0].type, "postgres");
+  ASSERT_EQ(t.theme->volumes.size(), 2u);
+  EXPECT_EQ(t.theme->volumes[0].path, "/app/data");
+  EXPECT_TRUE(t.theme->volumes[0].backup);
+  std::map<std::string, std::string> env;
+  for (const auto& e : t.theme->env) env[e.key] = e.value;
+  EXPECT_EQ(env["DATABASE_URL"], "{{ services.shop_db.url }}");
+  EXPECT_EQ(env["DB_PASSWORD"], "{{ services.shop_db.password }}");
+  EXPECT_EQ(env["DB_HOST"], "{{ services.shop_db.host }}");
+  EXPECT_EQ(env["GREETING"], "{{ inputs.greeting }}");
+  EXPECT_TRUE(t.theme->secrets.empty());
+}
+
 TEST(PackageTest, LooksSecret) {
   EXPECT_TRUE(LooksSecret("N8N_ENCRYPTION_KEY"));
   EXPECT_TRUE(LooksSecret("api_token"));
