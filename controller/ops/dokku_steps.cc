@@ -62,8 +62,9 @@ absl::StatusOr<std::vector<DokkuChange>> ApplyAll(StepEnv& env, const std::strin
     out.push_back({.kind = K::kSetCheck, .app = app, .key = k, .value = v});
   }
   for (const auto& s : extras->services) {
-    // An exposed service on another server reaches the app through its config.
-    if (s.server != server) continue;
+    // An exposed service reaches the app through its config (a config release
+    // with the host's address), wherever the app runs: never a Dokku link.
+    if (s.exposed || s.server != server) continue;
     out.push_back({.kind = K::kLinkService,
                    .app = app,
                    .service_kind = s.kind,

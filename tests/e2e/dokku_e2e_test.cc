@@ -260,6 +260,18 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
   EXPECT_TRUE(Has(releases[0].value("description", ""), "image nginx:1.27")) << releases.dump();
   EXPECT_EQ(Running("shop"), 2);
 
+  // An exposed service is reached over the network: a config release with its
+  // server's address and exposed port, and no pin needed.
+  CliOk({"services", "create", "redis", "cache", "--expose"});
+  CliOk({"services", "link", "cache", "shop", "--split-env", "CACHE_"});
+  auto cache = DokkuConfig("shop");
+  EXPECT_TRUE(Has(cache.value("REDIS_URL", ""), "@127.0.0.1:")) << cache.dump();
+  EXPECT_EQ(cache.value("CACHE_HOST", ""), "127.0.0.1");
+  EXPECT_NE(cache.value("CACHE_PORT", "6379"), "6379");
+  CliOk({"services", "unlink", "cache", "shop"});
+  EXPECT_EQ(DokkuConfig("shop").count("REDIS_URL"), 0u);
+  CliOk({"services", "destroy", "cache"});
+
   auto services = Json({"services", "ls", "--json"});
   ASSERT_TRUE(services.is_array() && services.size() == 1u) << services.dump();
   EXPECT_EQ(services[0]["links"][0].value("split_prefix", ""), "DB_");
