@@ -44,6 +44,7 @@ nlohmann::json AppJson(const v1::App& a) {
            a.pinned_server().empty() ? nlohmann::json(nullptr) : nlohmann::json(a.pinned_server())},
           {"git_remote", a.git_remote()},
           {"url", a.url()},
+          {"urls", std::vector<std::string>(a.urls().begin(), a.urls().end())},
           {"created_at", JsonTime(a.created_at_ms())}};
 }
 
@@ -51,7 +52,12 @@ void PrintApp(const v1::App& a) {
   int64_t now = SystemClock::Get()->NowMs();
   Table t({"name", a.name()});
   t.Add({"status", a.status().empty() ? "-" : a.status()});
-  if (!a.url().empty()) t.Add({"url", a.url()});
+  // https:// for the hostnames the app's certificate covers, http:// for the others.
+  if (!a.urls().empty()) {
+    t.Add({"url", absl::StrJoin(a.urls(), "  ")});
+  } else if (!a.url().empty()) {
+    t.Add({"url", a.url()});
+  }
   t.Add({"release", a.current_release() == 0 ? "none yet (dflow deploy " + a.name() + " --path DIR)"
                                              : ReleaseName(a.current_release())});
   t.Add({"scale", ScaleText(a)});

@@ -71,7 +71,10 @@ absl::Status AppsService::Describe(const store::App& app, v1::App* out) {
       ActiveOpOf(active, app.name));
   ToProto(app, instances, status, out);
   if (ctx_->repos != nullptr) out->set_git_remote(ctx_->repos->Path(app.name));
-  if (ctx_->routes != nullptr) out->set_url(ctx_->routes->AppUrl(app.name));
+  if (ctx_->routes != nullptr) {
+    out->set_url(ctx_->routes->AppUrl(app.name));
+    for (const auto& u : ctx_->routes->AppUrls(app.name)) out->add_urls(u);
+  }
   return absl::OkStatus();
 }
 

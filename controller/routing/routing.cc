@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +15,7 @@
 #include "common/hostname.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "common/x509.h"
 
 namespace dflow::routing {
 namespace {
@@ -291,6 +293,38 @@ std::string RoutePusher::AppUrl(const std::string& app) {
     break;
   }
   return url;
+}
+
+std::vector<std::string> RoutePusher::AppUrls(const std::string& app) {
+  auto hosts = AppHostnames(store_, app);
+  if (!hosts.ok()) return {AppUrl(app)};
+  std::optional<tls::CertificateInfo> cert;
+  if (auto certs = store_->ListAppCerts(); certs.ok()) {
+    for (const auto& c : *certs) {
+      if (c.app != app) continue;
+      if (auto info = tls::InspectCertificate(c.cert_pem); info.ok()) cert = *info;
+    }
+  }
+  int http_port = 80, https_port = 0;
+  {
+    std::lock_guard lock(mu_);
+    bool first = true;
+    for (const auto& [server, r] : routers_) {
+      std::string host;
+      int port = 0;
+      if (first && SplitHostPort(r.listen, &host, &port)) http_port = port;
+      first = false;
+      if (https_port == 0 && SplitHostPort(r.tls_listen, &host, &port)) https_port = port;
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& h : *hosts) {
+    const bool https = https_port != 0 && cert.has_value() && tls::CertificateCoversHost(*cert, h);
+    const int port = https ? https_port : http_port;
+    out.push_back(absl::StrCat(https ? "https://" : "http://", h,
+                               port == (https ? 443 : 80) ? "" : absl::StrCat(":", port)));
+  }
+  return out;
 }
 
 }  // namespace dflow::routing

@@ -61,6 +61,12 @@ class RoutePusher {
   // first server's router when they differ).
   std::string AppUrl(const std::string& app);
 
+  // One URL per hostname of the app (APP.BASE first, then its custom domains):
+  // `https://HOST[:PORT]` (the routers' --router-tls-listen port when not 443)
+  // for a hostname the app's stored certificate covers while a router serves
+  // HTTPS, `http://HOST[:PORT]` for the others.
+  std::vector<std::string> AppUrls(const std::string& app);
+
   // "SERVER HOST:PORT" of every router that serves HTTPS (--router-tls-listen),
   // as they last answered.
   std::vector<std::string> HttpsRouters();

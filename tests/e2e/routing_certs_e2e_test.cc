@@ -230,5 +230,25 @@ TEST_F(RoutingCertsE2E, ARouterThatRefusesAStoredCertificateStillAppliesTheRest)
   EXPECT_EQ(refused, 2) << events.dump();
 }
 
+TEST_F(RoutingCertsE2E, AppsShowGivesHttpsForTheHostsTheCertificateCovers) {
+  DeployHello("hello", 1);
+  CliOk({"domains", "add", "hello", "www.example.com"});
+  const std::string http = std::to_string(Router("local-1"));
+  const std::string https = std::to_string(TlsRouter("local-1"));
+  auto urls = [&] { return Json({"apps", "show", "hello", "--json"})["urls"]; };
+  EXPECT_EQ(urls(), nlohmann::json::array(
+                        {"http://hello.localhost:" + http, "http://www.example.com:" + http}));
+  auto [crt, key] = Cert("hello", {"hello.localhost"}, Now() - kDay, Now() + 90 * kDay);
+  CliOk({"certs", "add", "hello", "--cert", crt, "--key", key});
+  EXPECT_EQ(urls(), nlohmann::json::array(
+                        {"https://hello.localhost:" + https, "http://www.example.com:" + http}));
+  std::string shown = CliOk({"apps", "show", "hello"});
+  EXPECT_TRUE(
+      Contains(shown, "https://hello.localhost:" + https + "  http://www.example.com:" + http))
+      << shown;
+  CliOk({"certs", "rm", "hello"});
+  EXPECT_EQ(urls()[0], "http://hello.localhost:" + http);
+}
+
 }  // namespace
 }  // namespace dflow::testing
