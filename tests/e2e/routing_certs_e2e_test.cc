@@ -250,5 +250,32 @@ TEST_F(RoutingCertsE2E, AppsShowGivesHttpsForTheHostsTheCertificateCovers) {
   EXPECT_EQ(urls()[0], "http://hello.localhost:" + http);
 }
 
+// `certs add` refuses an expired certificate, so one that has expired since is
+// put into the store the way time would leave it: the controller stopped, the
+// row replaced with sqlite3 (a real certificate that expired yesterday).
+TEST_F(RoutingCertsE2E, StatusSaysWhenAStoredCertificateHasExpired) {
+  DeployHello("hello", 1);
+  auto [crt, key] = Cert("hello", {"hello.localhost"}, Now() - kDay, Now() + 90 * kDay);
+  CliOk({"certs", "add", "hello", "--cert", crt, "--key", key});
+  const int64_t until = Now() - kDay;
+  auto [old_crt, old_key] = Cert("old", {"hello.localhost"}, Now() - 30 * kDay, until);
+  fleet_->StopController(SIGTERM);
+  auto update = RunProgram({"sqlite3", fleet_->controller_dir() + "/store.db",
+                            "UPDATE app_certs SET cert_pem = CAST(readfile('" + old_crt +
+                                "') AS TEXT), key_pem = CAST(readfile('" + old_key +
+                                "') AS TEXT), not_after_ms = " + std::to_string(until) +
+                                " WHERE app = 'hello'"});
+  ASSERT_EQ(update.exit_code, 0) << update.err;
+  fleet_->StartController();
+  std::string status = CliOk({"status"});
+  EXPECT_TRUE(Contains(status,
+                       "certificates expiring within 30 days\n  hello  hello.localhost  "
+                       "EXPIRED on " +
+                           FormatRfc3339(until).substr(0, 10) +
+                           "; replace it: dflow certs add hello --cert FILE --key FILE\n"))
+      << status;
+  EXPECT_TRUE(Contains(CliOk({"certs", "ls", "hello"}), " (EXPIRED)"));
+}
+
 }  // namespace
 }  // namespace dflow::testing
