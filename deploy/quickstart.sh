@@ -9,7 +9,8 @@
 #
 # Environment: DFLOW_HOME (default ~/.dflow), DFLOW_CONTROLLER_PORT (7443),
 # DFLOW_AGENT_PORT_BASE (7500: local-1 gets 7501, local-2 7502),
-# DFLOW_ROUTER_PORT_BASE (8080: local-1's router listens on 8081, local-2's on 8082).
+# DFLOW_ROUTER_PORT_BASE (8080: local-1's router listens on 8081, local-2's on 8082),
+# DFLOW_ROUTER_TLS_PORT_BASE (8442: HTTPS on 8443 and 8444, for `dflow certs add`).
 # The app is then reached at http://hello.localhost:8081 (or :8082).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ export DFLOW_HOME=${DFLOW_HOME:-$HOME/.dflow}
 CONTROLLER_PORT=${DFLOW_CONTROLLER_PORT:-7443}
 AGENT_PORT_BASE=${DFLOW_AGENT_PORT_BASE:-7500}
 ROUTER_PORT_BASE=${DFLOW_ROUTER_PORT_BASE:-8080}
+ROUTER_TLS_PORT_BASE=${DFLOW_ROUTER_TLS_PORT_BASE:-8442}
 AGENTS=(local-1 local-2)
 RUN_DIR=$DFLOW_HOME/run
 LOG_DIR=$DFLOW_HOME/logs
@@ -123,6 +125,18 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND…
 }
 wait_for 30 "the controller to answer" dflow status
 
+# A port nothing listens on (bound and released at once, on 127.0.0.1). With
+# SO_REUSEADDR, as nginx binds: connections in TIME-WAIT do not make it taken.
+port_free() {  # port_free PORT
+  python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
 i=0
 for a in "${AGENTS[@]}"; do
   i=$((i + 1))
@@ -135,9 +149,22 @@ for a in "${AGENTS[@]}"; do
   if alive "$RUN_DIR/agent-$a.pid"; then
     echo "==> agent $a already running (pid $(cat "$RUN_DIR/agent-$a.pid"))"
   else
+    # A router stopped just before may still be closing its listeners: up to 5 s.
+    for port in $((ROUTER_PORT_BASE + i)) $((ROUTER_TLS_PORT_BASE + i)); do
+      deadline=$((SECONDS + 5))
+      until port_free "$port"; do
+        if [ $SECONDS -ge $deadline ]; then
+          echo "quickstart: port $port on 127.0.0.1 is in use (needed by $a's router); free it" \
+            "or set DFLOW_ROUTER_PORT_BASE / DFLOW_ROUTER_TLS_PORT_BASE" >&2
+          exit 1
+        fi
+        sleep 0.2
+      done
+    done
     echo "==> starting agent $a"
     start "$RUN_DIR/agent-$a.pid" "$LOG_DIR/agent-$a.log" dflow-agent run --data-dir "$adir" \
-      --router-listen "127.0.0.1:$((ROUTER_PORT_BASE + i))"
+      --router-listen "127.0.0.1:$((ROUTER_PORT_BASE + i))" \
+      --router-tls-listen "127.0.0.1:$((ROUTER_TLS_PORT_BASE + i))"
   fi
 done
 
@@ -183,6 +210,9 @@ running on both. It answers at
 
 and each router balances over the instances on both servers:
 $URLS
+
+HTTPS: the routers also listen on 127.0.0.1:$((ROUTER_TLS_PORT_BASE + 1)) and :$((ROUTER_TLS_PORT_BASE + 2)); serve $APP there with
+  dflow certs add $APP --cert CERT.pem --key KEY.pem   # a certificate for $APP.localhost
 
 Logs: $LOG_DIR   Data: $DFLOW_HOME
 
