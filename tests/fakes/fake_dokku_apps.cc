@@ -153,7 +153,7 @@ std::string ProxyRebuild(Ctx& c, const std::string& app, bool warn_no_listeners)
 void DestroyAppState(Ctx& c, const std::string& app) {
   c.Apps().erase(app);
   std::error_code ec;
-  std::filesystem::remove_all(c.state_dir + "/src/" + app, ec);  // run's copy of the source
+  std::filesystem::remove_all(c.state_dir + "/src/" + app, ec);   // run's copy of the source
   std::filesystem::remove_all(c.state_dir + "/home/" + app, ec);  // $DOKKU_ROOT/APP (certs)
   // Linked services forget the app (dokku-postgres/redis post-delete hooks).
   if (c.Global().contains("services")) {
