@@ -115,6 +115,25 @@ absl::StatusOr<std::map<std::string, std::string>> DokkuRuntime::DokkuConfig(
   return ParseConfigJson(r.out);
 }
 
+// config:set prints every value it sets ("       KEY:  value", transcript #24):
+// database passwords and theme secrets must not reach the operation's output,
+// so only the keys and Dokku's warnings are passed on.
+absl::Status DokkuRuntime::SetConfigQuietly(const std::string& app,
+                                            const std::vector<std::string>& args,
+                                            const OutputFn& out) {
+  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, args));
+  if (!out) return absl::OkStatus();
+  std::vector<std::string> keys;
+  for (const auto& arg : args) {
+    if (size_t eq = arg.find('='); eq != std::string::npos) keys.push_back(arg.substr(0, eq));
+  }
+  std::string text = absl::StrCat("-----> Setting config vars on ", options_.server_name, ": ",
+                                  absl::StrJoin(keys, " "), " (values not shown)\n");
+  for (const auto& w : r.warnings) absl::StrAppend(&text, " !     ", w, "\n");
+  out(text);
+  return absl::OkStatus();
+}
+
 absl::Status DokkuRuntime::SyncConfig(const std::string& app, DokkuApp& a,
                                       const std::map<std::string, std::string>& env,
                                       const OutputFn& out) {
@@ -130,7 +149,7 @@ absl::Status DokkuRuntime::SyncConfig(const std::string& app, DokkuApp& a,
   for (const auto& key : a.managed_keys) {
     if (env.count(key) == 0 && current.count(key) > 0) unset.push_back(key);
   }
-  if (set.size() > 4) RETURN_IF_ERROR(Dokku(app, set, out).status());
+  if (set.size() > 4) RETURN_IF_ERROR(SetConfigQuietly(app, set, out));
   if (unset.size() > 3) RETURN_IF_ERROR(Dokku(app, unset, out).status());
   a.managed_keys.clear();
   for (const auto& [key, value] : env) a.managed_keys.insert(key);

@@ -230,10 +230,18 @@ absl::Status DokkuRuntime::LinkService(const std::string& kind, const std::strin
     std::vector<std::string> set = {"config:set", "--no-restart", "--encoded", app};
     for (const auto& [k, v] : SplitServiceUrl(absl::StripAsciiWhitespace(dsn.out)))
       set.push_back(absl::StrCat(split_prefix, k, "=", absl::Base64Escape(v)));
-    RETURN_IF_ERROR(Dokku(app, set, out).status());
+    RETURN_IF_ERROR(SetConfigQuietly(app, set, out));
   }
   if (Has(linked, app)) return absl::OkStatus();
-  RETURN_IF_ERROR(Dokku(app, {kind + ":link", name, app}, out).status());
+  // KIND:link prints the URL it sets, password included (config:set inside the
+  // plugin's service_link): only a summary reaches the operation's output.
+  ASSIGN_OR_RETURN(DokkuOutput linked_out, Dokku(app, {kind + ":link", name, app}));
+  if (out) {
+    std::string text = absl::StrCat("-----> Linked ", kind, " service ", name, " to ", app, " on ",
+                                    options_.server_name, " (its URL not shown)\n");
+    for (const auto& w : linked_out.warnings) absl::StrAppend(&text, " !     ", w, "\n");
+    out(text);
+  }
   ASSIGN_OR_RETURN(links, Dokku(app, {kind + ":info", name, "--links"}));  // read back
   if (!Has(Words(links.out), app)) {
     return Differs(options_.server_name,

@@ -161,6 +161,8 @@ class DokkuRuntime : public Runtime {
   std::mutex& AppLock(const std::string& app);
   DokkuApp Snapshot(const std::string& app);
   absl::Status Commit(const std::string& app, const DokkuApp& a);
+  absl::Status SetConfigQuietly(const std::string& app, const std::vector<std::string>& args,
+                                const OutputFn& out);
   absl::StatusOr<DokkuOutput> Dokku(const std::string& app, std::vector<std::string> args,
                                     const OutputFn& out = nullptr,
                                     std::chrono::milliseconds deadline = {},

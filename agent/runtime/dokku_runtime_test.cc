@@ -254,5 +254,24 @@ TEST_F(DokkuRuntimeArgv, LogsAskForTheProcessAndMapDynosToInstances) {
   EXPECT_EQ((*lines)[0].text, "hi");
 }
 
+TEST_F(DokkuRuntimeArgv, ConfigValuesDokkuPrintsNeverReachTheOutput) {
+  auto rt = Open();
+  ReleaseSpec spec = Release(1, {{"DB_PASSWORD", "hunter2-s3cret"}});
+  ASSERT_TRUE(rt->PrepareRelease(spec, nullptr).ok());
+  runner_.Clear();
+  runner_.Once({"config:export"}, {.out = "{}\n"});
+  runner_.Once({"config:export"}, {.out = R"js({"DB_PASSWORD":"hunter2-s3cret"})js"});
+  // What real Dokku prints (transcript #24): every value it sets.
+  runner_.Once({"config:set"}, {.out = "-----> Setting config vars\n       DB_PASSWORD:  "
+                                       "hunter2-s3cret\n"});
+  std::string printed;
+  auto st = rt->StartInstanceStreaming(
+      {.id = "shop-web-1-1", .app = "shop", .process = "web", .release = 1}, seconds(75),
+      [&](const std::string& text) { printed += text; });
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("DB_PASSWORD (values not shown)"), std::string::npos) << printed;
+}
+
 }  // namespace
 }  // namespace dflow::agent
