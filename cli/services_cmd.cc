@@ -1,5 +1,6 @@
-// dflow services create|link|unlink|destroy|ls: postgres and redis services on
-// Dokku servers (the dokku-postgres and dokku-redis plugins).
+// dflow services create|link|unlink|destroy|ls: postgres, redis and mysql
+// services on Dokku servers (the dokku-postgres, dokku-redis and dokku-mysql
+// plugins).
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -56,12 +57,12 @@ std::string LinksText(const v1::DokkuService& s) {
 
 void RegisterServices(CLI::App& app, Globals& g) {
   auto* services = app.add_subcommand(
-      "services", "Postgres and redis services on Dokku servers, linked to apps");
+      "services", "Postgres, redis and mysql services on Dokku servers, linked to apps");
   services->require_subcommand(1);
   auto o = std::make_shared<Options>();
 
   auto* create = services->add_subcommand("create", "Create a service on one Dokku server");
-  create->add_option("KIND", o->kind, "postgres | redis")->required();
+  create->add_option("KIND", o->kind, "postgres | redis | mysql")->required();
   create->add_option("NAME", o->name, "Service name: letters, digits and _ (at most 48)")
       ->required();
   create->add_option("--server", o->server,
@@ -107,7 +108,7 @@ void RegisterServices(CLI::App& app, Globals& g) {
       ->type_name("PREFIX_");
   AddDetachFlag(link, o->detach);
   link->footer(
-      "The app gets DATABASE_URL (postgres) or REDIS_URL (redis). A service that is not\n"
+      "The app gets DATABASE_URL (postgres, mysql) or REDIS_URL (redis). A service that is not\n"
       "exposed lives on one server: APP is pinned there and never placed elsewhere, and the\n"
       "link is refused while APP runs on another server (`dflow apps pin APP SERVER` moves\n"
       "it first). An exposed service is linked through APP's config (a config release) with\n"

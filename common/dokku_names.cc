@@ -73,9 +73,9 @@ absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value
 }
 
 absl::Status ValidateServiceKind(absl::string_view kind) {
-  if (kind == "postgres" || kind == "redis") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("service kind \"", kind, "\" is not one dflow drives; use postgres or redis"));
+  if (kind == "postgres" || kind == "redis" || kind == "mysql") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "service kind \"", kind, "\" is not one dflow drives; use postgres, redis or mysql"));
 }
 
 absl::Status ValidateServiceName(absl::string_view name) {
@@ -132,7 +132,7 @@ absl::Status ValidatePinnedImage(absl::string_view image) {
 
 std::string ServiceUrlVariable(absl::string_view kind) {
   // The plugins' default alias (PLUGIN_DEFAULT_ALIAS in dokku-postgres/config,
-  // dokku-redis/config) with _URL.
+  // dokku-redis/config, dokku-mysql/config: DATABASE) with _URL.
   return kind == "redis" ? "REDIS_URL" : "DATABASE_URL";
 }
 

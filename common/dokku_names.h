@@ -21,7 +21,7 @@ absl::Status ValidateStorageMount(absl::string_view source, absl::string_view co
 bool IsNamedStorage(absl::string_view source);
 // wait | timeout | attempts | wait-to-retire with a whole number (seconds; attempts: a count).
 absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value);
-// postgres | redis.
+// postgres | redis | mysql (the dokku-postgres, dokku-redis and dokku-mysql plugins).
 absl::Status ValidateServiceKind(absl::string_view kind);
 // Dokku's service name rule ([A-Za-z0-9_]+, the postgres/redis plugins'
 // `is_valid_service_name`), at most 48 characters.
@@ -31,7 +31,7 @@ absl::Status ValidateSplitPrefix(absl::string_view prefix);
 // A pinned image: REPO:TAG (or REPO@sha256:…); no tag and the tag "latest" are refused.
 absl::Status ValidatePinnedImage(absl::string_view image);
 
-// The variable a link sets: DATABASE_URL (postgres) or REDIS_URL (redis).
+// The variable a link sets: DATABASE_URL (postgres, mysql) or REDIS_URL (redis).
 std::string ServiceUrlVariable(absl::string_view kind);
 // scheme://user:password@host:port/database into {HOST, PORT, USER, PASSWORD,
 // DATABASE} (missing parts are empty).

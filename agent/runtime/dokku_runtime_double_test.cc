@@ -256,8 +256,31 @@ TEST_P(DokkuDouble, ServicesLinkWithSplitEnv) {
   EXPECT_EQ(Config("shop").count("DATABASE_URL"), 0u);
   ASSERT_TRUE(rt_->DestroyService("postgres", "shopdb", nullptr).ok());
   ASSERT_TRUE(rt_->DestroyService("postgres", "shopdb", nullptr).ok());
-  EXPECT_EQ(rt_->CreateService("mysql", "x", false, nullptr).status().code(),
+  EXPECT_EQ(rt_->CreateService("mongo", "x", false, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// dokku-mysql: mysql:link sets DATABASE_URL=mysql://mysql:PASSWORD@dokku-mysql-NAME:3306/NAME
+// (the plugin's tests/service_link.bats), split like the postgres URL.
+TEST_P(DokkuDouble, MysqlServiceLinksWithSplitEnv) {
+  ASSERT_TRUE(rt_->PrepareRelease(Release(1, "one"), nullptr).ok());
+  auto made = rt_->CreateService("mysql", "blogdb", false, nullptr);
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_TRUE(rt_->LinkService("mysql", "blogdb", "shop", "DB_", nullptr).ok());
+  json config = Config("shop");
+  EXPECT_EQ(config["DB_HOST"], "dokku-mysql-blogdb");
+  EXPECT_EQ(config["DB_PORT"], "3306");
+  EXPECT_EQ(config["DB_USER"], "mysql");
+  EXPECT_EQ(config["DB_DATABASE"], "blogdb");
+  std::string password = config["DB_PASSWORD"];
+  EXPECT_FALSE(password.empty());
+  EXPECT_EQ(config["DATABASE_URL"],
+            "mysql://mysql:" + password + "@dokku-mysql-blogdb:3306/blogdb");
+  EXPECT_EQ(made->dsn, config["DATABASE_URL"]);
+  ASSERT_TRUE(rt_->UnlinkService("mysql", "blogdb", "shop", "DB_", nullptr).ok());
+  EXPECT_EQ(Config("shop").count("DATABASE_URL"), 0u);
+  EXPECT_EQ(Config("shop").count("DB_HOST"), 0u);
+  ASSERT_TRUE(rt_->DestroyService("mysql", "blogdb", nullptr).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuDouble, ::testing::Values("0.35.20", "0.38.27"));

@@ -39,7 +39,7 @@ absl::Status DokkuCanRun(const themes::Theme& t, const std::string& server) {
     if (!ValidateServiceKind(s.type).ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "theme ", t.name, " needs a ", s.type, " service (", s.name, "); dflow creates ",
-          "postgres and redis services on Dokku (", server, ") so far"));
+          "postgres, redis and mysql services on Dokku (", server, ") so far"));
     }
   }
   return absl::OkStatus();

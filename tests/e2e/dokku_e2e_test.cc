@@ -168,7 +168,7 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
            {"ports", "set", "shop", "http:80:99999"},
            {"checks", "set", "shop", "bogus", "1"},
            {"checks", "set", "shop", "wait", "soon"},
-           {"services", "create", "mysql", "db"},
+           {"services", "create", "mongo", "db"},
            {"services", "link", "db", "shop", "--split-env", "db_"},
            {"storage", "mount", "shop", "data"},
            {"deploy", "shop", "--image", "nginx"},

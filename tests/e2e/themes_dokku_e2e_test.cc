@@ -1,8 +1,9 @@
 // End to end: themes installed through an agent on the Dokku test double
 // (tests/fakes/fake_dokku, which logs every argv): n8n and Directus with
-// their Postgres services, split env, storage for volumes, the port map,
-// check settings and the image deploy, in that order; every generated secret
-// distinct; a reinstall after uninstall --keep-data keeps secrets and data.
+// their Postgres services, Ghost with its MySQL service, split env, storage
+// for volumes, the port map, check settings and the image deploy, in that
+// order; every generated secret and service password distinct; a reinstall after uninstall
+// --keep-data keeps secrets and data.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -276,17 +277,69 @@ TEST_F(ThemesDokkuE2E, StrapiBuildsFromItsGitSourceWithNineDistinctSecrets) {
   EXPECT_EQ(Secrets("blog"), secrets);
 }
 
+TEST_F(ThemesDokkuE2E, GhostInstallsWithItsMysqlServiceAndSplitConnectionEnv) {
+  // dokku-mysql: mysql:link sets DATABASE_URL=mysql://mysql:PASSWORD@dokku-mysql-NAME:3306/NAME
+  // (github.com/dokku/dokku-mysql tests/service_link.bats); the theme wants it
+  // split into database__connection__host/port/user/password/database.
+  CliOk({"themes", "install", "ghost", "--app", "news"});
+  auto argv = Argv();
+  size_t create = Find(argv, "mysql:create news_db");
+  size_t link = Find(argv, "mysql:link news_db news");
+  size_t ports = Find(argv, "ports:set news http:80:2368");
+  size_t storage = Find(argv, "storage:mount news");
+  size_t image = Find(argv, "git:from-image news ghost:6.62.0");
+  for (size_t i : {create, link, ports, storage, image}) {
+    ASSERT_NE(i, std::string::npos) << Dump(argv);
+  }
+  EXPECT_LT(create, Find(argv, "apps:create news")) << Dump(argv);
+  EXPECT_LT(create, link) << Dump(argv);
+  EXPECT_LT(link, image) << Dump(argv);
+  EXPECT_LT(ports, image) << Dump(argv);
+  EXPECT_LT(storage, image) << Dump(argv);
+  EXPECT_TRUE(Has(argv[storage], "news-content:/var/lib/ghost/content")) << argv[storage];
+
+  auto env = DokkuConfig("news");
+  EXPECT_EQ(env.value("database__client", ""), "mysql") << env.dump();
+  EXPECT_EQ(env.value("database__connection__host", ""), "dokku-mysql-news-db") << env.dump();
+  EXPECT_EQ(env.value("database__connection__port", ""), "3306");
+  EXPECT_EQ(env.value("database__connection__user", ""), "mysql");
+  EXPECT_EQ(env.value("database__connection__database", ""), "news_db");
+  EXPECT_EQ(env.value("NODE_ENV", ""), "production");
+  EXPECT_TRUE(Has(env.value("url", ""), "http://news.")) << env.dump();
+  const std::string password = env.value("database__connection__password", "");
+  EXPECT_FALSE(password.empty());
+  EXPECT_EQ(env.value("DATABASE_URL", ""),
+            "mysql://mysql:" + password + "@dokku-mysql-news-db:3306/news_db")
+      << env.dump();
+  EXPECT_FALSE(Has(fleet_->controller().Log(), password));
+  EXPECT_TRUE(Has(CliOk({"services", "ls"}), "news_db"));
+
+  // A second Ghost gets its own service and its own password.
+  CliOk({"themes", "install", "ghost", "--app", "press"});
+  EXPECT_NE(Find(Argv(), "mysql:create press_db"), std::string::npos) << Dump(Argv());
+  auto press = DokkuConfig("press");
+  EXPECT_EQ(press.value("database__connection__host", ""), "dokku-mysql-press-db");
+  const std::string press_password = press.value("database__connection__password", "");
+  EXPECT_FALSE(press_password.empty());
+  EXPECT_NE(press_password, password);
+
+  // Uninstall without --keep-data destroys the mysql service it created.
+  CliOk({"themes", "uninstall", "news"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !Has(Cli({"services", "ls"}).out, "news_db");
+      },
+      seconds(30)))
+      << Cli({"services", "ls"}).out << fleet_->controller().Log();
+  EXPECT_NE(Find(Argv(), "mysql:destroy news_db"), std::string::npos) << Dump(Argv());
+  EXPECT_TRUE(Has(CliOk({"services", "ls"}), "press_db"));
+}
+
 TEST_F(ThemesDokkuE2E, WhatDokkuCannotRunYetIsRefusedBeforeAnythingIsCreated) {
-  // Ghost needs MySQL, which dflow cannot create yet.
-  auto ghost = Cli({"themes", "install", "ghost", "--app", "news"});
-  EXPECT_EQ(ghost.exit_code, 1);
-  EXPECT_TRUE(Has(ghost.err, "needs a mysql service")) << ghost.err;
   auto local = Cli({"themes", "install", "n8n", "--app", "flows", "--server", "local-1"});
   EXPECT_EQ(local.exit_code, 1);
   EXPECT_TRUE(Has(local.err, "runs the LocalRuntime")) << local.err;
-  for (const char* app : {"news", "flows"}) {
-    EXPECT_NE(Cli({"apps", "show", app}).exit_code, 0) << app;
-  }
+  EXPECT_NE(Cli({"apps", "show", "flows"}).exit_code, 0);
   EXPECT_EQ(Find(Argv(), "postgres:create"), std::string::npos) << Dump(Argv());
 }
 

@@ -1,7 +1,10 @@
-// The postgres and redis service plugins (github.com/dokku/dokku-postgres and
-// dokku-redis: common-functions service_create/service_link/service_unlink/
-// service_info/service_list/service_port_expose, functions service_url,
-// subcommands/*). Present unless FAKE_DOKKU_PLUGINS leaves them out.
+// The postgres, redis and mysql service plugins (github.com/dokku/dokku-postgres,
+// dokku-redis and dokku-mysql: common-functions service_create/service_link/
+// service_unlink/service_info/service_list/service_port_expose, functions
+// service_url, subcommands/*). Present unless FAKE_DOKKU_PLUGINS leaves them
+// out. dokku-mysql (config: PLUGIN_SCHEME=mysql, PLUGIN_DATASTORE_PORTS=(3306),
+// PLUGIN_DEFAULT_ALIAS=DATABASE; tests/service_link.bats "exports DATABASE_URL
+// to app"): mysql://mysql:PASSWORD@dokku-mysql-NAME:3306/NAME.
 #include <cstdlib>
 
 #include "tests/fakes/fake_dokku.h"
@@ -15,6 +18,8 @@ struct Plugin {
   std::string service;  // Postgres
   std::string alias;    // DATABASE
   int port;
+  std::string user;     // the DSN's user: postgres, mysql; none for redis
+  std::string version;  // the default image (--version)
 };
 
 bool ValidServiceName(const std::string& n) {
@@ -38,7 +43,7 @@ std::string Url(const Plugin& p, const std::string& name, const json& svc) {
   if (p.prefix == "redis") {
     return "redis://:" + password + "@" + DnsName(p, name) + ":" + std::to_string(p.port);
   }
-  return p.prefix + "://postgres:" + password + "@" + DnsName(p, name) + ":" +
+  return p.prefix + "://" + p.user + ":" + password + "@" + DnsName(p, name) + ":" +
          std::to_string(p.port) + "/" + name;
 }
 
@@ -170,7 +175,7 @@ void Info(Ctx& c, const Plugin& p) {
       {"--post-start-network", ""},
       {"--service-root", root},
       {"--status", "running"},
-      {"--version", p.prefix == "postgres" ? "postgres:18.1" : "redis:8.4.0"}};
+      {"--version", p.version}};
   const std::string flag = Arg(c, 1);
   if (flag.empty()) {
     Info2(name + " " + p.prefix + " service information");
@@ -233,10 +238,15 @@ void Register(std::map<std::string, Handler>& m, const Plugin& p) {
 
 void RegisterServices(std::map<std::string, Handler>& m, const Version& v) {
   const char* plugins = std::getenv("FAKE_DOKKU_PLUGINS");
-  std::string list = plugins != nullptr ? plugins : "postgres,redis";
-  if (list.find("postgres") != std::string::npos)
-    Register(m, {"postgres", "Postgres", "DATABASE", 5432});
-  if (list.find("redis") != std::string::npos) Register(m, {"redis", "Redis", "REDIS", 6379});
+  std::string list = plugins != nullptr ? plugins : "postgres,redis,mysql";
+  const Plugin table[] = {
+      {"postgres", "Postgres", "DATABASE", 5432, "postgres", "postgres:18.1"},
+      {"redis", "Redis", "REDIS", 6379, "", "redis:8.4.0"},
+      {"mysql", "MySQL", "DATABASE", 3306, "mysql", "mysql:9.5.0"},
+  };
+  for (const Plugin& p : table) {
+    if (list.find(p.prefix) != std::string::npos) Register(m, p);
+  }
 }
 
 }  // namespace fake_dokku
