@@ -65,7 +65,16 @@ absl::StatusOr<GrpcAgentApi::Target> GrpcAgentApi::Connect(const std::string& se
       grpc::SslCredentialsOptions o{ca_pem_, identity_.key_pem, identity_.cert_pem};
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(64 << 20);
+      // An agent that was down for a while comes back within a heartbeat: gRPC's
+      // default reconnect backoff (up to 120 s) would keep failing calls to it.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
       c = grpc::CreateCustomChannel(record->address, grpc::SslCredentials(o), args);
+    } else if (c->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      // Called because the fleet says the server is there: try it now rather
+      // than failing fast with the error of the last attempt.
+      grpc::experimental::ChannelResetConnectionBackoff(c.get());
     }
     channel = c;
   }
