@@ -18,9 +18,10 @@ int main(int argc, char** argv) {
   app.add_option("--controller", g.controller,
                  "Controller socket path (overrides DFLOW_CONTROLLER)");
   using Register = void (*)(CLI::App&, Globals&);
-  for (Register r : {RegisterStatus, RegisterServers, RegisterEvents, RegisterApps, RegisterDeploy,
-                     RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps,
-                     RegisterAppsSet, RegisterKeys, RegisterDokku, RegisterServices, RegisterThemes}) {
+  for (Register r :
+       {RegisterStatus, RegisterServers, RegisterEvents, RegisterApps, RegisterDeploy,
+        RegisterScale, RegisterConfig, RegisterReleases, RegisterRun, RegisterOps, RegisterAppsSet,
+        RegisterKeys, RegisterDokku, RegisterServices, RegisterThemes}) {
     r(app, g);
   }
 

@@ -30,41 +30,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 
 namespace dflow::tls {
 namespace {
 
-template <auto kFree>
-struct Free {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using Bio = std::unique_ptr<BIO, Free<BIO_free_all>>;
 using Bignum = std::unique_ptr<BIGNUM, Free<BN_free>>;
-using Key = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Free<X509_free>>;
 using Csr = std::unique_ptr<X509_REQ, Free<X509_REQ_free>>;
-using GeneralNames = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES_free>>;
 using Store = std::unique_ptr<X509_STORE, Free<X509_STORE_free>>;
 using StoreCtx = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free>>;
 using SslCtx = std::unique_ptr<SSL_CTX, Free<SSL_CTX_free>>;
 using Ssl = std::unique_ptr<SSL, Free<SSL_free>>;
 using AddrInfo = std::unique_ptr<addrinfo, Free<freeaddrinfo>>;
 using Clock = std::chrono::steady_clock;
-
-// The reasons queued by OpenSSL, then cleared. They name what failed, never key bytes.
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long code = ERR_get_error()) {
-    const char* reason = ERR_reason_error_string(code);
-    absl::StrAppend(&out, out.empty() ? "" : "; ",
-                    reason != nullptr ? reason : absl::StrCat("error ", code));
-  }
-  return out.empty() ? "no detail from OpenSSL" : out;
-}
 
 absl::Status Failed(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", OpenSslErrors()));

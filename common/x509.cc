@@ -17,35 +17,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 #include "common/tls.h"
 
 namespace dflow::tls {
 namespace {
 
-template <auto kFree>
-struct Free {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using Bio = std::unique_ptr<BIO, Free<BIO_free_all>>;
-using Key = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 using KeyCtx = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX_free>>;
-using Cert = std::unique_ptr<X509, Free<X509_free>>;
-using GeneralNames = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES_free>>;
 using Extension = std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION_free>>;
-
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long code = ERR_get_error()) {
-    const char* reason = ERR_reason_error_string(code);
-    absl::StrAppend(&out, out.empty() ? "" : "; ",
-                    reason != nullptr ? reason : absl::StrCat("error ", code));
-  }
-  return out.empty() ? "no detail from OpenSSL" : out;
-}
 
 absl::StatusOr<Cert> ParseLeaf(const std::string& pem) {
   if (!absl::StrContains(pem, "-----BEGIN CERTIFICATE-----")) {

@@ -44,11 +44,11 @@ class GitSshE2E : public GitE2E {
     EXPECT_FALSE(Contains(second.out, "added")) << second.out;
     EXPECT_TRUE(Contains(second.out, "--repos-dir " + home_ + "/repos")) << second.out;
     auto out = RunProgram({"useradd", "--system", "--user-group", "--no-create-home", "--shell",
-                           "/bin/sh", "--", outsider_});
+                           "/usr/sbin/nologin", "--", outsider_});
     ASSERT_EQ(out.exit_code, 0) << out.err;
     // A developer on this machine in the git group (a supplementary group).
     out = RunProgram({"useradd", "--system", "--user-group", "--groups", user_, "--no-create-home",
-                      "--shell", "/bin/sh", "--", member_});
+                      "--shell", "/usr/sbin/nologin", "--", member_});
     ASSERT_EQ(out.exit_code, 0) << out.err;
     struct passwd* pw = getpwnam(user_.c_str());
     ASSERT_NE(pw, nullptr);
