@@ -11,22 +11,7 @@ using K = agents::DokkuChange::Kind;
 
 class DokkuOpsTest : public OpsTest {
  protected:
-  void AddDokkuServer(const std::string& name) {
-    ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
-    store::JoinRecord r;
-    r.token_id = "t-" + name;
-    r.name = name;
-    r.address = "127.0.0.1:1";
-    r.runtime = "dokku";
-    r.cert_fingerprint = "fp-" + name;
-    ASSERT_TRUE(store_->JoinServer(r).ok());
-    store::FactsUpdate u;
-    u.name = name;
-    u.facts.cpus = 4;
-    u.facts.memory_total_bytes = int64_t{8} << 30;
-    u.heartbeat_ms = clock_.NowMs();
-    ASSERT_TRUE(store_->RecordFacts({u}).ok());
-  }
+  void AddDokkuServer(const std::string& name) { AddServers({name}, "dokku"); }
 
   static int FirstStep(const store::Op& op, const std::string& kind) {
     for (const auto& s : op.steps) {

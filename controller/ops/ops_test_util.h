@@ -42,7 +42,7 @@ class OpsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void AddServers(const std::vector<std::string>& names) {
+  void AddServers(const std::vector<std::string>& names, const std::string& runtime = "local") {
     std::vector<store::FactsUpdate> facts;
     for (const auto& name : names) {
       ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
@@ -50,7 +50,7 @@ class OpsTest : public ::testing::Test {
       r.token_id = "t-" + name;
       r.name = name;
       r.address = "127.0.0.1:1";
-      r.runtime = "local";
+      r.runtime = runtime;
       r.cert_fingerprint = "fp-" + name;
       ASSERT_TRUE(store_->JoinServer(r).ok());
       store::FactsUpdate u;
