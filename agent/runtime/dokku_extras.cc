@@ -166,13 +166,45 @@ absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::str
   return absl::OkStatus();
 }
 
+// checks:report's wait-to-retire, the app's own ("" when unset): JSON since
+// 0.38 (unprefixed keys, plugins/checks/report.go), the bash report's text
+// before (v0.35.20 plugins/checks/internal-functions, "Checks wait to retire").
+absl::StatusOr<std::string> DokkuRuntime::WaitToRetire(const std::string& app) {
+  std::vector<std::string> args = {"checks:report", app};
+  const bool json = version_.AtLeast(0, 38, 0);
+  if (json) args.insert(args.end(), {"--format", "json"});
+  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, args));
+  DokkuReport report;
+  if (json) {
+    ASSIGN_OR_RETURN(report, ParseJsonReport(r.out));
+  } else {
+    report = ParseTextReport(r.out);
+  }
+  return ReportValue(report, "checks", "wait-to-retire");
+}
+
+// `checks:set APP wait-to-retire N` (plugins/checks/subcommands/set: the only
+// key it takes; docs/deployment/zero-downtime-deploys.md "wait-to-retire"):
+// asked first, set only when different, read back.
+absl::Status DokkuRuntime::ApplyWaitToRetire(const std::string& app, const std::string& value,
+                                             const OutputFn& out) {
+  ASSIGN_OR_RETURN(std::string now, WaitToRetire(app));
+  if (now == value) return absl::OkStatus();
+  RETURN_IF_ERROR(Dokku(app, {"checks:set", app, "wait-to-retire", value}, out).status());
+  ASSIGN_OR_RETURN(now, WaitToRetire(app));  // read back
+  if (now != value) {
+    return Differs(options_.server_name,
+                   absl::StrCat("wait-to-retire ", now.empty() ? "(unset)" : now, " for ", app,
+                                " (asked: ", value, "; checks:report)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DokkuRuntime::SetCheck(const std::string& app, const std::string& key,
                                     const std::string& value, const OutputFn& out) {
   RETURN_IF_ERROR(ValidateCheckSetting(key, value));
   std::lock_guard app_lock(AppLock(app));
-  if (key == "wait-to-retire") {
-    RETURN_IF_ERROR(Dokku(app, {"checks:set", app, key, value}, out).status());
-  }
+  if (key == "wait-to-retire") RETURN_IF_ERROR(ApplyWaitToRetire(app, value, out));
   DokkuApp a = Snapshot(app);
   a.checks[key] = value;  // wait/timeout/attempts: in app.json at the next deploy
   return Commit(app, a);

@@ -118,6 +118,51 @@ TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(DokkuExtrasArgv, WaitToRetireIsAskedSetOnlyWhenDifferentAndReadBack) {
+  const Args report = {"checks:report", "shop", "--format", "json"};
+  runner_.On({"checks:set"}, {.out = "=====> Setting wait-to-retire to 30\n"});
+  runner_.Once({"checks:report"}, {.out = R"js({"wait-to-retire":""})js"});
+  runner_.Once({"checks:report"}, {.out = R"js({"wait-to-retire":"30"})js"});
+  ASSERT_TRUE(rt_->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{report, {"checks:set", "shop", "wait-to-retire", "30"}, report}));
+  runner_.Clear();
+  runner_.On({"checks:report"}, {.out = R"js({"wait-to-retire":"30"})js"});
+  ASSERT_TRUE(rt_->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{report}));
+  // Dokku keeping another value is an error naming the server and the app.
+  absl::Status s = rt_->SetCheck("shop", "wait-to-retire", "45", nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(),
+            "after the change Dokku on server web-2 reports wait-to-retire 30 for shop (asked: 45; "
+            "checks:report); see `dokku` on that server");
+  // wait, timeout and attempts go into the next deploy's app.json: no call.
+  runner_.Clear();
+  ASSERT_TRUE(rt_->SetCheck("shop", "attempts", "3", nullptr).ok());
+  EXPECT_TRUE(runner_.calls().empty());
+}
+
+TEST(DokkuChecks035, WaitToRetireIsReadFromTheBashReport) {
+  dflow::agent::testing::TempDir tmp;
+  ScriptedRunner runner;
+  runner.On({"version"}, {.out = "dokku version 0.35.20\n"});
+  runner.On({"checks:set"}, {});
+  // v0.35.20 plugins/checks/internal-functions: printf "%-30s %-25s" lines.
+  runner.Once({"checks:report"},
+              {.out = "=====> shop checks information\n"
+                      "       Checks wait to retire:                                  \n"});
+  runner.Once({"checks:report"},
+              {.out = "=====> shop checks information\n"
+                      "       Checks wait to retire:         30                       \n"});
+  auto rt = DokkuRuntime::Open({.data_dir = tmp.path(), .server_name = "web-2", .runner = &runner});
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  ASSERT_TRUE((*rt)->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());
+  EXPECT_EQ(runner.calls(), (std::vector<Args>{{"version"},
+                                               {"checks:report", "shop"},
+                                               {"checks:set", "shop", "wait-to-retire", "30"},
+                                               {"checks:report", "shop"}}));
+}
+
 TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
   runner_.Once({"postgres:exists"},
                {.exit_code = 1, .err = " !     Postgres service db does not exist\n"});

@@ -328,7 +328,7 @@ absl::StatusOr<InstanceStatus> DokkuRuntime::StartInstanceStreaming(
   return st;
 }
 
-absl::Status DokkuRuntime::StopInstance(const std::string& id, std::chrono::milliseconds) {
+absl::Status DokkuRuntime::StopInstance(const std::string& id, std::chrono::milliseconds grace) {
   std::string app;
   {
     std::lock_guard lock(mu_);
@@ -342,16 +342,22 @@ absl::Status DokkuRuntime::StopInstance(const std::string& id, std::chrono::mill
   if (a.instances.erase(id) == 0) return absl::OkStatus();
   RETURN_IF_ERROR(Commit(app, a));  // forgotten first: a retried stop is a no-op
   OutputFn log = LogLines(app);
+  // Dokku's stop timeout is whole seconds; the containers this change stops
+  // get the grace (at least 1 s: 0 would be an immediate kill).
+  const int stop_seconds = static_cast<int>(std::max<int64_t>(1, (grace.count() + 999) / 1000));
+  const std::chrono::milliseconds deadline = options_.command_timeout + grace;
   const int64_t newest = NewestInstanceRelease(a);
   absl::Status s;
   if (newest != 0 && newest != a.deployed_release && a.releases.count(newest) > 0) {
     // What is left is an older release than Dokku runs: the deploy was undone.
     const DokkuRelease& back = a.releases.at(newest);
-    s = Deploy(app, a, back, DokkuFormation(a, back), options_.command_timeout, log);
+    s = EnsureStopTimeout(app, stop_seconds, log);
+    if (s.ok()) s = Deploy(app, a, back, DokkuFormation(a, back), deadline, log);
   } else if (a.deployed_release != 0 && a.releases.count(a.deployed_release) > 0) {
     std::map<std::string, int> formation = DokkuFormation(a, a.releases.at(a.deployed_release));
     if (formation != a.formation) {
-      s = Scale(app, formation, /*skip_deploy=*/false, options_.command_timeout, log);
+      s = EnsureStopTimeout(app, stop_seconds, log);
+      if (s.ok()) s = Scale(app, formation, /*skip_deploy=*/false, deadline, log);
       if (s.ok()) s = Verify(app, formation);
       if (s.ok()) a.formation = formation;
     }

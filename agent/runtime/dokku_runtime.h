@@ -35,7 +35,21 @@
 // - StopInstance forgets the instance and scales down. When the instances left
 //   belong to an older release than the one deployed (a deploy undone by the
 //   controller), that release is deployed again from its stored archive.
-//   Dokku's own stop timeout applies; `grace` is not used.
+//   `grace` becomes the app's stop timeout before that change (whole seconds,
+//   rounded up): `ps:set APP stop-timeout-seconds N` on Dokku 0.36 and newer,
+//   the DOKKU_DOCKER_STOP_TIMEOUT config var on 0.35 (`config:set
+//   --no-restart`), each asked first and read back. Dokku applies it per app,
+//   to every container it stops or retires afterwards (deploys too). A
+//   scale-down is asynchronous in one respect: Dokku drops the containers from
+//   `ps:report` at once and stops them wait-to-retire seconds later
+//   (scheduler-register-retired), with that timeout.
+// - After every change to the processes (deploy, restart, scale up or down)
+//   `ps:report` is read back: the app must be deployed and run exactly the
+//   asked number of containers of each type, none of the others; a difference
+//   is an error naming the server, the app and the counts (Dokku's deploy and
+//   scale return only once the new containers passed their checks, so there is
+//   nothing left to wait for). A container that dies later is seen by
+//   ListInstances, which reports its instance stopped with the reason.
 // - An image release (ReleaseSpec::image, `dflow deploy --image`) has no tree:
 //   its deploy is `git:from-image APP IMAGE` after the same config, resources
 //   and formation; it runs as `web`.
@@ -132,7 +146,8 @@ class DokkuRuntime : public Runtime {
   absl::Status UnmountStorage(const std::string& app, const std::string& source,
                               const std::string& container_dir, const OutputFn& out) override;
   // wait | timeout | attempts go into the app.json of the next deploy;
-  // wait-to-retire is `checks:set`.
+  // wait-to-retire is `checks:set`, asked with checks:report first and read
+  // back (a difference: DataLoss naming the server).
   absl::Status SetCheck(const std::string& app, const std::string& key, const std::string& value,
                         const OutputFn& out) override;
   // kind: "postgres" | "redis". `expose`: KIND:expose (a host port picked by
@@ -181,6 +196,16 @@ class DokkuRuntime : public Runtime {
   absl::Status Scale(const std::string& app, const std::map<std::string, int>& formation,
                      bool skip_deploy, std::chrono::milliseconds deadline, const OutputFn& out);
   absl::Status Verify(const std::string& app, const std::map<std::string, int>& formation);
+  // The grace Dokku gives a container it stops (ps:set stop-timeout-seconds
+  // since 0.36, DOKKU_DOCKER_STOP_TIMEOUT before): asked first, set only when
+  // different, read back.
+  absl::Status EnsureStopTimeout(const std::string& app, int seconds, const OutputFn& out);
+  absl::StatusOr<std::string> StopTimeout(const std::string& app);
+  // dokku_extras.cc: checks:set wait-to-retire, asked first (checks:report)
+  // and read back.
+  absl::Status ApplyWaitToRetire(const std::string& app, const std::string& value,
+                                 const OutputFn& out);
+  absl::StatusOr<std::string> WaitToRetire(const std::string& app);
   absl::StatusOr<DokkuPsReport> PsReport(const std::string& app);
   absl::StatusOr<std::map<std::string, std::string>> DokkuConfig(const std::string& app);
   // dokku_extras.cc: where a mount's source lives on the host (`create`: make a

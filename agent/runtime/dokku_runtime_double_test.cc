@@ -231,8 +231,39 @@ TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
   EXPECT_FALSE(rt_->MountStorage("shop", tmp_.path() + "/missing", "/x", nullptr).ok());
   ASSERT_TRUE(rt_->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());
   EXPECT_EQ(AppState("shop")["checks"]["wait-to-retire"], "30");
+  runner_->Clear();
+  ASSERT_TRUE(rt_->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());  // asked only
+  ASSERT_EQ(runner_->calls().size(), 1u);
+  EXPECT_EQ(runner_->calls()[0][0], "checks:report");
   EXPECT_EQ(rt_->SetCheck("shop", "bogus", "1", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The grace of a stop is the app's stop timeout on Dokku: the ps property
+// since 0.36, the DOKKU_DOCKER_STOP_TIMEOUT config var on 0.35.
+TEST_P(DokkuDouble, AStopsGraceBecomesDokkusStopTimeout) {
+  ASSERT_TRUE(rt_->PrepareRelease(Release(1, "one"), nullptr).ok());
+  ASSERT_TRUE(Start("a", 1).ok());
+  ASSERT_TRUE(Start("b", 1).ok());
+  ASSERT_TRUE(rt_->StopInstance("b", std::chrono::milliseconds(12500)).ok());
+  const bool v38 = std::string(GetParam()) >= "0.38";
+  if (v38) {
+    json ps = json::parse(Dokku({"ps:report", "shop", "--format", "json"}).stdout_data);
+    EXPECT_EQ(ps["stop-timeout-seconds"], "13");
+    EXPECT_EQ(ps["computed-stop-timeout-seconds"], "13");
+  } else {
+    EXPECT_EQ(Config("shop")["DOKKU_DOCKER_STOP_TIMEOUT"], "13");
+  }
+  EXPECT_EQ(AppState("shop")["containers"].size(), 1u);
+  // The same grace again: asked, not set.
+  ASSERT_TRUE(Start("c", 1).ok());
+  runner_->Clear();
+  ASSERT_TRUE(rt_->StopInstance("c", seconds(13)).ok());
+  for (const Args& c : runner_->calls()) {
+    EXPECT_NE(c[0], "ps:set");
+    EXPECT_NE(c[0], "config:set");
+  }
+  EXPECT_EQ(runner_->calls().back(), (Args{"ps:report", "shop", "--format", "json"}));
 }
 
 TEST_P(DokkuDouble, ServicesLinkWithSplitEnv) {

@@ -169,14 +169,101 @@ TEST_F(DokkuRuntimeArgv, SecondInstanceScalesAConfigReleaseRestartsAStopScalesDo
                                {"ps:scale", "--skip-deploy", "shop", "web=2", "worker=0"},
                                {"ps:restart", "shop"},
                                {"ps:report", "shop", "--format", "json"}}));
-  // The old instances stop: one of each release is a formation of one.
+  // The old instances stop: one of each release is a formation of one. The
+  // grace becomes the app's stop timeout first (asked, set, read back).
   runner_.Clear();
   runner_.On({"ps:report"}, {.out = PsJson(kWeb1)});
+  runner_.On({"ps:set"}, {.out = "=====> Setting stop-timeout-seconds to 10\n"});
+  runner_.Once({"ps:report"}, {.out = PsJson(kWeb1)});
+  runner_.Once({"ps:report"}, {.out = PsJson(R"js(,"stop-timeout-seconds":"10")js" + kWeb1)});
   ASSERT_TRUE(rt->StopInstance("a", seconds(10)).ok());
   ASSERT_TRUE(rt->StopInstance("b", seconds(10)).ok());
-  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ps:scale", "shop", "web=1", "worker=0"},
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ps:report", "shop", "--format", "json"},
+                                                {"ps:set", "shop", "stop-timeout-seconds", "10"},
+                                                {"ps:report", "shop", "--format", "json"},
+                                                {"ps:scale", "shop", "web=1", "worker=0"},
                                                 {"ps:report", "shop", "--format", "json"}}));
   EXPECT_TRUE(rt->StopInstance("unknown", seconds(10)).ok());
+}
+
+TEST_F(DokkuRuntimeArgv, AStopTimeoutAlreadySetIsOnlyAskedAndGraceRoundsUp) {
+  auto rt = Open();
+  ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.On({"ps:report"},
+             {.out = PsJson(kWeb1 + R"js(,"status-web.2":"running (CID: 0123456789b)")js")});
+  ASSERT_TRUE(rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.Clear();
+  // 1.5 s is 2 s for Dokku, which the app has already.
+  runner_.On(
+      {"ps:report"},
+      {.out = PsJson(R"js(,"ps-stop-timeout-seconds":"2","stop-timeout-seconds":"2")js" + kWeb1)});
+  ASSERT_TRUE(rt->StopInstance("b", std::chrono::milliseconds(1500)).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ps:report", "shop", "--format", "json"},
+                                                {"ps:scale", "shop", "web=1", "worker=0"},
+                                                {"ps:report", "shop", "--format", "json"}}));
+}
+
+TEST_F(DokkuRuntimeArgv, AStopTimeoutDokkuDoesNotKeepFailsTheStopBeforeAnyScale) {
+  auto rt = Open();
+  ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.Clear();
+  runner_.On({"ps:set"}, {});
+  absl::Status s = rt->StopInstance("a", seconds(20));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(),
+            "after the change Dokku on server web-2 reports a stop timeout of (none) s for shop "
+            "(asked: 20 s)");
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ps:report", "shop", "--format", "json"},
+                                                {"ps:set", "shop", "stop-timeout-seconds", "20"},
+                                                {"ps:report", "shop", "--format", "json"}}));
+}
+
+TEST_F(DokkuRuntimeArgv, OnDokku035TheStopTimeoutIsTheConfigVar) {
+  runner_.On({"version"}, {.out = "dokku version 0.35.20\n"});
+  auto rt = Open();
+  ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.Clear();
+  runner_.Once({"config:export"}, {.out = R"js({"DOKKU_DOCKER_STOP_TIMEOUT":"10"})js"});
+  runner_.Once({"config:export"}, {.out = R"js({"DOKKU_DOCKER_STOP_TIMEOUT":"25"})js"});
+  runner_.On({"ps:report"}, {.out = PsJson("")});
+  ASSERT_TRUE(rt->StopInstance("a", seconds(25)).ok());
+  EXPECT_EQ(
+      runner_.calls(),
+      (std::vector<Args>{{"config:export", "--format", "json", "shop"},
+                         {"config:set", "--no-restart", "shop", "DOKKU_DOCKER_STOP_TIMEOUT=25"},
+                         {"config:export", "--format", "json", "shop"},
+                         {"ps:scale", "shop", "web=0", "worker=0"},
+                         {"ps:report", "shop", "--format", "json"}}));
+}
+
+TEST_F(DokkuRuntimeArgv, WhatDokkuRunsAfterAChangeMustBeWhatWasAsked) {
+  auto rt = Open();
+  ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.Clear();
+  // Scaled to two, Dokku still runs one (and one exited).
+  runner_.On({"ps:report"},
+             {.out = PsJson(kWeb1 + R"js(,"status-web.2":"exited (CID: 0123456789b)")js")});
+  auto st = rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30));
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(st.status().message(),
+            "after the change Dokku on server web-2 runs shop at web 1 of 2 running, 1 not "
+            "(asked: web=2 worker=0)");
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ps:scale", "shop", "web=2", "worker=0"},
+                                                {"ps:report", "shop", "--format", "json"}}));
+  EXPECT_EQ(rt->ListInstances().size(), 1u);  // b is not recorded
+  // A container of a type the release does not have is a difference too.
+  runner_.On({"ps:report"},
+             {.out = PsJson(kWeb1 + R"js(,"status-clock.1":"running (CID: 0123456789c)")js")});
+  st = rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30));
+  EXPECT_NE(st.status().message().find("clock 1 running of 0"), std::string::npos) << st.status();
+  // Not deployed at all.
+  runner_.On({"ps:report"}, {.out = PsJson("", /*deployed=*/false)});
+  st = rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30));
+  EXPECT_EQ(st.status().message(), "Dokku on server web-2 reports shop as not deployed");
 }
 
 TEST_F(DokkuRuntimeArgv, AMissingAppIsNotFoundOnThisServer) {

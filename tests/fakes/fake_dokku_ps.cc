@@ -143,35 +143,119 @@ std::string RunningState(const json& s) {
   return running == total ? "true" : "mixed";
 }
 
+// The ps properties `ps:set` accepts (DefaultProperties plus GlobalProperties
+// in plugins/ps/ps.go): v0.35.20 has no stop timeout (its scheduler reads the
+// DOKKU_DOCKER_STOP_TIMEOUT config var); v0.36.0 adds stop-timeout-seconds
+// (docs/appendices/0.36.0-migration-guide.md); v0.38.27 has the full list.
+std::vector<std::string> PsProperties(const Version& v, bool global) {
+  if (global) {
+    if (v.AtLeast(0, 38, 8))
+      return {"procfile-path", "restart-policy", "skip-deploy", "stop-timeout-seconds"};
+    if (v.AtLeast(0, 36, 0)) return {"procfile-path", "stop-timeout-seconds"};
+    return {"procfile-path"};
+  }
+  if (v.AtLeast(0, 38, 8)) {
+    return {"dockerfile-start-cmd", "procfile-path", "restart-policy",      "restore",
+            "skip-deploy",          "start-cmd",     "stop-timeout-seconds"};
+  }
+  if (v.AtLeast(0, 36, 0)) return {"procfile-path", "restart-policy", "stop-timeout-seconds"};
+  return {"procfile-path", "restart-policy"};
+}
+
+// An app's ps property ("" when unset); `app` "--global" reads the global one.
+std::string PsProperty(Ctx& c, const std::string& app, const std::string& key) {
+  const json& props = app == "--global" ? c.Global().value("ps", json::object())
+                                        : c.Apps()[app].value("ps", json::object());
+  return props.value(key, std::string());
+}
+
+// ps:set [--global] APP KEY [VALUE] (plugins/ps/src/subcommands/subcommands.go
+// "set", ps.CommandSet, common.CommandPropertySet in plugins/common/properties.go):
+// an empty value unsets; output is LogInfo2Quiet.
+void Set(Ctx& c) {
+  ParsedArgs a =
+      ParseFlags("ps:set", {{"global", true, "", "--global: set a global property"}}, c.args);
+  const bool global = a.Has("global");
+  const std::string app = global ? "--global" : a.Arg(0);
+  const std::string property = a.Arg(global ? 0 : 1), value = a.Arg(global ? 1 : 2);
+  if (property == "restart-policy" && !value.empty()) {  // isValidRestartPolicy (functions.go)
+    static const std::vector<std::string> kPolicies = {"no", "always", "unless-stopped",
+                                                       "on-failure"};
+    if (std::find(kPolicies.begin(), kPolicies.end(), value) == kPolicies.end() &&
+        value.rfind("on-failure:", 0) != 0) {
+      Fail("Invalid restart-policy specified");
+    }
+  }
+  if (!global) c.VerifyApp(app);
+  auto globals = PsProperties(c.version, true);
+  auto has = [](const std::vector<std::string>& l, const std::string& k) {
+    return std::find(l.begin(), l.end(), k) != l.end();
+  };
+  if (global && !has(globals, property)) Fail("Property cannot be specified globally");
+  if (property.empty()) Fail("No property specified");
+  std::vector<std::string> valid = PsProperties(c.version, false);
+  for (const auto& g : globals) {
+    if (!has(valid, g)) valid.push_back(g);
+  }
+  std::sort(valid.begin(), valid.end());
+  if (!has(valid, property)) {
+    std::string list;
+    for (const auto& k : valid) list += (list.empty() ? "" : ", ") + k;
+    Fail("Invalid property specified, valid properties include: " + list);
+  }
+  json& props = global ? c.Global()["ps"] : c.Apps()[app]["ps"];
+  if (!value.empty()) {
+    Info2("Setting " + property + " to " + value);
+    props[property] = value;
+  } else {
+    Info2("Unsetting " + property);
+    if (props.is_object()) props.erase(property);
+  }
+}
+
 void Report(Ctx& c) {
   ReportArgs r = ParseReportArgs(c.args);
   json& s = c.VerifyApp(r.app);
   GoReport g{.type = "ps", .app = r.app};
-  const bool v38 = c.version.AtLeast(0, 38, 0);
-  auto prop = [&](const char* key) { return s.value("ps_" + std::string(key), std::string()); };
+  auto own = [&](const std::string& key) { return PsProperty(c, r.app, key); };
+  auto global = [&](const std::string& key) { return PsProperty(c, "--global", key); };
+  auto computed = [&](const std::string& key, const std::string& fallback) {
+    std::string v = own(key);
+    if (v.empty()) v = global(key);
+    return v.empty() ? fallback : v;
+  };
   g.flags["--deployed"] = s.value("deployed", false) ? "true" : "false";
   g.flags["--processes"] = std::to_string(s.value("containers", json::array()).size());
   g.flags["--ps-can-scale"] = "true";
-  g.flags["--ps-procfile-path"] = prop("procfile-path");
+  g.flags["--ps-procfile-path"] = own("procfile-path");
   g.flags["--restore"] = "true";
   g.flags["--running"] = RunningState(s);
-  if (v38) {
-    g.flags["--ps-computed-dockerfile-start-cmd"] = "";
-    g.flags["--ps-computed-procfile-path"] = "Procfile";
-    g.flags["--ps-computed-restart-policy"] = "on-failure:10";
-    g.flags["--ps-computed-skip-deploy"] = "false";
-    g.flags["--ps-computed-start-cmd"] = "";
-    g.flags["--ps-computed-stop-timeout-seconds"] = "30";
+  if (c.version.AtLeast(0, 38, 8)) {  // v0.38.27 plugins/ps/report.go
+    g.flags["--ps-computed-dockerfile-start-cmd"] = own("dockerfile-start-cmd");
+    g.flags["--ps-computed-procfile-path"] = computed("procfile-path", "Procfile");
+    g.flags["--ps-computed-restart-policy"] = computed("restart-policy", "on-failure:10");
+    g.flags["--ps-computed-skip-deploy"] = computed("skip-deploy", "false");
+    g.flags["--ps-computed-start-cmd"] = own("start-cmd");
+    // reportComputedStopTimeoutSeconds: the app's, else the global, else 30.
+    g.flags["--ps-computed-stop-timeout-seconds"] = computed("stop-timeout-seconds", "30");
+    for (const char* k : {"dockerfile-start-cmd", "restart-policy", "skip-deploy", "start-cmd",
+                          "stop-timeout-seconds"}) {
+      g.flags[std::string("--ps-") + k] = own(k);
+    }
     for (const char* k :
-         {"--ps-dockerfile-start-cmd", "--ps-global-procfile-path", "--ps-global-restart-policy",
-          "--ps-global-skip-deploy", "--ps-global-stop-timeout-seconds", "--ps-restart-policy",
-          "--ps-skip-deploy", "--ps-start-cmd", "--ps-stop-timeout-seconds"}) {
-      g.flags[k] = prop(k + 5);
+         {"procfile-path", "restart-policy", "skip-deploy", "stop-timeout-seconds"}) {
+      g.flags[std::string("--ps-global-") + k] = global(k);
     }
   } else {  // v0.35.20 plugins/ps/report.go
-    g.flags["--ps-computed-procfile-path"] = "Procfile";
-    g.flags["--ps-global-procfile-path"] = "Procfile";
-    g.flags["--ps-restart-policy"] = "on-failure:10";
+    g.flags["--ps-computed-procfile-path"] = computed("procfile-path", "Procfile");
+    g.flags["--ps-global-procfile-path"] =
+        global("procfile-path").empty() ? std::string("Procfile") : global("procfile-path");
+    g.flags["--ps-restart-policy"] = computed("restart-policy", "on-failure:10");
+    if (c.version.AtLeast(0, 36, 0)) {  // v0.36.0–v0.38.7: unprefixed flags
+      g.flags["--computed-stop-timeout-seconds"] = computed("stop-timeout-seconds", "30");
+      g.flags["--global-stop-timeout-seconds"] = global("stop-timeout-seconds");
+      g.flags["--stop-timeout-seconds"] = own("stop-timeout-seconds");
+    }
   }
   // addStatusFlags: one per container file, "<state> (CID: <11 chars>)".
   if (r.info_flag.empty() || r.info_flag.rfind("--status-", 0) == 0) {
@@ -244,6 +328,7 @@ void Rebuild(Ctx& c) {
 void RegisterPs(std::map<std::string, Handler>& m, const Version& v) {
   m["ps:scale"] = Scale;
   m["ps:report"] = Report;
+  m["ps:set"] = Set;
   m["ps:restart"] = Restart;
   m["ps:rebuild"] = Rebuild;
   m["ps:stop"] = [](Ctx& c) { SetStatus(c, "stop", "exited"); };

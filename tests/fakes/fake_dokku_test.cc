@@ -153,6 +153,55 @@ TEST_F(FakeDokku, ServicesLinkAndRefuseToDieLinked) {
   EXPECT_EQ(Run({"redis:exists", "cache"}).exit_code, 1);
 }
 
+// ps:set stop-timeout-seconds (plugins/ps/ps.go DefaultProperties since
+// v0.36.0; reportComputedStopTimeoutSeconds in report.go): the app's value,
+// else the global one, else 30; an empty value unsets. v0.35.20 knows no such
+// property (its stop timeout is the DOKKU_DOCKER_STOP_TIMEOUT config var).
+TEST_F(FakeDokku, PsSetStopTimeoutSecondsAndItsReport) {
+  ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
+  auto set = Run({"ps:set", "shop", "stop-timeout-seconds", "45"});
+  EXPECT_EQ(set.exit_code, 0) << set.stderr_data;
+  EXPECT_EQ(set.stdout_data, "=====> Setting stop-timeout-seconds to 45\n");
+  auto j = json::parse(Run({"ps:report", "shop", "--format", "json"}).stdout_data);
+  EXPECT_EQ(j["stop-timeout-seconds"], "45");
+  EXPECT_EQ(j["ps-stop-timeout-seconds"], "45");
+  EXPECT_EQ(j["computed-stop-timeout-seconds"], "45");
+  EXPECT_EQ(Run({"ps:report", "shop", "--ps-stop-timeout-seconds"}).stdout_data, "45\n");
+  auto text = Run({"ps:report", "shop"}).stdout_data;
+  EXPECT_NE(text.find("       Ps stop timeout seconds:          45\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("       Ps computed stop timeout seconds: 45\n"), std::string::npos);
+
+  ASSERT_EQ(Run({"ps:set", "--global", "stop-timeout-seconds", "20"}).exit_code, 0);
+  auto unset = Run({"ps:set", "shop", "stop-timeout-seconds"});
+  EXPECT_EQ(unset.stdout_data, "=====> Unsetting stop-timeout-seconds\n");
+  j = json::parse(Run({"ps:report", "shop", "--format", "json"}).stdout_data);
+  EXPECT_EQ(j["stop-timeout-seconds"], "");
+  EXPECT_EQ(j["global-stop-timeout-seconds"], "20");
+  EXPECT_EQ(j["computed-stop-timeout-seconds"], "20");
+
+  auto bad = Run({"ps:set", "shop", "stop-timeout", "45"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.stderr_data,
+            " !     Invalid property specified, valid properties include: dockerfile-start-cmd, "
+            "procfile-path, restart-policy, restore, skip-deploy, start-cmd, "
+            "stop-timeout-seconds\n");
+  EXPECT_EQ(Run({"ps:set", "nope", "stop-timeout-seconds", "45"}).exit_code, 20);
+
+  // 0.36.0 to 0.38.7: unprefixed flags, prefixed-free JSON keys.
+  j = json::parse(Run({"ps:report", "shop", "--format", "json"}, "0.37.10").stdout_data);
+  EXPECT_EQ(j["global-stop-timeout-seconds"], "20");
+  EXPECT_EQ(j["computed-stop-timeout-seconds"], "20");
+  EXPECT_TRUE(j.contains("stop-timeout-seconds"));
+  // 0.35: no such property, nothing about it in the report.
+  auto old = Run({"ps:set", "shop", "stop-timeout-seconds", "45"}, "0.35.20");
+  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_EQ(old.stderr_data,
+            " !     Invalid property specified, valid properties include: procfile-path, "
+            "restart-policy\n");
+  EXPECT_EQ(Run({"ps:report", "shop", "--format", "json"}, "0.35.20").stdout_data.find("stop"),
+            std::string::npos);
+}
+
 TEST_F(FakeDokku, TheArgvLogKeepsEveryElementAsGiven) {
   ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
   Run({"config:set", "shop", "X=$(reboot); `id` 'q' \"dq\""});
