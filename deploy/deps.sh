@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libyaml-cpp-dev libsqlite3-dev libssh2-1-dev libcli11-dev
-  nlohmann-json3-dev libcpp-httplib-dev libssl-dev libabsl-dev
+  nlohmann-json3-dev libcpp-httplib-dev libssl-dev libabsl-dev libre2-dev
   clang-format curl openssh-server openssh-client iproute2 nginx-light
   python3 procps
 )

@@ -1,12 +1,13 @@
 #include "themes/render.h"
 
-#include <regex>
+#include <re2/re2.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "themes/pattern.h"
 #include "themes/template.h"
 
 namespace dflow::themes {
@@ -35,20 +36,21 @@ std::string PercentDecode(absl::string_view s) {
 }  // namespace
 
 absl::StatusOr<ServiceConnection> SplitServiceUrl(const std::string& url) {
-  static const std::regex kUrl(R"(^([a-z][a-z0-9+.-]*)://(([^:@/]*)(:([^@/]*))?@)?)"
-                               R"(([^:/?#]+|\[[0-9a-fA-F:]+\])(:([0-9]{1,5}))?(/([^?#]*))?.*$)");
-  std::smatch m;
-  if (!std::regex_match(url, m, kUrl)) {
+  static const RE2 kUrl(R"(([a-z][a-z0-9+.-]*)://(?:([^:@/]*)(?::([^@/]*))?@)?)"
+                        R"(([^:/?#]+|\[[0-9a-fA-F:]+\])(?::([0-9]{1,5}))?(?:/([^?#]*))?.*)",
+                        RE2::Latin1);
+  std::string scheme, user, password, host, port, database;
+  if (!RE2::FullMatch(url, kUrl, &scheme, &user, &password, &host, &port, &database)) {
     return absl::InvalidArgumentError(
         "service URL is not scheme://user:password@host:port/database");
   }
   ServiceConnection c;
   c.url = url;
-  c.user = PercentDecode(m[3].str());
-  c.password = PercentDecode(m[5].str());
-  c.host = m[6].str();
-  c.port = m[8].str();
-  c.database = PercentDecode(m[10].str());
+  c.user = PercentDecode(user);
+  c.password = PercentDecode(password);
+  c.host = host;
+  c.port = port;
+  c.database = PercentDecode(database);
   return c;
 }
 
@@ -67,21 +69,20 @@ absl::Status ValidateInputValue(const Input& in, const std::string& value) {
   } else if (in.type == "bool") {
     if (value != "true" && value != "false") return bad("true or false");
   } else if (in.type == "email") {
-    static const std::regex kEmail(R"(^[^@\s]+@[^@\s]+\.[^@\s]+$)");
-    if (!std::regex_match(value, kEmail)) return bad("an email address like admin@example.com");
+    static const RE2 kEmail(R"([^@\s]+@[^@\s]+\.[^@\s]+)", RE2::Latin1);
+    if (!RE2::FullMatch(value, kEmail)) return bad("an email address like admin@example.com");
   } else if (in.type == "url") {
     if (!absl::StartsWith(value, "http://") && !absl::StartsWith(value, "https://")) {
       return bad("an http:// or https:// URL");
     }
   }
   if (!in.pattern.empty()) {
-    try {
-      if (!std::regex_match(value, std::regex(in.pattern))) {
-        return bad(absl::StrCat("a value matching ", in.pattern));
-      }
-    } catch (const std::regex_error&) {
-      return bad(absl::StrCat("a value matching ", in.pattern, " (the pattern is invalid)"));
+    absl::StatusOr<bool> match = MatchesPattern(in.pattern, value);
+    if (!match.ok()) {
+      return bad(absl::StrCat("a value matching ", in.pattern, " (the pattern ",
+                              match.status().message(), ")"));
     }
+    if (!*match) return bad(absl::StrCat("a value matching ", in.pattern));
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "themes/render.h"
 #include "themes/secrets.h"
 #include "themes/template.h"
@@ -57,6 +58,37 @@ TEST(RenderTest, InputsAreCheckedAndDefaulted) {
   std::vector<std::pair<std::string, std::string>> want = {
       {"E", "a@b.co"}, {"T", "UTC"}, {"U", "demo.example.com https"}};
   EXPECT_EQ(r->env, want);
+}
+
+TEST(RenderTest, CatastrophicPatternsMatchInLinearTime) {
+  // (a+)+$ and (a|aa)*b backtrack exponentially in an ECMAScript engine on a
+  // run of a's that does not match; RE2 answers at once. Values are at most
+  // 4096 characters, so both the longest value and a just-too-long one are tried.
+  for (const char* pattern : {"(a+)+$", "(a|aa)*b", "(a*)*c", "(.*a){20}"}) {
+    Input in;
+    in.name = "x";
+    in.pattern = pattern;
+    std::string value(4095, 'a');
+    value += '!';
+    absl::Status s = ValidateInputValue(in, value);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << pattern;
+    EXPECT_NE(s.message().find(absl::StrCat("a value matching ", pattern)), std::string::npos)
+        << s.message();
+    EXPECT_NE(ValidateInputValue(in, value + "a").message().find("at most 4096 characters"),
+              std::string::npos);
+  }
+  Input in;
+  in.name = "x";
+  in.pattern = "(a+)+";
+  EXPECT_TRUE(ValidateInputValue(in, std::string(4096, 'a')).ok());
+  in.pattern = "[A-Za-z0-9_+/-]{1,64}";
+  EXPECT_TRUE(ValidateInputValue(in, "Europe/Berlin").ok());
+  EXPECT_FALSE(ValidateInputValue(in, "Europe/Berlin; rm").ok());
+  // A pattern refused by validation never reaches a matcher; if one did, it
+  // fails closed with the reason.
+  in.pattern = "(a)\\1";
+  EXPECT_NE(ValidateInputValue(in, "aa").message().find("not a valid regular expression"),
+            std::string::npos);
 }
 
 TEST(SecretsTest, GeneratedFromTheAlphabetAndDistinct) {

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
 #include <tuple>
+
+#include <re2/re2.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
@@ -47,8 +48,9 @@ void DecodeScalars(Decoder& d, const YamlNode& root, Theme* t) {
   }
   if (const YamlNode* v = d.Required(root, kWhat, "version");
       v && d.String(*v, "version", &t->version)) {
-    static const std::regex kVersion(R"(^[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.-]{1,40})?$)");
-    if (!std::regex_match(t->version, kVersion)) {
+    static const RE2 kVersion(R"([0-9]+(?:\.[0-9]+){0,2}(?:[-+][0-9A-Za-z.-]{1,40})?)",
+                              RE2::Latin1);
+    if (!RE2::FullMatch(t->version, kVersion)) {
       d.Error(v->mark, absl::StrCat("version ", Quoted(t->version),
                                     " must look like 1.2.3 (optionally -suffix)"));
     }
@@ -70,11 +72,11 @@ void DecodeProcesses(Decoder& d, const YamlNode& n, Theme* t) {
                                  KindName(n)));
     return;
   }
-  static const std::regex kType(R"(^[A-Za-z0-9_-]{1,63}$)");
+  static const RE2 kType(R"([A-Za-z0-9_-]{1,63})", RE2::Latin1);
   for (const auto& [k, v] : n.entries) {
     std::string type;
     if (!d.String(k, "a process type", &type)) continue;
-    if (!std::regex_match(type, kType) || type == "release") {
+    if (!RE2::FullMatch(type, kType) || type == "release") {
       d.Error(k.mark, absl::StrCat("process type ", Quoted(type),
                                    " must be 1 to 63 of letters, digits, _ and - (not release)"));
       continue;

@@ -42,7 +42,7 @@ struct Input {
   std::string type = "string";  // string | int | bool | email | url
   std::optional<std::string> default_value;
   bool required = false;
-  std::string pattern;  // ECMAScript regex the whole value must match
+  std::string pattern;  // RE2 regex the whole value must match (pattern.h)
   Mark mark;
   Mark default_mark;
 };

@@ -1,8 +1,9 @@
 // Decoding of the manifest's structured sections; see themes/SCHEMA.md.
 #include <algorithm>
 #include <cctype>
-#include <regex>
 #include <set>
+
+#include <re2/re2.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "themes/decoder.h"
+#include "themes/pattern.h"
 
 namespace dflow::themes {
 namespace {
@@ -31,10 +33,11 @@ bool OneOf(Decoder& d, const YamlNode& n, absl::string_view what,
 
 // repo[:tag][@sha256:digest] with a pinned tag that is not "latest".
 void CheckImage(Decoder& d, const YamlNode& n, const std::string& image) {
-  static const std::regex kRef(
-      R"(^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
-      R"((:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$)");
-  if (!std::regex_match(image, kRef)) {
+  static const RE2 kRef(
+      R"([a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
+      R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)",
+      RE2::Latin1);
+  if (!RE2::FullMatch(image, kRef)) {
     d.Error(n.mark, absl::StrCat("source.image ", Quoted(image),
                                  " is not an image reference; write REPOSITORY:TAG, e.g. "
                                  "n8nio/n8n:1.64.3"));
@@ -115,8 +118,8 @@ void DecodeSource(Decoder& d, const YamlNode& n, Source* out) {
     if (out->kind != Source::Kind::kGit || n.Find("git") == nullptr) {
       d.Error(ref->mark, "source.ref is only used with source.git");
     } else if (d.String(*ref, "source.ref", &out->ref)) {
-      static const std::regex kRefRe(R"(^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$)");
-      if (!std::regex_match(out->ref, kRefRe) || absl::StrContains(out->ref, "..")) {
+      static const RE2 kRefRe(R"([A-Za-z0-9_][A-Za-z0-9_./-]{0,199})", RE2::Latin1);
+      if (!RE2::FullMatch(out->ref, kRefRe) || absl::StrContains(out->ref, "..")) {
         d.Error(ref->mark, absl::StrCat("source.ref ", Quoted(out->ref),
                                         " is not a git ref; use a tag, branch or commit"));
       }
@@ -160,11 +163,8 @@ void DecodeInputs(Decoder& d, const YamlNode& n, std::vector<Input>* out) {
     if (const YamlNode* v = item.Find("required")) d.Bool(*v, what + ".required", &in.required);
     if (const YamlNode* v = item.Find("pattern")) {
       if (d.String(*v, what + ".pattern", &in.pattern)) {
-        try {
-          std::regex re(in.pattern);
-        } catch (const std::regex_error&) {
-          d.Error(v->mark, absl::StrCat(what, ".pattern ", Quoted(in.pattern),
-                                        " is not a valid regular expression (ECMAScript)"));
+        if (absl::Status s = CheckPattern(in.pattern); !s.ok()) {
+          d.Error(v->mark, absl::StrCat(what, ".pattern ", Quoted(in.pattern), " ", s.message()));
           in.pattern.clear();
         }
       }
@@ -222,9 +222,9 @@ void DecodeServices(Decoder& d, const YamlNode& n, std::vector<Service>* out) {
             &s.type);
     }
     if (const YamlNode* v = item.Find("version")) {
-      static const std::regex kVersion(R"(^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$)");
+      static const RE2 kVersion(R"([0-9A-Za-z][0-9A-Za-z._-]{0,63})", RE2::Latin1);
       if (d.String(*v, what + ".version", &s.version) && s.version != "" &&
-          (!std::regex_match(s.version, kVersion) || s.version == "latest")) {
+          (!RE2::FullMatch(s.version, kVersion) || s.version == "latest")) {
         d.Error(v->mark, absl::StrCat(what, ".version ", Quoted(s.version),
                                       " must be a pinned version such as \"16.4\""));
       }
@@ -243,7 +243,7 @@ void DecodeServices(Decoder& d, const YamlNode& n, std::vector<Service>* out) {
 void DecodeVolumes(Decoder& d, const YamlNode& n, std::vector<Volume>* out) {
   if (!d.List(n, "volumes")) return;
   std::set<std::string> paths, names;
-  static const std::regex kPath(R"(^(/[A-Za-z0-9._@+-]+)+$)");
+  static const RE2 kPath(R"((?:/[A-Za-z0-9._@+-]+)+)", RE2::Latin1);
   for (size_t i = 0; i < n.items.size(); ++i) {
     const YamlNode& item = n.items[i];
     std::string what = At("volumes", i);
@@ -251,7 +251,7 @@ void DecodeVolumes(Decoder& d, const YamlNode& n, std::vector<Volume>* out) {
     Volume vol;
     if (const YamlNode* v = d.Required(item, what, "path");
         v && d.String(*v, what + ".path", &vol.path)) {
-      bool ok = std::regex_match(vol.path, kPath);
+      bool ok = RE2::FullMatch(vol.path, kPath);
       for (absl::string_view seg : absl::StrSplit(vol.path, '/'))
         ok = ok && seg != ".." && seg != ".";
       if (!ok) {
@@ -304,14 +304,15 @@ void DecodeResources(Decoder& d, const YamlNode& n, Resources* out) {
   if (const YamlNode* v = n.Find("memory")) {
     std::string s;
     if (d.String(*v, "resources.memory", &s)) {
-      static const std::regex kMem(R"(^([0-9]{1,6})([KMG])(i?B)?$)", std::regex::icase);
-      std::smatch m;
+      static const RE2 kMem(R"((?i)([0-9]{1,6})([KMG])(?:i?B)?)", RE2::Latin1);
+      std::string digits, unit_text;
       int64_t num = 0;
-      if (!std::regex_match(s, m, kMem) || !absl::SimpleAtoi(m[1].str(), &num) || num == 0) {
+      if (!RE2::FullMatch(s, kMem, &digits, &unit_text) || !absl::SimpleAtoi(digits, &num) ||
+          num == 0) {
         d.Error(v->mark, absl::StrCat("resources.memory ", Quoted(s),
                                       " must be a size such as \"512M\" or \"2G\""));
       } else {
-        char unit = static_cast<char>(std::toupper(m[2].str()[0]));
+        char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(unit_text[0])));
         out->memory_bytes = num << (unit == 'K' ? 10 : unit == 'M' ? 20 : 30);
       }
     }

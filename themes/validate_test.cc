@@ -152,6 +152,59 @@ INSTANTIATE_TEST_SUITE_P(
               "hyphen, for example \"shop.example.com\""}}),
     [](const testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
+// A theme is one YAML document: a second one is reported where it starts,
+// never dropped. Input patterns are RE2 and bounded.
+INSTANTIATE_TEST_SUITE_P(
+    Documents, BrokenManifest,
+    testing::Values(
+        Case{"explicit_start_is_one_document", "---\n" + H("source:\n  bundle: app\n"), {}},
+        Case{"document_end_marker_is_one_document", H("source:\n  bundle: app\n...\n"), {}},
+        Case{"second_document",
+             H("source:\n  bundle: app\n---\nname: other\n"),
+             {"t.yaml:8:1: the manifest holds 2 YAML documents; a theme is exactly one (remove "
+              "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
+        Case{"empty_second_document",
+             H("source:\n  bundle: app\n--- \n"),
+             {"t.yaml:8:1: the manifest holds 2 YAML documents; a theme is exactly one (remove "
+              "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
+        Case{"third_document_after_a_started_first",
+             "# a theme\n---\n" + H("source:\n  bundle: app\n---\na: 1\n---\nb: 2\n"),
+             {"t.yaml:10:1: the manifest holds 3 YAML documents; a theme is exactly one (remove "
+              "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
+        Case{"pattern_not_re2",
+             H("source:\n  bundle: app\ninputs:\n  - name: a\n    pattern: '(a)\\1'\n"
+               "  - name: b\n    pattern: '(x'\n"),
+             {"t.yaml:10:14: inputs[0].pattern \"(a)\\1\" is not a valid regular expression (RE2 "
+              "syntax: no backreferences or lookaround): invalid escape sequence: \\1",
+              "t.yaml:12:14: inputs[1].pattern \"(x\" is not a valid regular expression (RE2 "
+              "syntax: no backreferences or lookaround): missing ): (x"}},
+        Case{"pattern_too_long",
+             H("source:\n  bundle: app\ninputs:\n  - name: a\n    pattern: '" +
+               std::string(600, 'a') + "'\n"),
+             {"t.yaml:10:14: inputs[0].pattern \"" + std::string(80, 'a') +
+              "…\" is 600 characters; at most 512 are allowed"}},
+        Case{"pattern_too_large_compiled",
+             H("source:\n  bundle: app\ninputs:\n  - name: a\n    pattern: "
+               "'((a{100}){100}){100}'\n"),
+             {"t.yaml:10:14: inputs[0].pattern \"((a{100}){100}){100}\" is not a valid regular "
+              "expression (RE2 syntax: no backreferences or lookaround): invalid repetition "
+              "size: {100}"}}),
+    [](const testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
+
+TEST(ValidateTest, LongValuesDoNotExhaustTheStack) {
+  // Fixed checks run on RE2 too: a 500 KB version or volume path is refused
+  // with its message, not a crash from a backtracking matcher's recursion.
+  std::string head(kHead);
+  head.replace(head.find("1.0.0"), 5, std::string(500000, '1') + "x");
+  ThemeParse p = ParseTheme(head + "source:\n  bundle: app\n");
+  ASSERT_EQ(p.diagnostics.size(), 1u);
+  EXPECT_NE(p.diagnostics[0].message.find("must look like 1.2.3"), std::string::npos);
+  p = ParseTheme(
+      H("source:\n  bundle: app\nvolumes:\n  - path: /" + std::string(500000, 'a') + "!\n"));
+  ASSERT_EQ(p.diagnostics.size(), 1u);
+  EXPECT_NE(p.diagnostics[0].message.find("must be an absolute path"), std::string::npos);
+}
+
 TEST(ValidateTest, AliasBombIsBounded) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';

@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -81,6 +83,29 @@ class Converter {
   int nodes_ = 0;
 };
 
+// Where the second document starts: its "---" line (the last one before its
+// first node), else that node.
+Mark SecondDocumentMark(absl::string_view text, const YAML::Node& second) {
+  const YAML::Mark& m = second.Mark();
+  size_t end = m.pos >= 0 ? std::min(static_cast<size_t>(m.pos), text.size()) : text.size();
+  size_t marker = absl::string_view::npos;
+  for (size_t line = 0; line < end;) {
+    if (text.compare(line, 3, "---") == 0 && line + 3 <= end &&
+        (line + 3 == text.size() || text[line + 3] == ' ' || text[line + 3] == '\t' ||
+         text[line + 3] == '\n' || text[line + 3] == '\r')) {
+      if (line > 0) marker = line;  // a "---" on the first line opens the first document
+    }
+    size_t nl = text.find('\n', line);
+    if (nl == absl::string_view::npos) break;
+    line = nl + 1;
+  }
+  if (marker != absl::string_view::npos) return MarkAt(text, marker);
+  if (m.pos >= 0 && m.line >= 0 && m.column >= 0) {
+    return Mark{m.line + 1, m.column + 1, static_cast<size_t>(m.pos)};
+  }
+  return MarkAt(text, text.size());
+}
+
 }  // namespace
 
 std::string FormatDiagnostic(absl::string_view file, const Diagnostic& d) {
@@ -136,7 +161,17 @@ YamlParse ParseYaml(absl::string_view text) {
   }
   YAML::Node doc;
   try {
-    doc = YAML::Load(std::string(text));
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (!docs.empty()) doc = docs[0];
+    if (docs.size() > 1) {
+      // A second document would be dropped without a word; say where it starts.
+      out.diagnostics.push_back(
+          {SecondDocumentMark(text, docs[1]),
+           absl::StrCat("the manifest holds ", docs.size(),
+                        " YAML documents; a theme is exactly one (remove this \"---\" and what "
+                        "follows, or put each theme in its own theme.yaml)")});
+      return out;
+    }
   } catch (const YAML::Exception& e) {
     Mark m;
     if (e.mark.line >= 0) m = Mark{e.mark.line + 1, e.mark.column + 1, size_t(e.mark.pos)};

@@ -4,8 +4,9 @@
 // YamlNode values carrying 1-based line:column marks and byte offsets, so
 // callers can report `file:line:column: message` without including yaml-cpp.
 // Duplicate mapping keys (which yaml-cpp keeps silently) are reported as
-// diagnostics; the first occurrence wins. The input is bounded (size, depth and
-// node count, aliases included) so a hostile manifest cannot exhaust memory.
+// diagnostics; the first occurrence wins. A text with more than one document
+// (a second `---`) is a diagnostic at that line, never half-read. The input is bounded (size, depth
+// and node count, aliases included) so a hostile manifest cannot exhaust memory.
 #ifndef DFLOW_THEMES_YAML_DOC_H_
 #define DFLOW_THEMES_YAML_DOC_H_
 
