@@ -173,8 +173,9 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
 
   auto* package = themes->add_subcommand(
       "package",
-      "Write a theme from a running app: its source (the live release's archive), "
-      "process types, health check, resources, and its config keys as inputs (current values "
+      "Write a theme from a running app: its source (its image, its git URL at a commit a "
+      "webhook fetched, else the live release's archive), process types, port, health check, "
+      "resources, domains, services, volumes, and its config keys as inputs (current values "
       "as defaults) or secrets (never their values)");
   package->add_option("APP", o->app, "App name")->required();
   package->add_option("-o,--output", o->out_dir, "Directory to write (default ./APP-theme)");

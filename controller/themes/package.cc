@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "controller/themes/catalog.h"
 #include "themes/theme.h"
 
@@ -46,19 +49,97 @@ bool HasCredentials(const std::string& value) {
   return value.find(':', scheme + 3) < at;
 }
 
+// Dokku's checks:set timeout (per attempt, seconds) and attempts as the
+// theme's whole wait and attempts, the inverse of what an install sets
+// (installer_dokku.cc: timeout / attempts per attempt). Dokku's defaults
+// stand in for the one not set: 5 attempts of 5 s (dokku.com/docs
+// deployment/zero-downtime-deploys).
+std::string HealthcheckTuning(const store::AppExtras& extras) {
+  auto setting = [&](const char* name, int64_t* out) {
+    auto it = extras.checks.find(name);
+    return it != extras.checks.end() && absl::SimpleAtoi(it->second, out) && *out > 0;
+  };
+  int64_t timeout = 5, attempts = 5;
+  bool has_timeout = setting("timeout", &timeout);
+  bool has_attempts = setting("attempts", &attempts);
+  if (!has_timeout && !has_attempts) return "";
+  attempts = std::clamp<int64_t>(attempts, 1, 100);
+  int64_t total = std::clamp<int64_t>(timeout * attempts, 1, 600);
+  return absl::StrCat("  timeout: ", total, "s\n  attempts: ", attempts, "\n");
+}
+
 }  // namespace
 
 bool LooksSecret(const std::string& key) {
-  std::string upper = absl::AsciiStrToUpper(key);
-  for (const char* w : {"SECRET", "PASSWORD", "TOKEN", "KEY", "SALT", "PASS", "CREDENTIAL"}) {
-    if (absl::StrContains(upper, w)) return true;
+  static const std::set<std::string> kCredential = {
+      "SECRET", "SECRETS", "PASSWORD", "PASSWORDS",  "PASSWD",     "PASS",
+      "PWD",    "TOKEN",   "TOKENS",   "PASSPHRASE", "SALT",       "KEY",
+      "KEYS",   "APIKEY",  "COOKIE",   "CREDENTIAL", "CREDENTIALS"};
+  static const std::set<std::string> kAbout = {
+      "URL",       "URI",    "PATH",     "FILE",     "DIR",      "NAME",    "ID",         "HOST",
+      "PORT",      "DOMAIN", "USER",     "USERNAME", "EMAIL",    "TYPE",    "KIND",       "MODE",
+      "ALGORITHM", "LENGTH", "SIZE",     "TTL",      "EXPIRY",   "EXPIRES", "EXPIRATION", "TIMEOUT",
+      "HEADER",    "PREFIX", "ENABLED",  "DISABLED", "REQUIRED", "SECURE",  "VERSION",    "FORMAT",
+      "FIELD",     "ISSUER", "AUDIENCE", "ENDPOINT", "REGION",   "COUNT",   "LIMIT"};
+  std::vector<std::string> words =
+      absl::StrSplit(absl::AsciiStrToUpper(key), absl::ByAnyChar("_-."), absl::SkipEmpty());
+  if (words.empty() || kAbout.count(words.back())) return false;
+  bool public_seen = false;
+  for (const auto& w : words) {
+    if (w == "PUBLIC" || w == "PUBLISHABLE") public_seen = true;
+    if (!kCredential.count(w)) continue;
+    if ((w == "KEY" || w == "KEYS") && public_seen) continue;
+    return true;
   }
   return false;
 }
 
+std::optional<GitSource> ReproducibleGitSource(const store::Release& release,
+                                               const AppOrigin& origin,
+                                               const store::AppExtras& extras,
+                                               std::string* why_not) {
+  auto no = [&](std::string why) -> std::optional<GitSource> {
+    if (why_not != nullptr) *why_not = std::move(why);
+    return std::nullopt;
+  };
+  const std::string& sha = release.commit_sha;
+  if (sha.size() != 40 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return no("the release records no git commit");
+  }
+  if (!absl::StartsWith(release.pushed_by, "github delivery ") &&
+      !absl::StartsWith(release.pushed_by, "gitlab delivery ")) {
+    return no(absl::StrCat("commit ", sha, " was pushed to this controller's own repository (",
+                           release.pushed_by.empty() ? "no pusher recorded" : release.pushed_by,
+                           "), so no other controller can fetch it"));
+  }
+  const std::string& url = origin.git_url;
+  bool network = absl::StartsWith(url, "https://") || absl::StartsWith(url, "ssh://") ||
+                 absl::StartsWith(url, "git://") ||
+                 (url.find("://") == std::string::npos && url.find('@') != std::string::npos &&
+                  url.find(':') != std::string::npos);
+  if (url.empty() || !network) {
+    return no(url.empty() ? "the app has no git URL"
+                          : absl::StrCat("the app's git URL ", url, " is not a network URL"));
+  }
+  size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    size_t host_end = url.find('/', scheme + 3);
+    std::string authority = url.substr(scheme + 3, host_end - scheme - 3);
+    if (authority.find(':') != std::string::npos && authority.find('@') != std::string::npos &&
+        authority.find(':') < authority.find('@')) {
+      return no("the app's git URL carries a password, which a manifest must not");
+    }
+  }
+  if (!origin.runs_on_dokku && !extras.NeedsDokku()) {
+    return no(
+        "the app runs on LocalRuntime servers and a git theme installs on Dokku servers only");
+  }
+  return GitSource{url, sha};
+}
+
 absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Release& release,
                                          const std::set<std::string>& secret_keys,
-                                         const store::AppExtras& extras) {
+                                         const store::AppExtras& extras, const AppOrigin& origin) {
   PackagedTheme out;
   std::string y;
   absl::StrAppend(&y, "# Packaged by `dflow themes package ", app.name, "` from release v",
@@ -67,9 +148,17 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
   absl::StrAppend(
       &y, "description: ",
       Q(absl::StrCat("Packaged from app ", app.name, " (release v", release.version, ")")), "\n");
+  std::string why_not;
   if (!release.image.empty()) {  // deployed with `dflow deploy --image`
     absl::StrAppend(&y, "source:\n  image: ", Q(release.image), "\n");
+  } else if (auto git = ReproducibleGitSource(release, origin, extras, &why_not)) {
+    absl::StrAppend(&y, "# Built from ", release.pushed_by, ": the app's git URL at that commit.\n",
+                    "source:\n  git: ", Q(git->url), "\n  ref: ", git->ref, "\n");
   } else {
+    if (!release.commit_sha.empty()) {  // say why the commit does not travel as git
+      absl::StrAppend(&y, "# Git commit ", release.commit_sha,
+                      " travels as the release archive: ", why_not, ".\n");
+    }
     absl::StrAppend(&y, "source:\n  release: ", kReleaseArchiveName, "\n");
     out.needs_archive = true;
   }
@@ -93,7 +182,11 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
     absl::StrAppend(&services, "  - name: ", name, "\n    type: ", svc.kind,
                     "\n    wants: [url, host, port, user, password, database]\n");
     for (const auto& [key, value] : config) {
-      if (!svc.dsn.empty() && value == svc.dsn) linked[key] = "services." + name + ".url";
+      // The store keeps the URL without its password; the config has it whole.
+      if (!svc.dsn.empty() &&
+          ServiceUrlWithoutPassword(value) == ServiceUrlWithoutPassword(svc.dsn)) {
+        linked[key] = "services." + name + ".url";
+      }
     }
     for (const auto& l : svc.links) {
       if (l.split_prefix.empty()) continue;
@@ -111,7 +204,8 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
       continue;
     }
     std::string name = NameFor(key, &used);
-    if (secret_keys.count(key) || LooksSecret(key) || HasCredentials(value)) {
+    if (secret_keys.count(key) || LooksSecret(key) || HasCredentials(value) ||
+        absl::StrContains(value, "PRIVATE KEY-----")) {
       int length = std::clamp(static_cast<int>(value.size()), 16, 256);
       absl::StrAppend(&secrets, "  - name: ", name, "\n    length: ", length, "\n");
       absl::StrAppend(&env, "  ", key, ": \"{{ secrets.", name, " }}\"\n");
@@ -121,6 +215,16 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
                       "\n    default: ", Q(value), "\n");
       absl::StrAppend(&env, "  ", key, ": \"{{ inputs.", name, " }}\"\n");
     }
+  }
+  // Custom domains as inputs, so an install elsewhere keeps today's names or
+  // gives its own (--set domain_1=…).
+  std::string domains;
+  for (size_t i = 0; i < origin.domains.size(); ++i) {
+    std::string name = NameFor(absl::StrCat("domain_", i + 1), &used);
+    absl::StrAppend(&inputs, "  - name: ", name,
+                    "\n    description: \"A hostname the app answers to\"\n    default: ",
+                    Q(origin.domains[i]), "\n");
+    absl::StrAppend(&domains, "  - \"{{ inputs.", name, " }}\"\n");
   }
   if (!inputs.empty()) absl::StrAppend(&y, "inputs:\n", inputs);
   if (!services.empty()) absl::StrAppend(&y, "services:\n", services);
@@ -135,8 +239,10 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
     }
   }
   if (!app.health_path.empty()) {
-    absl::StrAppend(&y, "healthcheck:\n  path: ", Q(app.health_path), "\n");
+    absl::StrAppend(&y, "healthcheck:\n  path: ", Q(app.health_path), "\n",
+                    HealthcheckTuning(extras));
   }
+  if (!domains.empty()) absl::StrAppend(&y, "domains:\n", domains);
   if (app.memory_bytes > 0 || app.cpus > 0) {
     absl::StrAppend(&y, "resources:\n");
     if (app.memory_bytes > 0) {

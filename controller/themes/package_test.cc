@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "themes/theme.h"
 
 namespace dflow::controller_themes {
@@ -121,11 +123,182 @@ TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
   EXPECT_TRUE(t.theme->secrets.empty());
 }
 
-TEST(PackageTest, LooksSecret) {
-  EXPECT_TRUE(LooksSecret("N8N_ENCRYPTION_KEY"));
-  EXPECT_TRUE(LooksSecret("api_token"));
-  EXPECT_FALSE(LooksSecret("GREETING"));
-  EXPECT_FALSE(LooksSecret("DATABASE_URL"));
+// A webhook release: the controller fetched commit_sha from the app's git URL.
+store::Release WebhookRelease() {
+  store::Release r = ShopRelease();
+  r.config = {{"GREETING", "hi"}};
+  r.commit_sha = "0123456789abcdef0123456789abcdef01234567";
+  r.pushed_by = "github delivery 72d3162e-cc78-11e3-81ab-4c9367dc0958";
+  return r;
+}
+
+TEST(PackageTest, WebhookReleaseOnDokkuIsItsGitUrlAtTheCommit) {
+  AppOrigin origin{.git_url = "https://github.com/acme/shop.git", .runs_on_dokku = true};
+  auto p = PackageApp(ShopApp(), WebhookRelease(), {}, {}, origin);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->needs_archive);
+  themes::ThemeParse t = themes::ParseTheme(p->manifest);
+  ASSERT_TRUE(t.theme) << p->manifest;
+  EXPECT_EQ(t.theme->source.kind, themes::Source::Kind::kGit);
+  EXPECT_EQ(t.theme->source.git, "https://github.com/acme/shop.git");
+  EXPECT_EQ(t.theme->source.ref, "0123456789abcdef0123456789abcdef01234567");
+}
+
+struct GitCase {
+  const char* name;
+  std::string pushed_by;
+  std::string git_url;
+  bool runs_on_dokku;
+  std::string why_not;  // "" when the git source is reproducible
+};
+
+void PrintTo(const GitCase& c, std::ostream* os) { *os << c.name; }
+
+class GitSourceTable : public testing::TestWithParam<GitCase> {};
+
+TEST_P(GitSourceTable, DecidesWhatAnotherControllerCanFetch) {
+  const GitCase& c = GetParam();
+  store::Release r = WebhookRelease();
+  r.pushed_by = c.pushed_by;
+  AppOrigin origin{.git_url = c.git_url, .runs_on_dokku = c.runs_on_dokku};
+  std::string why;
+  auto git = ReproducibleGitSource(r, origin, {}, &why);
+  EXPECT_EQ(git.has_value(), c.why_not.empty());
+  EXPECT_EQ(why, c.why_not);
+  // The packaged theme says why in a comment and carries the archive.
+  auto p = PackageApp(ShopApp(), r, {}, {}, origin);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->needs_archive, !c.why_not.empty());
+  if (!c.why_not.empty()) {
+    EXPECT_NE(p->manifest.find("# Git commit 0123456789abcdef0123456789abcdef01234567 travels as "
+                               "the release archive: " +
+                               c.why_not + ".\n"),
+              std::string::npos)
+        << p->manifest;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, GitSourceTable,
+    testing::Values(
+        GitCase{"gitlab_ssh", "gitlab delivery 9", "git@gitlab.com:acme/shop.git", true, ""},
+        GitCase{"ssh_key_push", "key laptop", "https://github.com/acme/shop.git", true,
+                "commit 0123456789abcdef0123456789abcdef01234567 was pushed to this "
+                "controller's own repository (key laptop), so no other controller can fetch it"},
+        GitCase{"local_push", "user alice", "https://github.com/acme/shop.git", true,
+                "commit 0123456789abcdef0123456789abcdef01234567 was pushed to this "
+                "controller's own repository (user alice), so no other controller can fetch it"},
+        GitCase{"no_git_url", "github delivery 1", "", true, "the app has no git URL"},
+        GitCase{"file_url", "github delivery 1", "file:///srv/git/shop.git", true,
+                "the app's git URL file:///srv/git/shop.git is not a network URL"},
+        GitCase{"password_in_url", "github delivery 1", "https://bot:ghp_x@github.com/a/b.git",
+                true, "the app's git URL carries a password, which a manifest must not"},
+        GitCase{"local_runtime", "github delivery 1", "https://github.com/acme/shop.git", false,
+                "the app runs on LocalRuntime servers and a git theme installs on Dokku servers "
+                "only"}),
+    [](const testing::TestParamInfo<GitCase>& i) { return std::string(i.param.name); });
+
+TEST(PackageTest, ReleaseWithoutCommitHasNoGitComment) {
+  auto p = PackageApp(ShopApp(), ShopRelease(), {}, {},
+                      {.git_url = "https://github.com/acme/shop.git", .runs_on_dokku = true});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->needs_archive);
+  EXPECT_EQ(p->manifest.find("# Git commit"), std::string::npos) << p->manifest;
+}
+
+TEST(PackageTest, HealthCheckTuningResourcesAndDomains) {
+  store::App app = ShopApp();
+  app.cpus = 0.5;
+  store::AppExtras extras;
+  extras.checks = {{"timeout", "12"}, {"attempts", "5"}, {"wait", "3"}};
+  AppOrigin origin{.domains = {"shop.example.com", "www.shop.example.com"}};
+  store::Release r = ShopRelease();
+  r.config = {{"GREETING", "hi"}};
+  auto p = PackageApp(app, r, {}, extras, origin);
+  ASSERT_TRUE(p.ok()) << p.status();
+  themes::ThemeParse t = themes::ParseTheme(p->manifest);
+  ASSERT_TRUE(t.theme) << p->manifest;
+  // Dokku's per-attempt timeout back into the theme's whole wait, which an
+  // install divides again (60 s / 5 attempts = 12 s).
+  ASSERT_TRUE(t.theme->healthcheck);
+  EXPECT_EQ(t.theme->healthcheck->path, "/health");
+  EXPECT_EQ(t.theme->healthcheck->timeout_ms, 60000);
+  EXPECT_EQ(t.theme->healthcheck->attempts, 5);
+  EXPECT_EQ(t.theme->resources.memory_bytes, int64_t{256} << 20);
+  EXPECT_DOUBLE_EQ(t.theme->resources.cpus, 0.5);
+  ASSERT_EQ(t.theme->domains.size(), 2u);
+  EXPECT_EQ(t.theme->domains[0].host, "{{ inputs.domain_1 }}");
+  ASSERT_NE(t.theme->FindInput("domain_2"), nullptr);
+  EXPECT_EQ(t.theme->FindInput("domain_2")->default_value, "www.shop.example.com");
+  // Only attempts set: Dokku's 5 s per attempt stands in; totals stay within 600 s.
+  extras.checks = {{"attempts", "10"}};
+  t = themes::ParseTheme(PackageApp(app, r, {}, extras, {})->manifest);
+  ASSERT_TRUE(t.theme && t.theme->healthcheck);
+  EXPECT_EQ(t.theme->healthcheck->timeout_ms, 50000);
+  EXPECT_EQ(t.theme->healthcheck->attempts, 10);
+  extras.checks = {{"timeout", "300"}, {"attempts", "4"}};
+  t = themes::ParseTheme(PackageApp(app, r, {}, extras, {})->manifest);
+  ASSERT_TRUE(t.theme && t.theme->healthcheck);
+  EXPECT_EQ(t.theme->healthcheck->timeout_ms, 600000);
+  // Without Dokku settings the defaults stay implicit.
+  t = themes::ParseTheme(PackageApp(app, r, {}, {}, {})->manifest);
+  ASSERT_TRUE(t.theme && t.theme->healthcheck);
+  EXPECT_EQ(t.theme->healthcheck->timeout_ms, 60000);
+  EXPECT_TRUE(t.theme->domains.empty());
+}
+
+struct SecretCase {
+  const char* key;
+  bool secret;
+};
+
+class LooksSecretTable : public testing::TestWithParam<SecretCase> {};
+
+TEST_P(LooksSecretTable, Classifies) {
+  EXPECT_EQ(LooksSecret(GetParam().key), GetParam().secret) << GetParam().key;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, LooksSecretTable,
+    testing::Values(
+        // Credentials: a credential word anywhere, the last word not about one.
+        SecretCase{"N8N_ENCRYPTION_KEY", true}, SecretCase{"api_token", true},
+        SecretCase{"JWT_SECRET", true}, SecretCase{"SECRET_KEY_BASE", true},
+        SecretCase{"DB_PASSWORD", true}, SecretCase{"database__connection__password", true},
+        SecretCase{"APP_KEYS", true}, SecretCase{"API_TOKEN_SALT", true},
+        SecretCase{"AWS_SECRET_ACCESS_KEY", true}, SecretCase{"STRIPE_API_KEY", true},
+        SecretCase{"RABBITMQ_DEFAULT_PASS", true}, SecretCase{"RABBITMQ_ERLANG_COOKIE", true},
+        SecretCase{"SMTP_PWD", true}, SecretCase{"GPG_PASSPHRASE", true},
+        SecretCase{"PRIVATE_KEY", true}, SecretCase{"GOOGLE_CREDENTIALS", true},
+        SecretCase{"OPENAI_APIKEY", true}, SecretCase{"my-service.token", true},
+        // About a credential, not one: the last word is a descriptor.
+        SecretCase{"TOKEN_URL", false}, SecretCase{"PUBLIC_KEY_PATH", false},
+        SecretCase{"SECRET_NAME", false}, SecretCase{"PASSWORD_FILE", false},
+        SecretCase{"AWS_ACCESS_KEY_ID", false}, SecretCase{"JWT_SECRET_TTL", false},
+        SecretCase{"TOKEN_HEADER", false}, SecretCase{"SESSION_COOKIE_SECURE", false},
+        SecretCase{"COOKIE_DOMAIN", false}, SecretCase{"PASSWORD_MIN_LENGTH", false},
+        SecretCase{"CACHE_KEY_PREFIX", false}, SecretCase{"KEY_ALGORITHM", false},
+        // Public keys are not secrets.
+        SecretCase{"VAPID_PUBLIC_KEY", false}, SecretCase{"STRIPE_PUBLISHABLE_KEY", false},
+        // A credential word only counts as a whole word.
+        SecretCase{"KEYCLOAK_URL", false}, SecretCase{"PASSENGER_APP_ENV", false},
+        SecretCase{"BYPASS_CACHE", false}, SecretCase{"TOKENIZER_MODEL", false},
+        SecretCase{"MONKEY", false}, SecretCase{"GREETING", false},
+        SecretCase{"DATABASE_URL", false}, SecretCase{"_", false}),
+    [](const testing::TestParamInfo<SecretCase>& i) {
+      std::string n = i.param.key;
+      for (char& c : n) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return n;
+    });
+
+TEST(PackageTest, PemPrivateKeyValueIsASecret) {
+  store::Release r = ShopRelease();
+  r.config = {{"SIGNING", "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----"}};
+  auto p = PackageApp(ShopApp(), r, {});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->manifest.find("MIIE"), std::string::npos) << p->manifest;
 }
 
 }  // namespace
