@@ -211,8 +211,9 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
       "secrets", "Show the secrets generated for an app, masked unless --reveal");
   secrets->add_option("APP", o->app, "App name")->required();
   secrets->add_flag("--reveal", o->reveal, "Print the values (recorded as an event)");
-  secrets->add_flag("--json", o->json,
-                    "Print a JSON object {app, theme, version, state, secrets: {NAME: value}}");
+  secrets->add_flag(
+      "--json", o->json,
+      "Print a JSON object {app, theme, version, state, error, secrets: {NAME: value}}");
   secrets->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->app); !s.ok()) return s;
@@ -233,11 +234,13 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
                    {"theme", resp.theme()},
                    {"version", resp.version()},
                    {"state", resp.state()},
+                   {"error", resp.error()},
                    {"secrets", values}});
         return absl::OkStatus();
       }
       std::cout << resp.app() << ": theme " << resp.theme() << " " << resp.version() << " ("
                 << resp.state() << ")\n";
+      if (!resp.error().empty()) std::cout << "last error: " << resp.error() << "\n";
       Table t({"SECRET", "VALUE"});
       for (const auto& s : resp.secrets()) t.Add({s.name(), s.value()});
       t.Print(std::cout);

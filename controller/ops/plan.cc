@@ -225,7 +225,8 @@ absl::Status Planner::BringUp(const RolloutSpec& spec, const std::vector<store::
              {"server", i.server},
              {"process", i.process},
              {"version", v},
-             {"timeout_ms", options_.health_timeout.count()}});
+             {"timeout_ms", in_.app.health_timeout_ms > 0 ? in_.app.health_timeout_ms
+                                                          : options_.health_timeout.count()}});
   }
   plan_.effects.put_instances.insert(plan_.effects.put_instances.end(), fresh.begin(), fresh.end());
   return absl::OkStatus();

@@ -16,6 +16,9 @@ struct App {
   int64_t memory_bytes = 0;
   double cpus = 0;
   std::string health_path;
+  // How long a new instance may take to pass its health check; 0: the
+  // controller's --health-timeout. A theme's healthcheck.timeout sets it.
+  int64_t health_timeout_ms = 0;
   std::string strategy = "spread";
   std::map<std::string, int> scale;           // desired instances per process type
   std::map<std::string, std::string> config;  // desired config (the next release's)

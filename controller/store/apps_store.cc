@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kAppColumns =
     "name, constraints, memory_bytes, cpus, health_path, strategy, scale, config, "
-    "current_release, pinned_server, created_at_ms";
+    "current_release, pinned_server, created_at_ms, health_timeout_ms";
 
 App AppFromRow(const Stmt& st) {
   App a;
@@ -24,6 +24,7 @@ App AppFromRow(const Stmt& st) {
   a.current_release = st.Int(8);
   a.pinned_server = st.Text(9);
   a.created_at_ms = st.Int(10);
+  a.health_timeout_ms = st.Int(11);
   return a;
 }
 
@@ -93,7 +94,7 @@ absl::Status Store::CreateApp(const App& app) {
       return absl::AlreadyExistsError(absl::StrCat("app \"", app.name, "\" already exists"));
     }
     ASSIGN_OR_RETURN(Stmt st, db_->Prepare(absl::StrCat("INSERT INTO apps(", kAppColumns,
-                                                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?)")));
+                                                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)")));
     RETURN_IF_ERROR(st.Bind(1, app.name)
                         .Bind(2, MapToJson(app.constraints))
                         .Bind(3, app.memory_bytes)
@@ -105,6 +106,7 @@ absl::Status Store::CreateApp(const App& app) {
                         .Bind(9, int64_t{0})
                         .Bind(10, app.pinned_server)
                         .Bind(11, clock_->NowMs())
+                        .Bind(12, app.health_timeout_ms)
                         .Exec());
     return AppendEventLocked("app.created", "", app.name,
                              absl::StrCat("app ", app.name, " created"));

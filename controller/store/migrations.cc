@@ -239,6 +239,10 @@ ALTER TABLE releases ADD COLUMN image TEXT NOT NULL DEFAULT '';
 ALTER TABLE releases ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
 ALTER TABLE releases ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';
 )sql",
+      // Themes (issue 6): an app's own health check timeout (healthcheck.timeout).
+      R"sql(
+ALTER TABLE apps ADD COLUMN health_timeout_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -7,16 +7,19 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/blob_store.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/hostname.h"
 #include "common/names.h"
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "controller/api/source_archive.h"
 #include "controller/git/repos.h"
+#include "controller/ops/crash_point.h"
 #include "controller/routing/routing.h"
 #include "themes/render.h"
 #include "themes/secrets.h"
@@ -43,7 +46,8 @@ absl::StatusOr<std::string> Installer::ProcfileOf(const themes::Theme& t,
 absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
     const CatalogTheme& c, const std::string& app, const std::map<std::string, std::string>& inputs,
     const std::map<std::string, themes::ServiceConnection>& services,
-    std::map<std::string, std::string>* merged, bool* generated_all) {
+    std::map<std::string, std::string>* merged, bool* generated_all,
+    std::vector<std::string>* domains) {
   const themes::Theme& t = c.theme;
   ASSIGN_OR_RETURN(auto secrets, ctx_->store->GetThemeSecrets(app));
   std::map<std::string, std::string> fresh;
@@ -65,6 +69,7 @@ absl::StatusOr<std::map<std::string, std::string>> Installer::RenderConfig(
   // leaves nothing behind.
   if (!fresh.empty()) RETURN_IF_ERROR(ctx_->store->AddThemeSecrets(app, fresh));
   *merged = r.inputs;
+  if (domains != nullptr) *domains = r.domains;
   std::map<std::string, std::string> env(r.env.begin(), r.env.end());
   return env;
 }
@@ -120,6 +125,63 @@ absl::StatusOr<std::string> Installer::SourceDigest(const CatalogTheme& c) {
   return writer->Commit();
 }
 
+absl::Status Installer::CheckInputs(const themes::Theme& t, const std::string& app,
+                                    const std::map<std::string, std::string>& inputs) {
+  // A render with stand-ins for what is not known yet (secrets, services).
+  themes::RenderContext probe;
+  probe.app_name = app;
+  probe.app_url = absl::StrCat("http://", app, ".localhost");
+  probe.inputs = inputs;
+  for (const auto& s : t.secrets) probe.secrets[s.name] = "x";
+  for (const auto& s : t.services) {
+    probe.services[s.name] = {"x://u:p@h:1/d", "h", "1", "u", "p", "d"};
+  }
+  return themes::Render(t, probe).status();
+}
+
+absl::Status Installer::AddThemeDomains(const std::string& app,
+                                        const std::vector<std::string>& domains) {
+  if (domains.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string base, ctx_->store->GetSetting(routing::kBaseDomainSetting,
+                                                             routing::kDefaultBaseDomain));
+  for (const auto& d : domains) {
+    const std::string host = LowerHostname(d);
+    if (host.empty()) continue;  // an optional input left empty
+    RETURN_IF_ERROR(ValidateHostname(absl::StrCat("domain of theme app ", app), host));
+    // As `dflow domains add`: APP.BASE names belong to the apps.
+    const std::string suffix = "." + base;
+    if (host.size() > suffix.size() && absl::EndsWith(host, suffix)) {
+      std::string label = host.substr(0, host.size() - suffix.size());
+      if (label != app && ctx_->store->GetApp(label).ok()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("the theme's domain ", host, " is app ", label,
+                         "'s own address; install with --set for another hostname"));
+      }
+      if (label == app) continue;  // the app's own address already
+    }
+    if (auto s = ctx_->store->AddDomain(app, host); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("adding the theme's domain ", host, " to ", app,
+                                                 " failed: ", s.message()));
+    }
+  }
+  if (ctx_->routes != nullptr) ctx_->routes->PushNow();
+  return absl::OkStatus();
+}
+
+void Installer::CrashPoint(int n) {
+  static const auto point = ops::CrashPointFromEnv();
+  if (!point.ok() || !point->has_value() ||
+      !(*point)->Matches("theme-install", n, ops::CrashPhase::kAfterCommit)) {
+    return;
+  }
+  // Fires once per data directory, as the engine's points do.
+  const std::string marker = ctx_->data_dir + "/test-crash-fired";
+  if (auto fired = ReadFile(marker); fired.ok() && *fired == (*point)->text) return;
+  (void)WriteFileAtomic(marker, (*point)->text, 0600);
+  spdlog::warn("DFLOW_TEST_CRASH_AT: dying after write {} of a theme install", n);
+  _exit(137);
+}
+
 absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   RETURN_IF_ERROR(ValidateAppName(req.app));
   if (!req.server.empty()) RETURN_IF_ERROR(ValidateServerName(req.server));
@@ -144,14 +206,17 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   }
   std::map<std::string, themes::ServiceConnection> services;
   if (!t.services.empty()) {
+    // The inputs are checked first: a refused install creates no service.
+    RETURN_IF_ERROR(CheckInputs(t, req.app, req.inputs));
     // Created before the app (or kept from an uninstall --keep-data and
     // reused): the env needs their connection details.
     ASSIGN_OR_RETURN(services, EnsureServices(t, req.app, server));
   }
   std::map<std::string, std::string> inputs;
+  std::vector<std::string> domains;
   bool generated_all = true;
-  ASSIGN_OR_RETURN(auto env,
-                   RenderConfig(c, req.app, req.inputs, services, &inputs, &generated_all));
+  ASSIGN_OR_RETURN(
+      auto env, RenderConfig(c, req.app, req.inputs, services, &inputs, &generated_all, &domains));
 
   store::ThemeInstall install;
   install.app = req.app;
@@ -162,12 +227,16 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   install.secrets_generated = generated_all;
   install.created_at_ms = ctx_->clock->NowMs();
   RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(install));
+  CrashPoint(0);
 
   store::App app;
   app.name = req.app;
   app.memory_bytes = t.resources.memory_bytes;
   app.cpus = t.resources.cpus;
-  if (t.healthcheck) app.health_path = t.healthcheck->path;
+  if (t.healthcheck) {
+    app.health_path = t.healthcheck->path;
+    app.health_timeout_ms = t.healthcheck->timeout_ms;
+  }
   app.scale = t.processes;
   app.config = env;
   app.pinned_server = server;
@@ -182,6 +251,7 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
     }
     return s;
   }
+  CrashPoint(1);
   if (ctx_->repos != nullptr) {
     if (auto s = ctx_->repos->Ensure(req.app); !s.ok())
       spdlog::warn("{}", std::string(s.message()));
@@ -190,8 +260,9 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   // applied by the rollout on the server before the instances start there.
   std::string what = absl::StrCat("theme ", t.name, " ", t.version);
   absl::StatusOr<ops::OpRef> op;
-  if (absl::Status saved = on_dokku ? SaveDokkuSettings(t, req.app) : absl::OkStatus();
-      !saved.ok()) {
+  absl::Status saved = AddThemeDomains(req.app, domains);
+  if (saved.ok() && on_dokku) saved = SaveDokkuSettings(t, req.app);
+  if (!saved.ok()) {
     op = saved;
   } else if (t.source.kind == themes::Source::Kind::kImage) {
     op = ctx_->engine->DeployImage(req.app, t.source.image, what, "dflow themes install");
@@ -211,6 +282,7 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
     (void)ctx_->store->SaveThemeInstall(install);
     return op.status();
   }
+  CrashPoint(2);
   install.op_id = op->id;
   RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(install));
   spdlog::info("installing theme {} {} as app {} (op {})", t.name, t.version, req.app, op->id);

@@ -8,10 +8,25 @@
 // `installed`, or — unless --keep-on-failure — undone: the app it created is
 // destroyed by a destroy op and secrets it generated are deleted.
 //
+// The theme's domains are added as the app's custom domains (routed by the
+// LocalRuntime routers, domains:add by the rollout on Dokku) and its
+// healthcheck.timeout becomes the app's health check timeout.
+//
+// An upgrade whose deploy does not make the new release current puts the
+// previous release's config back (and keeps the record at the old version).
+// An app destroyed with `dflow apps destroy` takes its install record, its
+// secrets and the services the install created with it.
+//
+// Crash safety: the supervisor finishes an install or upgrade a crash left
+// without its op id (it adopts the op submitted after the record, or undoes
+// what was created). DFLOW_TEST_CRASH_AT=theme-install:N:after-commit makes
+// the controller die after write N of an install (0: the record, 1: the app,
+// 2: the deploy op, before its id is saved).
+//
 // Runtimes: a bundle or release theme runs on every runtime; an image or git
 // theme needs a Dokku server and is refused for a LocalRuntime server with a
-// message naming the Dokku runtime. Themes with services need Dokku too.
-// Thread-safe.
+// message naming the Dokku runtime. Themes with services or volumes need
+// Dokku too (the LocalRuntime keeps no container paths). Thread-safe.
 #ifndef DFLOW_CONTROLLER_THEMES_INSTALLER_H_
 #define DFLOW_CONTROLLER_THEMES_INSTALLER_H_
 
@@ -42,7 +57,8 @@ struct SecretValue {
   std::string value;
 };
 
-// Whether a theme runs on Dokku servers only (an image or git source, or services).
+// Whether a theme runs on Dokku servers only (an image or git source,
+// services or volumes).
 bool NeedsDokkuServer(const themes::Theme& theme);
 // The Dokku service a theme's service `name` becomes for `app` (APP_NAME, '-' as '_').
 std::string ServiceNameFor(const std::string& app, const std::string& name);
@@ -73,7 +89,22 @@ class Installer {
       const CatalogTheme& theme, const std::string& app,
       const std::map<std::string, std::string>& inputs,
       const std::map<std::string, themes::ServiceConnection>& services,
-      std::map<std::string, std::string>* merged, bool* generated_all);
+      std::map<std::string, std::string>* merged, bool* generated_all,
+      std::vector<std::string>* domains = nullptr);
+  // Refuses inputs the theme does not accept, before anything is created.
+  absl::Status CheckInputs(const themes::Theme& theme, const std::string& app,
+                           const std::map<std::string, std::string>& inputs);
+  // The theme's rendered domains as the app's custom domains (validated as
+  // `dflow domains add` does), pushed to the routers.
+  absl::Status AddThemeDomains(const std::string& app, const std::vector<std::string>& domains);
+  // installer_lifecycle.cc. An install or upgrade a crash left without its op:
+  // adopts the op submitted after the record or settles it. False when the
+  // record is left as it is for the next pass.
+  bool RecoverWithoutOp(store::ThemeInstall& in);
+  // After a failed upgrade: the config of the release that still serves.
+  void RestorePreviousConfig(const store::ThemeInstall& in);
+  // The test crash point theme-install:N:after-commit (crash_point.h).
+  void CrashPoint(int n);
   // The source archive's digest in the blob store (packing a built-in bundle).
   absl::StatusOr<std::string> SourceDigest(const CatalogTheme& theme);
   // installer_dokku.cc. The server the app is pinned to ("" for a bundle or
@@ -82,8 +113,12 @@ class Installer {
   // The theme's services on `server` (named APP_NAME), created when missing.
   absl::StatusOr<std::map<std::string, themes::ServiceConnection>> EnsureServices(
       const themes::Theme& theme, const std::string& app, const std::string& server);
-  // Links, named storage for volumes, the port map and check settings.
-  absl::Status SaveDokkuSettings(const themes::Theme& theme, const std::string& app);
+  // Links, named storage for volumes, the port map and check settings. On an
+  // upgrade, the theme's storage (named APP-VOLUME) that the new version no
+  // longer declares is unmounted by a dokku op submitted before the deploy
+  // (the data stays on the server).
+  absl::Status SaveDokkuSettings(const themes::Theme& theme, const std::string& app,
+                                 bool upgrade = false);
   // The release's Procfile (a git source may come without one).
   absl::StatusOr<std::string> ProcfileOf(const themes::Theme& theme, const std::string& digest);
   // The digest of the archive of a git source's commit at its ref.

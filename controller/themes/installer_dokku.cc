@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +17,7 @@
 #include "common/files.h"
 #include "common/process.h"
 #include "common/status_macros.h"
+#include "controller/ops/engine.h"
 #include "controller/themes/installer.h"
 
 namespace dflow::controller_themes {
@@ -28,8 +30,13 @@ std::string SourceWords(const themes::Theme& t) {
     case themes::Source::Kind::kGit:
       return absl::StrCat("a git repository (", t.source.git, " at ", t.source.ref, ")");
     default:
-      return absl::StrCat("a ", themes::SourceKindName(t.source.kind),
-                          t.services.empty() ? "" : " with services");
+      if (!t.services.empty())
+        return absl::StrCat("a ", themes::SourceKindName(t.source.kind), " with services");
+      // The LocalRuntime runs processes on the host: it has no container path
+      // to keep a volume at, so a theme with volumes goes to Dokku, never
+      // runs without its data.
+      return absl::StrCat("a ", themes::SourceKindName(t.source.kind), " with volumes (",
+                          t.volumes.front().path, ")");
   }
 }
 
@@ -93,7 +100,7 @@ absl::StatusOr<std::string> Installer::FetchGitSource(const themes::Theme& t) {
 
 bool NeedsDokkuServer(const themes::Theme& t) {
   return t.source.kind == themes::Source::Kind::kImage ||
-         t.source.kind == themes::Source::Kind::kGit || !t.services.empty();
+         t.source.kind == themes::Source::Kind::kGit || !t.services.empty() || !t.volumes.empty();
 }
 
 std::string ServiceNameFor(const std::string& app, const std::string& name) {
@@ -160,7 +167,15 @@ absl::StatusOr<std::map<std::string, themes::ServiceConnection>> Installer::Ensu
                          existing->server, "; install ", app, " there with --server ",
                          existing->server, ", or destroy the service first"));
       }
-      dsn = existing->dsn;  // kept by an uninstall --keep-data: its data too
+      // Kept by an uninstall --keep-data: its data too. The store keeps no
+      // password, so the URL is read from the server.
+      auto read = ctx_->agents->GetService(server, s.type, name);
+      if (!read.ok()) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat("reading the URL of ", s.type, " service ", name, " on ",
+                                         server, " failed: ", read.status().message()));
+      }
+      dsn = read->dsn;
     } else {
       auto made = ctx_->agents->CreateService(server, "theme-service-" + name, s.type, name,
                                               /*expose=*/false);
@@ -185,9 +200,34 @@ absl::StatusOr<std::map<std::string, themes::ServiceConnection>> Installer::Ensu
   return out;
 }
 
-absl::Status Installer::SaveDokkuSettings(const themes::Theme& t, const std::string& app) {
+absl::Status Installer::SaveDokkuSettings(const themes::Theme& t, const std::string& app,
+                                          bool upgrade) {
   for (const auto& s : t.services) {
     RETURN_IF_ERROR(ctx_->store->LinkService({ServiceNameFor(app, s.name), app, ""}));
+  }
+  if (upgrade) {
+    ASSIGN_OR_RETURN(store::AppExtras extras, ctx_->store->GetAppExtras(app));
+    for (const auto& m : extras.storage) {
+      bool kept = std::any_of(t.volumes.begin(), t.volumes.end(), [&](const themes::Volume& v) {
+        return v.path == m.container_dir && app + "-" + v.name == m.source;
+      });
+      // Only what an install of the theme mounted (APP-VOLUME); mounts made
+      // with `dflow storage mount` stay.
+      if (kept || m.source.rfind(app + "-", 0) != 0) continue;
+      ASSIGN_OR_RETURN(store::StorageMount removed,
+                       ctx_->store->RemoveAppStorage(app, m.container_dir));
+      nlohmann::json params = {
+          {"action", "unmount"},
+          {"source", removed.source},
+          {"container_dir", removed.container_dir},
+          {"what", absl::StrCat("unmount ", removed.source, " from ", removed.container_dir)}};
+      ASSIGN_OR_RETURN(auto op, ctx_->engine->ChangeDokku(
+                                    app, params.dump(),
+                                    absl::StrCat("theme upgrade: unmount ", removed.source,
+                                                 " from ", removed.container_dir, " in ", app)));
+      spdlog::info("theme upgrade of {}: {} is no longer a volume (op {}); its data stays", app,
+                   removed.container_dir, op.id);
+    }
   }
   for (const auto& v : t.volumes) {
     store::StorageMount mount{app + "-" + v.name, v.path};

@@ -12,6 +12,86 @@
 #include "controller/themes/installer.h"
 
 namespace dflow::controller_themes {
+namespace {
+
+// The stored inputs the theme still has, with the defaults of those it adds.
+std::map<std::string, std::string> InputsFor(const themes::Theme& t,
+                                             const std::map<std::string, std::string>& stored) {
+  std::map<std::string, std::string> out;
+  for (const auto& input : t.inputs) {
+    if (auto it = stored.find(input.name); it != stored.end()) {
+      out[input.name] = it->second;
+    } else if (input.default_value) {
+      out[input.name] = *input.default_value;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Installer::RestorePreviousConfig(const store::ThemeInstall& in) {
+  auto a = ctx_->store->GetApp(in.app);
+  if (!a.ok() || a->current_release == 0) return;
+  auto release = ctx_->store->GetRelease(in.app, a->current_release);
+  if (!release.ok()) {
+    spdlog::warn("restoring the config of {}: {}", in.app, std::string(release.status().message()));
+    return;
+  }
+  if (auto s = ctx_->store->SetAppConfig(in.app, release->config); !s.ok()) {
+    spdlog::warn("restoring the config of {}: {}", in.app, std::string(s.message()));
+  }
+}
+
+bool Installer::RecoverWithoutOp(store::ThemeInstall& in) {
+  // The op submitted for this record is the first deploy of the app created
+  // at or after it (the record is written before anything else).
+  const bool upgrade = in.state == "upgrading";
+  const int64_t since = upgrade ? in.updated_at_ms : in.created_at_ms;
+  auto ops = ctx_->store->ListOps(in.app, 50);
+  if (!ops.ok()) return false;
+  for (const auto& op : *ops) {  // newest first: the last match is the first deploy
+    if (op.kind == "deploy" && op.created_at_ms >= since) in.op_id = op.id;
+  }
+  if (in.op_id != 0) {
+    spdlog::info("theme install of {}: op {} adopted (the controller stopped before saving it)",
+                 in.app, in.op_id);
+    return true;
+  }
+  const std::string why = "the controller stopped before its deploy was submitted";
+  if (upgrade) {
+    RestorePreviousConfig(in);
+    in.state = "installed";
+    in.error = absl::StrCat("the upgrade did not start (", why, "); `dflow themes upgrade ", in.app,
+                            "` runs it again");
+    return true;
+  }
+  const bool app_exists = ctx_->store->GetApp(in.app).ok();
+  if (in.keep_on_failure && app_exists) {
+    in.state = "failed";
+    in.error = absl::StrCat("the install did not finish (", why,
+                            "); kept (--keep-on-failure): `dflow themes uninstall ", in.app,
+                            "` removes it");
+    return true;
+  }
+  in.error = absl::StrCat("the install did not finish (", why, "); undone");
+  if (app_exists) {
+    auto d = ctx_->engine->Destroy(in.app);
+    if (!d.ok()) {
+      spdlog::warn("undoing the install of {}: {}", in.app, std::string(d.status().message()));
+      return false;  // tried again at the next pass
+    }
+    in.state = "undoing";  // services next, once the app is gone
+    in.op_id = d->id;
+  } else {
+    in.state = "rolled_back";
+    if (auto c = catalog_->Get(in.theme); c.ok() && in.secrets_generated) {
+      DestroyOwnedServices(c->theme, in.app);
+    }
+  }
+  if (in.secrets_generated) (void)ctx_->store->DeleteThemeSecrets(in.app);
+  return true;
+}
 
 void Installer::SuperviseOnce() {
   std::lock_guard lock(mu_);  // one pass at a time, never beside an install decision
@@ -23,7 +103,26 @@ void Installer::SuperviseOnce() {
   for (store::ThemeInstall in : *installs) {
     static const std::set<std::string> kWatched = {"installing", "upgrading", "undoing",
                                                    "uninstalling"};
-    if (!kWatched.count(in.state) || in.op_id == 0) continue;
+    if ((in.state == "installed" || in.state == "failed") &&
+        absl::IsNotFound(ctx_->store->GetApp(in.app).status())) {
+      // Destroyed with `dflow apps destroy`: the install is gone, and with it
+      // its secrets and services, as an uninstall without --keep-data.
+      if (auto c = catalog_->Get(in.theme); c.ok()) DestroyOwnedServices(c->theme, in.app);
+      (void)ctx_->store->DeleteThemeSecrets(in.app);
+      (void)ctx_->store->DeleteThemeInstall(in.app);
+      spdlog::info("app {} (theme {}) was destroyed: its install record and secrets are removed",
+                   in.app, in.theme);
+      continue;
+    }
+    if (!kWatched.count(in.state)) continue;
+    if (in.op_id == 0 && (in.state == "installing" || in.state == "upgrading")) {
+      // A crash between the record and its op id.
+      if (!RecoverWithoutOp(in)) continue;
+      if (auto s = ctx_->store->SaveThemeInstall(in); !s.ok())
+        spdlog::warn("{}", std::string(s.message()));
+      continue;  // the adopted op is followed at the next pass
+    }
+    if (in.op_id == 0) continue;
     auto op = ctx_->store->GetOp(in.op_id);
     if (!op.ok() || !store::OpEnded(op->state)) continue;
     if (in.state == "undoing" || in.state == "uninstalling") {
@@ -41,14 +140,32 @@ void Installer::SuperviseOnce() {
       in.state = "rolled_back";
     } else if (op->state == "succeeded") {
       if (in.state == "upgrading") {
-        if (auto c = catalog_->Get(in.theme); c.ok()) in.version = c->theme.version;
+        if (auto c = catalog_->Get(in.theme); c.ok()) {
+          in.version = c->theme.version;
+          in.inputs = InputsFor(c->theme, in.inputs);
+        }
       }
       in.state = "installed";
       in.error.clear();
     } else if (in.state == "upgrading") {
-      // The deploy rolled back: the previous release keeps serving.
+      auto a = ctx_->store->GetApp(in.app);
+      auto c = catalog_->Get(in.theme);
+      const std::string target = c.ok() ? c->theme.version : "the new version";
       in.state = "installed";
-      in.error = absl::StrCat("the upgrade (op ", op->id, ") ended ", op->state, ": ", op->error);
+      if (a.ok() && op->release != 0 && a->current_release == op->release && c.ok()) {
+        // Failed past its point of no return: the new release serves.
+        in.version = c->theme.version;
+        in.inputs = InputsFor(c->theme, in.inputs);
+        in.error = absl::StrCat("the upgrade to ", target, " (op ", op->id, ") ended ", op->state,
+                                " after v", op->release, " became current: ", op->error);
+      } else {
+        // The deploy rolled back: the previous release keeps serving, with the
+        // config it had (the upgrade wrote the new version's before the deploy).
+        RestorePreviousConfig(in);
+        in.error =
+            absl::StrCat("the upgrade to ", target, " (op ", op->id, ") ended ", op->state, ": ",
+                         op->error, "; ", in.version, " keeps running with its config");
+      }
     } else if (in.keep_on_failure) {
       in.state = "failed";
       in.error = absl::StrCat("op ", op->id, " ended ", op->state, ": ", op->error,
@@ -150,19 +267,38 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   bool generated_all = false;
   // Stored inputs and secrets are reused; only secrets the new version adds
   // are generated.
-  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, in.inputs, services, &inputs, &generated_all));
+  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, InputsFor(c.theme, in.inputs), services, &inputs,
+                                          &generated_all));
   std::map<std::string, std::string> config = a.config;
   for (const auto& [k, v] : env) config[k] = v;
-  RETURN_IF_ERROR(ctx_->store->SetAppConfig(app, config));
-  std::string what = absl::StrCat("theme ", c.theme.name, " ", in.version, " -> ", c.theme.version);
-  ASSIGN_OR_RETURN(
-      ops::OpRef op,
-      c.theme.source.kind == themes::Source::Kind::kImage
-          ? ctx_->engine->DeployImage(app, c.theme.source.image, what, "dflow themes upgrade")
-          : ctx_->engine->Deploy(app, digest, procfile, what, "dflow themes upgrade"));
-  in.inputs = inputs;
+  // Recorded before anything changes, so a crash from here on leaves
+  // "upgrading" for the supervisor to finish or undo. The inputs and version
+  // change once the new release is current.
+  const std::string prior_state = in.state, prior_error = in.error;
   in.state = "upgrading";
-  in.op_id = op.id;
+  in.op_id = 0;
+  in.error.clear();
+  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
+  std::string what = absl::StrCat("theme ", c.theme.name, " ", in.version, " -> ", c.theme.version);
+  absl::StatusOr<ops::OpRef> op;
+  absl::Status saved = NeedsDokkuServer(c.theme) ? SaveDokkuSettings(c.theme, app, /*upgrade=*/true)
+                                                 : absl::OkStatus();
+  if (saved.ok()) saved = ctx_->store->SetAppConfig(app, config);
+  if (!saved.ok()) {
+    op = saved;
+  } else if (c.theme.source.kind == themes::Source::Kind::kImage) {
+    op = ctx_->engine->DeployImage(app, c.theme.source.image, what, "dflow themes upgrade");
+  } else {
+    op = ctx_->engine->Deploy(app, digest, procfile, what, "dflow themes upgrade");
+  }
+  if (!op.ok()) {
+    RestorePreviousConfig(in);
+    in.state = prior_state;
+    in.error = prior_error;
+    (void)ctx_->store->SaveThemeInstall(in);
+    return op.status();
+  }
+  in.op_id = op->id;
   RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
   return op;
 }

@@ -1,42 +1,19 @@
 // End to end: themes on real controller and agent processes (LocalRuntime):
 // the catalog, validate's exit codes, the bundled statuspage theme installed
 // and answering HTTP, secrets generated once and masked, reinstall and
-// upgrade keeping them, a failing install undone (or kept), and image themes
-// refused on a LocalRuntime server.
-#include <signal.h>
-
+// upgrade keeping them, a failing install undone (or kept), a failed upgrade
+// putting the old config back, domains and the health check timeout applied,
+// `apps destroy` removing the install, and image themes and volumes refused
+// on a LocalRuntime server. Crashes: themes_crash_e2e_test.cc.
 #include <filesystem>
 #include <fstream>
 
-#include "tests/e2e/apps_fixture.h"
+#include "tests/e2e/themes_fixture.h"
 
 namespace dflow::testing {
 namespace {
 
 using std::chrono::seconds;
-
-class ThemesE2E : public AppsE2E {
- protected:
-  static std::string Catalog(const std::string& name) {
-    return std::string(DFLOW_THEMES_DIR) + "/catalog/" + name;
-  }
-
-  std::string Reveal(const std::string& app, const std::string& secret) {
-    auto j = Json({"themes", "secrets", app, "--reveal", "--json"});
-    if (!j.is_object()) return "";
-    return j["secrets"].value(secret, "");
-  }
-
-  int StatusPort(const std::string& app) {
-    auto ps = Ps(app);
-    if (!ps.is_array() || ps.empty()) return 0;
-    return ps[0].value("port", 0);
-  }
-
-  bool AppGone(const std::string& app) {
-    return WaitFor([&] { return Cli({"apps", "show", app}).exit_code != 0; }, seconds(30));
-  }
-};
 
 TEST_F(ThemesE2E, CatalogAndValidate) {
   auto ls = Json({"themes", "ls", "--json"});
@@ -210,32 +187,102 @@ TEST_F(ThemesE2E, PackageAddInstallReproducesTheAppOnTheOtherServer) {
   EXPECT_TRUE(Contains(env.out, "token=" + token)) << env.out << env.err;
 }
 
-TEST_F(ThemesE2E, InstallSurvivesAControllerCrashMidDeploy) {
-  // The controller dies between the agent starting the new instance and the
-  // commit of that step; the restarted one resumes the deploy and finishes
-  // the install (the supervisor reads the install record from the store).
-  fleet_->StopController(SIGTERM);
-  fleet_->SpawnController({{"DFLOW_TEST_CRASH_AT", "deploy:3:after-rpc"}});
-  ASSERT_TRUE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, seconds(30)));
-  (void)Cli({"themes", "install", "statuspage", "--app", "status", "--detach"});
-  ASSERT_TRUE(WaitFor([&] { return !fleet_->controller().Running(); }, seconds(60)))
-      << fleet_->controller().Log();
-  EXPECT_EQ(fleet_->controller().Wait(seconds(5)), 137) << fleet_->controller().Log();
-  fleet_->StartController();
+// A custom bundle theme "shelf" at `version` from examples/EXAMPLE, with a
+// domain, a secret and a 5 s healthcheck.timeout; `env` holds its env lines.
+void WriteShelf(const std::string& dir, const std::string& version, const std::string& example,
+                const std::string& env) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(std::string(DFLOW_EXAMPLES_DIR) + "/" + example, dir + "/app");
+  std::ofstream(dir + "/theme.yaml")
+      << "apiVersion: dflow/v1\nkind: Theme\nname: shelf\nversion: " << version
+      << "\ndescription: d\nsource:\n  bundle: app\ndomains:\n  - shelf.example.test\n"
+         "secrets:\n  - name: key\nenv:\n"
+      << env << "healthcheck:\n  path: /health\n  timeout: 5s\n";
+}
+
+TEST_F(ThemesE2E, FailedUpgradeKeepsTheOldVersionAndConfigAndDestroyRemovesTheInstall) {
+  std::string dir = tmp_.path() + "/shelf";
+  WriteShelf(dir, "1.0.0", "hello",
+             "  GREETING: \"shelf one\"\n  KEY: \"{{ secrets.key }}\"\n  OLD_ONLY: kept\n");
+  CliOk({"themes", "add", dir});
+  CliOk({"themes", "install", "shelf", "--app", "shelf"});
+  ASSERT_TRUE(WaitSettled("shelf", 1)) << Ps("shelf").dump();
+  ASSERT_TRUE(AllAnswer("shelf", "shelf one"));
+  // The theme's domain is the app's custom domain, as `dflow domains add` makes it.
+  EXPECT_TRUE(Contains(CliOk({"domains", "ls", "shelf"}), "shelf.example.test"));
+  const auto before = Json({"config", "ls", "shelf", "--json"});
+  ASSERT_TRUE(before.is_object());
+  EXPECT_EQ(before.value("OLD_ONLY", ""), "kept");
+  const std::string key = Reveal("shelf", "key");
+  ASSERT_EQ(key.size(), 32u);
+
+  // 2.0.0 never becomes healthy, and changes and adds env.
+  WriteShelf(dir, "2.0.0", "broken",
+             "  GREETING: \"shelf two\"\n  KEY: \"{{ secrets.key }}\"\n  BROKEN_MODE: hang\n"
+             "  NEW_KEY: added\n");
+  CliOk({"themes", "add", dir});
+  auto started = std::chrono::steady_clock::now();
+  auto up = Cli({"themes", "upgrade", "shelf"});
+  EXPECT_NE(up.exit_code, 0) << up.out << up.err;
+  nlohmann::json record;
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto j = Json({"themes", "secrets", "status", "--json"});
-        return j.is_object() && j.value("state", "") == "installed";
+        record = Json({"themes", "secrets", "shelf", "--json"});
+        return record.is_object() && record.value("state", "") == "installed" &&
+               !record.value("error", "").empty();
       },
-      seconds(60)))
-      << Json({"themes", "secrets", "status", "--json"}).dump() << fleet_->controller().Log();
-  ASSERT_TRUE(WaitSettled("status", 1)) << Ps("status").dump();
-  EXPECT_TRUE(Contains(HttpGet(StatusPort("status")), "System status"));
-  std::string token = Reveal("status", "admin_token");
-  ASSERT_EQ(token.size(), 32u);
-  auto env = Cli({"run", "status", "--", "python3", "-c",
-                  "import os; print('token=' + os.environ['STATUS_ADMIN_TOKEN'])"});
-  EXPECT_TRUE(Contains(env.out, "token=" + token)) << env.out << env.err;
+      seconds(90)))
+      << record.dump() << fleet_->controller().Log();
+  // The app's healthcheck.timeout (5 s, the agent waits at least 30 s), not
+  // the controller's --health-timeout (60 s), bounded the new instance's wait.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(55));
+  EXPECT_EQ(record.value("version", ""), "1.0.0") << record.dump();
+  EXPECT_TRUE(Contains(record.value("error", ""), "1.0.0 keeps running with its config"))
+      << record.dump();
+  // The old version's env is back; the old release still serves.
+  EXPECT_EQ(Json({"config", "ls", "shelf", "--json"}), before);
+  EXPECT_TRUE(AllAnswer("shelf", "shelf one"));
+  EXPECT_EQ(Reveal("shelf", "key"), key);
+
+  // `dflow apps destroy`: the install record and the secrets go with the app.
+  CliOk({"apps", "destroy", "shelf", "--force"});
+  ASSERT_TRUE(AppGone("shelf"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Cli({"themes", "secrets", "shelf"}).exit_code != 0;
+      },
+      seconds(20)));
+  auto gone = Cli({"themes", "secrets", "shelf"});
+  EXPECT_TRUE(Contains(gone.err, "was not installed from a theme")) << gone.err;
+  // A new install of the same name gets a new secret.
+  CliOk({"themes", "install", "statuspage", "--app", "shelf"});
+  ASSERT_TRUE(WaitSettled("shelf", 1));
+  EXPECT_NE(Reveal("shelf", "admin_token"), key);
+  EXPECT_EQ(Reveal("shelf", "admin_token").size(), 32u);
+  EXPECT_FALSE(Contains(CliOk({"domains", "ls", "shelf"}), "shelf.example.test"));
+}
+
+TEST_F(ThemesE2E, VolumesAreRefusedOnTheLocalRuntimeNeverDropped) {
+  std::string dir = tmp_.path() + "/keeper";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(Example("hello"), dir + "/app");
+  std::ofstream(dir + "/theme.yaml")
+      << "apiVersion: dflow/v1\nkind: Theme\nname: keeper\nversion: 1.0.0\ndescription: d\n"
+         "source:\n  bundle: app\nvolumes:\n  - name: data\n    path: /data\n    backup: true\n";
+  CliOk({"themes", "add", dir});
+  for (const std::vector<std::string>& where :
+       {std::vector<std::string>{}, std::vector<std::string>{"--server", "local-1"}}) {
+    std::vector<std::string> args = {"themes", "install", "keeper", "--app", "keeper"};
+    args.insert(args.end(), where.begin(), where.end());
+    auto r = Cli(args);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_TRUE(Contains(r.err, "with volumes (/data)")) << r.err;
+    EXPECT_TRUE(Contains(r.err, "needs a Dokku server")) << r.err;
+    EXPECT_TRUE(Contains(r.err, "--runtime dokku")) << r.err;
+    EXPECT_NE(Cli({"apps", "show", "keeper"}).exit_code, 0);
+    EXPECT_NE(Cli({"themes", "secrets", "keeper"}).exit_code, 0);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,177 @@
+// The fixture of the theme e2e tests on the Dokku test double
+// (tests/fakes/fake_dokku, which logs every argv): a controller, one agent
+// running the DokkuRuntime against the double, one LocalRuntime agent, and
+// the double's log read back as the exact sequence of Dokku commands.
+#ifndef DFLOW_TESTS_E2E_THEMES_DOKKU_FIXTURE_H_
+#define DFLOW_TESTS_E2E_THEMES_DOKKU_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "tests/e2e/harness.h"
+
+namespace dflow::testing {
+
+inline bool Has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class ThemesDokkuE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = tmp_.path() + "/dokku";
+    std::filesystem::create_directories(state_);
+    std::ofstream(state_ + "/VHOST") << "dokku.me\n";
+    fleet_ = std::make_unique<Fleet>(tmp_.path());
+    fleet_->InitController();
+    fleet_->StartController();
+    std::string dir = tmp_.path() + "/agents/dokku-1";
+    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
+                            "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
+                            "--data-dir", dir, "--runtime", "dokku"});
+    ASSERT_EQ(join.exit_code, 0) << join.err;
+    agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
+                   FAKE_DOKKU_BIN},
+                  tmp_.path() + "/agent.log", Env());
+    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", std::chrono::seconds(20))) << agent_.Log();
+    fleet_->AddAgent("local-1");
+    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
+  }
+
+  std::map<std::string, std::string> Env() {
+    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", "0.38.27"}};
+  }
+  CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }
+  std::string CliOk(const std::vector<std::string>& args) {
+    auto r = Cli(args);
+    std::string cmd;
+    for (const auto& a : args) cmd += a + " ";
+    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
+                              << "\nagent log:\n"
+                              << agent_.Log() << "\ncontroller log:\n"
+                              << fleet_->controller().Log();
+    return r.out;
+  }
+  nlohmann::json Json(const std::vector<std::string>& args) {
+    auto r = Cli(args);
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nullptr;
+  }
+  std::map<std::string, std::string> Secrets(const std::string& app) {
+    auto j = Json({"themes", "secrets", app, "--reveal", "--json"});
+    if (!j.is_object()) return {};
+    return j["secrets"].get<std::map<std::string, std::string>>();
+  }
+  nlohmann::json DokkuConfig(const std::string& app) {
+    auto r = RunProgram({FAKE_DOKKU_BIN, "config:export", "--format", "json", app}, Env());
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  // Every Dokku command the double ran, its argv without the program.
+  std::vector<std::vector<std::string>> RawArgv() {
+    std::vector<std::vector<std::string>> out;
+    std::ifstream in(state_ + "/argv.log");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      std::vector<std::string> argv;
+      for (size_t i = 1; i < j["argv"].size(); ++i) argv.push_back(j["argv"][i].get<std::string>());
+      out.push_back(argv);
+    }
+    return out;
+  }
+  // Every Dokku command the double ran, as "cmd arg arg…".
+  std::vector<std::string> Argv() {
+    std::vector<std::string> out;
+    std::ifstream in(state_ + "/argv.log");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      std::string cmd;
+      for (size_t i = 1; i < j["argv"].size(); ++i) {
+        cmd += (i > 1 ? " " : "") + j["argv"][i].get<std::string>();
+      }
+      out.push_back(cmd);
+    }
+    return out;
+  }
+  // The index of the first command at or after `from` that starts with `prefix`.
+  static size_t Find(const std::vector<std::string>& argv, const std::string& prefix,
+                     size_t from = 0) {
+    for (size_t i = from; i < argv.size(); ++i) {
+      if (argv[i].rfind(prefix, 0) == 0) return i;
+    }
+    return std::string::npos;
+  }
+  static std::string Dump(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += a + "\n";
+    return out;
+  }
+
+  // Dokku commands that only read: reports, lists, exists/info queries,
+  // config:export/get, version. They are left out of the sequences the tests
+  // assert, and only they: the agent asks them before a change and to read
+  // one back, and the heartbeats' ps:report of every app interleave with an
+  // install at times that vary from run to run.
+  static bool ReadOnly(const std::vector<std::string>& argv) {
+    if (argv.empty()) return true;
+    const std::string& cmd = argv[0];
+    auto ends = [&](const std::string& suffix) {
+      return cmd.size() >= suffix.size() &&
+             cmd.compare(cmd.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return cmd == "version" || cmd == "--version" || cmd == "config:export" ||
+           cmd == "config:get" || cmd == "config:show" || ends(":report") || ends(":list") ||
+           ends(":exists") || ends(":info");
+  }
+  size_t LogSize() { return RawArgv().size(); }
+  // The commands that change something, from entry `from` of the log on, as
+  // "cmd arg…". config:set's values (base64, --encoded) are decoded; those of
+  // the `generated` keys (secrets and service passwords, whose values the
+  // tests check in the app's config) read KEY=<generated>.
+  std::vector<std::string> Writes(size_t from, const std::set<std::string>& generated = {}) {
+    std::vector<std::string> out;
+    auto all = RawArgv();
+    for (size_t i = from; i < all.size(); ++i) {
+      const auto& argv = all[i];
+      if (ReadOnly(argv)) continue;
+      const bool encoded =
+          argv[0] == "config:set" && std::find(argv.begin(), argv.end(), "--encoded") != argv.end();
+      std::string cmd;
+      for (size_t j = 0; j < argv.size(); ++j) {
+        std::string word = argv[j];
+        size_t eq = word.find('=');
+        if (encoded && j > 0 && word.rfind("--", 0) != 0 && eq != std::string::npos) {
+          std::string key = word.substr(0, eq), value;
+          if (!absl::Base64Unescape(word.substr(eq + 1), &value)) value = "<not base64>";
+          word = key + "=" + (generated.count(key) ? "<generated>" : value);
+        }
+        cmd += (j > 0 ? " " : "") + word;
+      }
+      out.push_back(cmd);
+    }
+    return out;
+  }
+  static std::string Diff(const std::vector<std::string>& want,
+                          const std::vector<std::string>& got) {
+    std::string out = "want:\n" + Dump(want) + "got:\n" + Dump(got);
+    return out;
+  }
+
+  TempDir tmp_;
+  std::string state_;
+  std::unique_ptr<Fleet> fleet_;
+  Proc agent_;
+};
+
+}  // namespace dflow::testing
+
+#endif  // DFLOW_TESTS_E2E_THEMES_DOKKU_FIXTURE_H_
