@@ -188,4 +188,20 @@ grpc::Status AgentService::CreateService(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+// A read: no idempotency key, nothing printed (the URL holds the password).
+grpc::Status AgentService::GetService(grpc::ServerContext* context,
+                                      const av1::GetServiceRequest* request,
+                                      av1::ServiceInfo* response) {
+  if (auto s = Ready(*context, "GetService"); !s.ok()) return s;
+  for (const absl::Status& s :
+       {ValidateServiceKind(request->kind()), ValidateServiceName(request->name())}) {
+    if (!s.ok()) return ToGrpc(s);
+  }
+  auto info = runtime_->GetService(request->kind(), request->name());
+  if (!info.ok()) return ToGrpc(NeedsDokku(info.status()));
+  response->set_dsn(info->dsn);
+  response->set_exposed_port(info->exposed_port);
+  return grpc::Status::OK;
+}
+
 }  // namespace dflow::agent

@@ -3,8 +3,10 @@
 // plugins).
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -53,6 +55,28 @@ std::string LinksText(const v1::DokkuService& s) {
   return apps.empty() ? "-" : absl::StrJoin(apps, ", ");
 }
 
+// Waits for the op to end without printing its progress (for --json).
+absl::Status WaitForOp(Client& client, int64_t id) {
+  while (true) {
+    v1::GetOpRequest get;
+    get.set_id(id);
+    auto op = client.Call(&v1::Apps::Stub::GetOp, get);
+    if (!op.ok()) return op.status();
+    if (OpEnded(op->state())) return OpOutcome(id, op->state(), op->error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// The service as the store holds it once its create op succeeded.
+absl::StatusOr<v1::DokkuService> FindService(Client& client, const std::string& name) {
+  auto r = CallDokku(client, &v1::Dokku::Stub::ListServices, v1::ListServicesRequest());
+  if (!r.ok()) return r.status();
+  for (const auto& s : r->services()) {
+    if (s.name() == name) return s;
+  }
+  return absl::NotFoundError(absl::StrCat("service ", name, " is not recorded"));
+}
+
 }  // namespace
 
 void RegisterServices(CLI::App& app, Globals& g) {
@@ -71,8 +95,12 @@ void RegisterServices(CLI::App& app, Globals& g) {
                    "Expose it on a host port (KIND:expose) so apps on other servers reach it at "
                    "the server's address; linked apps are then not pinned");
   create->add_flag("--json", o->json, "Print the service as JSON");
+  AddDetachFlag(create, o->detach);
   create->footer(
-      "Waits until Dokku has created it (an image pull can take minutes).\n"
+      "A durable operation (`dflow ops show ID`): waits until Dokku has created it (an image\n"
+      "pull can take minutes); a controller restarted meanwhile finishes it. The controller\n"
+      "keeps the service's URL without its password and reads it from the server when a link\n"
+      "needs it.\n"
       "Example: dflow services create postgres shopdb --server web-1");
   create->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
@@ -85,7 +113,20 @@ void RegisterServices(CLI::App& app, Globals& g) {
       req.set_name(o->name);
       req.set_server(o->server);
       req.set_expose(o->expose);
-      auto r = CallDokku(client, &v1::Dokku::Stub::CreateService, req, 900);
+      auto made = CallDokku(client, &v1::Dokku::Stub::CreateService, req);
+      if (!made.ok()) return made.status();
+      if (o->json && o->detach) {
+        PrintJson({{"name", made->name()}, {"op_id", made->op().id()}});
+        return absl::OkStatus();
+      }
+      // --json keeps stdout to the JSON: the op is waited for, not printed.
+      if (auto s = o->json ? WaitForOp(client, made->op().id())
+                           : FollowOp(client, made->op(),
+                                      {.app = "service:" + o->name, .detach = o->detach});
+          !s.ok() || o->detach) {
+        return s;
+      }
+      auto r = FindService(client, o->name);
       if (!r.ok()) return r.status();
       if (o->json) {
         PrintJson(ServiceJson(*r));
@@ -141,14 +182,20 @@ void RegisterServices(CLI::App& app, Globals& g) {
   auto* destroy = services->add_subcommand(
       "destroy", "Destroy a service and its data (refused while it is linked)");
   destroy->add_option("NAME", o->name, "Service name")->required();
+  AddDetachFlag(destroy, o->detach);
+  destroy->footer("A durable operation (`dflow ops show ID`); waits until Dokku has destroyed it.");
   destroy->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       RETURN_IF_USAGE(ValidateServiceName(o->name));
       Client client(ResolveTarget(g.controller));
       v1::DestroyServiceRequest req;
       req.set_name(o->name);
-      auto r = CallDokku(client, &v1::Dokku::Stub::DestroyService, req, 600);
+      auto r = CallDokku(client, &v1::Dokku::Stub::DestroyService, req);
       if (!r.ok()) return r.status();
+      if (auto s = FollowOp(client, r->op(), {.app = "service:" + o->name, .detach = o->detach});
+          !s.ok() || o->detach) {
+        return s;
+      }
       std::cout << "service " << o->name << " destroyed\n";
       return absl::OkStatus();
     };

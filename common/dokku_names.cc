@@ -157,4 +157,14 @@ std::map<std::string, std::string> SplitServiceUrl(absl::string_view url) {
           {"DATABASE", std::string(database)}};
 }
 
+std::string ServiceUrlWithoutPassword(absl::string_view url) {
+  size_t start = url.find("://");
+  start = start == absl::string_view::npos ? 0 : start + 3;
+  size_t at = url.rfind('@');
+  if (at == absl::string_view::npos || at < start) return std::string(url);
+  size_t colon = url.substr(start, at - start).find(':');
+  if (colon == absl::string_view::npos) return std::string(url);
+  return absl::StrCat(url.substr(0, start + colon), url.substr(at));
+}
+
 }  // namespace dflow

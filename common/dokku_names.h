@@ -36,6 +36,9 @@ std::string ServiceUrlVariable(absl::string_view kind);
 // scheme://user:password@host:port/database into {HOST, PORT, USER, PASSWORD,
 // DATABASE} (missing parts are empty).
 std::map<std::string, std::string> SplitServiceUrl(absl::string_view url);
+// The URL without its password (scheme://user@host:port/database): what the
+// controller may keep and show. Unchanged when it has none.
+std::string ServiceUrlWithoutPassword(absl::string_view url);
 
 }  // namespace dflow
 

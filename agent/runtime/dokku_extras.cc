@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "agent/runtime/dokku_reports.h"
 #include "agent/runtime/dokku_runtime.h"
@@ -34,6 +35,19 @@ bool Has(const std::vector<std::string>& list, const std::string& item) {
 absl::Status Differs(const std::string& server, const std::string& what) {
   return absl::DataLossError(absl::StrCat("after the change Dokku on server ", server, " reports ",
                                           what, "; see `dokku` on that server"));
+}
+
+// `KIND:info NAME --exposed-ports` is "-" when not exposed, else
+// "5432->31234 " (service_info in the plugins' common-functions): the first
+// host port, 0 when none.
+int ExposedPort(const std::string& text) {
+  std::string ports(absl::StripAsciiWhitespace(text));
+  int port = 0;
+  if (size_t arrow = ports.find("->"); arrow != std::string::npos) {
+    std::string first = ports.substr(arrow + 2);
+    (void)absl::SimpleAtoi(first.substr(0, first.find(' ')), &port);
+  }
+  return port;
 }
 
 }  // namespace
@@ -218,23 +232,24 @@ absl::StatusOr<ServiceInfo> DokkuRuntime::CreateService(const std::string& kind,
   DokkuCommand exists{.args = {kind + ":exists", name}};
   exists.accept_any_exit = true;
   ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
-  if (e.exit_code != 0) RETURN_IF_ERROR(Dokku("", {kind + ":create", name}, out).status());
-  // `--exposed-ports` is "-" when not exposed, else "5432->31234 " (service_info
-  // in the plugins' common-functions).
+  // KIND:create ends with the service's report, its Dsn holding the password
+  // (service_create_container in the plugins' `functions` calls service_info):
+  // the output is kept until the password is known, then passed on without it.
+  std::string created;
+  if (e.exit_code != 0) {
+    ASSIGN_OR_RETURN(DokkuOutput r, Dokku("", {kind + ":create", name}));
+    created = r.out;
+    for (const auto& w : r.warnings) absl::StrAppend(&created, " !     ", w, "\n");
+  }
   auto exposed = [&]() -> absl::StatusOr<int> {
     ASSIGN_OR_RETURN(DokkuOutput r, Dokku("", {kind + ":info", name, "--exposed-ports"}));
-    std::string ports(absl::StripAsciiWhitespace(r.out));
-    int port = 0;
-    if (size_t arrow = ports.find("->"); arrow != std::string::npos) {
-      std::string first = ports.substr(arrow + 2);
-      (void)absl::SimpleAtoi(first.substr(0, first.find(' ')), &port);
-    }
-    return port;
+    return ExposedPort(r.out);
   };
   ServiceInfo info;
   ASSIGN_OR_RETURN(info.exposed_port, exposed());
   if (expose && info.exposed_port == 0) {
-    RETURN_IF_ERROR(Dokku("", {kind + ":expose", name}, out).status());
+    ASSIGN_OR_RETURN(DokkuOutput r, Dokku("", {kind + ":expose", name}));
+    absl::StrAppend(&created, r.out);
     ASSIGN_OR_RETURN(info.exposed_port, exposed());
     if (info.exposed_port == 0) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -242,6 +257,34 @@ absl::StatusOr<ServiceInfo> DokkuRuntime::CreateService(const std::string& kind,
           " reports no exposed port after ", kind, ":expose (", kind, ":info --exposed-ports)"));
     }
   }
+  ASSIGN_OR_RETURN(DokkuOutput dsn, Dokku("", {kind + ":info", name, "--dsn"}));
+  info.dsn = std::string(absl::StripAsciiWhitespace(dsn.out));
+  if (out && !created.empty()) {
+    const std::string password = SplitServiceUrl(info.dsn)["PASSWORD"];
+    if (!password.empty()) {
+      created = absl::StrReplaceAll(created, {{password, "(password not shown)"}});
+    }
+    out(created);
+  }
+  return info;
+}
+
+absl::StatusOr<ServiceInfo> DokkuRuntime::GetService(const std::string& kind,
+                                                     const std::string& name) {
+  RETURN_IF_ERROR(CheckServiceKind(kind));
+  RETURN_IF_ERROR(ValidateServiceName(name));
+  // KIND:exists exits non-zero for a missing service (the plugins'
+  // subcommands/exists: "service NAME does not exist").
+  DokkuCommand exists{.args = {kind + ":exists", name}};
+  exists.accept_any_exit = true;
+  ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
+  if (e.exit_code != 0) {
+    return absl::NotFoundError(absl::StrCat(kind, " service ", name, " does not exist on server ",
+                                            options_.server_name, " (", kind, ":exists)"));
+  }
+  ServiceInfo info;
+  ASSIGN_OR_RETURN(DokkuOutput ports, Dokku("", {kind + ":info", name, "--exposed-ports"}));
+  info.exposed_port = ExposedPort(ports.out);
   ASSIGN_OR_RETURN(DokkuOutput dsn, Dokku("", {kind + ":info", name, "--dsn"}));
   info.dsn = std::string(absl::StripAsciiWhitespace(dsn.out));
   return info;

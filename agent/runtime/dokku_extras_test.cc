@@ -170,8 +170,19 @@ TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
   runner_.On({"postgres:info", "db", "--exposed-ports"}, {.out = "5432->31234 \n"});
   runner_.On({"postgres:info", "db", "--dsn"},
              {.out = "postgres://postgres:pw@dokku-postgres-db:5432/db\n"});
-  auto info = rt_->CreateService("postgres", "db", true, nullptr);
+  // What the plugin prints: its service_info report, the Dsn with the password.
+  runner_.On({"postgres:create"},
+             {.out = "=====> Postgres container created: db\n=====> db postgres service "
+                     "information\n       Dsn:                 "
+                     "postgres://postgres:pw@dokku-postgres-db:5432/db\n"});
+  std::string printed;
+  auto info =
+      rt_->CreateService("postgres", "db", true, [&](const std::string& text) { printed += text; });
   ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(printed.find(":pw@"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("postgres://postgres:(password not shown)@dokku-postgres-db"),
+            std::string::npos)
+      << printed;
   EXPECT_EQ(info->exposed_port, 31234);
   EXPECT_EQ(info->dsn, "postgres://postgres:pw@dokku-postgres-db:5432/db");
   EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"postgres:exists", "db"},
@@ -182,6 +193,26 @@ TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
                                                 {"postgres:info", "db", "--dsn"}}));
   EXPECT_EQ(rt_->CreateService("postgres", "bad-name", false, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);  // the plugins allow [A-Za-z0-9_] only
+}
+
+TEST_F(DokkuExtrasArgv, GetServiceOnlyAsksAndAMissingOneIsNotFound) {
+  runner_.On({"postgres:exists"}, {});
+  runner_.On({"postgres:info", "db", "--exposed-ports"}, {.out = "-\n"});
+  runner_.On({"postgres:info", "db", "--dsn"},
+             {.out = "postgres://postgres:pw@dokku-postgres-db:5432/db\n"});
+  auto info = rt_->GetService("postgres", "db");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->dsn, "postgres://postgres:pw@dokku-postgres-db:5432/db");
+  EXPECT_EQ(info->exposed_port, 0);
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"postgres:exists", "db"},
+                                                {"postgres:info", "db", "--exposed-ports"},
+                                                {"postgres:info", "db", "--dsn"}}));
+  runner_.On({"postgres:exists"},
+             {.exit_code = 1, .err = " !     Postgres service db does not exist\n"});
+  auto missing = rt_->GetService("postgres", "db");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "postgres service db does not exist on server web-2 (postgres:exists)");
 }
 
 TEST_F(DokkuExtrasArgv, LinkWithSplitEnvSetsVariablesFirstUnlinkUnsetsThem) {

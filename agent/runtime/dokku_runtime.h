@@ -154,6 +154,9 @@ class DokkuRuntime : public Runtime {
   // Docker), so apps on other servers reach it at this host's address.
   absl::StatusOr<ServiceInfo> CreateService(const std::string& kind, const std::string& name,
                                             bool expose, const OutputFn& out) override;
+  // KIND:exists (NotFound when it fails), KIND:info --exposed-ports and --dsn.
+  absl::StatusOr<ServiceInfo> GetService(const std::string& kind,
+                                         const std::string& name) override;
   // Links; with a non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER,
   // _PASSWORD, _DATABASE from the URL the link set.
   absl::Status LinkService(const std::string& kind, const std::string& name, const std::string& app,

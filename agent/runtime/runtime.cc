@@ -33,6 +33,9 @@ absl::StatusOr<ServiceInfo> Runtime::CreateService(const std::string&, const std
                                                    const OutputFn&) {
   return Missing("services");
 }
+absl::StatusOr<ServiceInfo> Runtime::GetService(const std::string&, const std::string&) {
+  return Missing("services");
+}
 absl::Status Runtime::LinkService(const std::string&, const std::string&, const std::string&,
                                   const std::string&, const OutputFn&) {
   return Missing("services");

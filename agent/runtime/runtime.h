@@ -152,6 +152,9 @@ class Runtime {
   virtual absl::StatusOr<ServiceInfo> CreateService(const std::string& kind,
                                                     const std::string& name, bool expose,
                                                     const OutputFn& out);
+  // An existing service's URL and exposed port, read from the host; NotFound
+  // when there is none. Changes nothing.
+  virtual absl::StatusOr<ServiceInfo> GetService(const std::string& kind, const std::string& name);
   // A non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER, _PASSWORD,
   // _DATABASE from the service URL (and unlinking unsets them).
   virtual absl::Status LinkService(const std::string& kind, const std::string& name,

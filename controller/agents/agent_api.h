@@ -162,6 +162,13 @@ class AgentApi {
                                                       const std::string& name, bool expose) {
     return absl::UnimplementedError(absl::StrCat("no services on server ", server));
   }
+  // An existing service's URL (with its password) and exposed port, read from
+  // the server (the store keeps no password). NotFound: Dokku has no such service.
+  virtual absl::StatusOr<ServiceResult> GetService(const std::string& server,
+                                                   const std::string& kind,
+                                                   const std::string& name) {
+    return absl::UnimplementedError(absl::StrCat("no services on server ", server));
+  }
   // Replaces the server's routing table. FailedPrecondition: it runs no router.
   virtual absl::StatusOr<RoutesResult> SetRoutes(const std::string& server,
                                                  const RoutesSpec& routes) {

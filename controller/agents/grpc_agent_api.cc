@@ -407,4 +407,20 @@ absl::StatusOr<ServiceResult> GrpcAgentApi::CreateService(const std::string& ser
   return ServiceResult{r.dsn(), r.exposed_port(), r.output()};
 }
 
+absl::StatusOr<ServiceResult> GrpcAgentApi::GetService(const std::string& server,
+                                                       const std::string& kind,
+                                                       const std::string& name) {
+  auto t = Connect(server);
+  if (!t.ok()) return t.status();
+  av1::GetServiceRequest req;
+  req.set_kind(kind);
+  req.set_name(name);
+  av1::ServiceInfo r;
+  auto ctx = Deadline(milliseconds(60000));
+  if (auto s = t->stub->GetService(ctx.get(), req, &r); !s.ok()) {
+    return t->Error(s, "reading the service");
+  }
+  return ServiceResult{r.dsn(), r.exposed_port(), ""};
+}
+
 }  // namespace dflow::agents

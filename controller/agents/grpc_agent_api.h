@@ -49,6 +49,8 @@ class GrpcAgentApi : public AgentApi {
   absl::StatusOr<ServiceResult> CreateService(const std::string& server, const std::string& key,
                                               const std::string& kind, const std::string& name,
                                               bool expose) override;
+  absl::StatusOr<ServiceResult> GetService(const std::string& server, const std::string& kind,
+                                           const std::string& name) override;
 
  private:
   struct Target;

@@ -32,15 +32,33 @@ void ToProto(const store::Service& s, v1::DokkuService* out) {
 }
 
 // The config an exposed service gives a linked app: its URL with the service
-// host's address and exposed port, and the split variables when asked.
+// host's address and exposed port, and the split variables when asked. The
+// store keeps no password: with `with_password` the URL is read from the
+// service's host (KIND:info --dsn); without (an unlink needs only the keys)
+// the stored one serves.
 absl::StatusOr<std::map<std::string, std::string>> ExposedConfig(ControllerContext* ctx,
                                                                  const store::Service& s,
-                                                                 const std::string& prefix) {
+                                                                 const std::string& prefix,
+                                                                 bool with_password) {
   ASSIGN_OR_RETURN(store::Server server, ctx->store->GetServer(s.server));
   std::string host = server.address.substr(0, server.address.rfind(':'));
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  auto parts = SplitServiceUrl(s.dsn);
-  std::string scheme = s.dsn.substr(0, s.dsn.find("://"));
+  std::string dsn = s.dsn;
+  if (with_password) {
+    auto read = ctx->agents->GetService(s.server, s.kind, s.name);
+    if (!read.ok()) {
+      return absl::Status(absl::IsUnavailable(read.status()) ? absl::StatusCode::kFailedPrecondition
+                                                             : read.status().code(),
+                          absl::StrCat("reading the URL of ", s.kind, " service ", s.name, " on ",
+                                       s.server, " failed: ", read.status().message(),
+                                       absl::IsUnavailable(read.status())
+                                           ? "; try again once the server is reachable"
+                                           : ""));
+    }
+    dsn = read->dsn;
+  }
+  auto parts = SplitServiceUrl(dsn);
+  std::string scheme = dsn.substr(0, dsn.find("://"));
   std::string auth = parts["USER"] + (parts["PASSWORD"].empty() ? "" : ":" + parts["PASSWORD"]);
   std::string hostport = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                          std::to_string(s.exposed_port);
@@ -53,17 +71,6 @@ absl::StatusOr<std::map<std::string, std::string>> ExposedConfig(ControllerConte
     for (const auto& [k, v] : parts) config[prefix + k] = v;
   }
   return config;
-}
-
-// A failed agent call, worded for the CLI. An unreachable server is not the
-// controller being away (which is what the CLI reads UNAVAILABLE as).
-absl::Status AgentFailure(const absl::Status& s, const std::string& kind, const std::string& name,
-                          const char* doing) {
-  std::string message =
-      absl::StrCat(doing, " ", kind, " service ", name, " failed: ", s.message(),
-                   absl::IsUnavailable(s) ? "; try again once the server is reachable" : "");
-  return absl::Status(absl::IsUnavailable(s) ? absl::StatusCode::kFailedPrecondition : s.code(),
-                      message);
 }
 
 }  // namespace
@@ -106,21 +113,16 @@ grpc::Status DokkuService::CreateService(grpc::ServerContext*,
           " runtime; services need a Dokku server (dflow-agent run --runtime dokku)")));
     }
   }
-  auto made = ctx_->agents->CreateService(server, absl::StrCat("service-create-", request->name()),
-                                          request->kind(), request->name(), request->expose());
-  if (!made.ok())
-    return ToGrpc(AgentFailure(made.status(), request->kind(), request->name(), "creating"));
-  store::Service s{.name = request->name(),
-                   .kind = request->kind(),
-                   .server = server,
-                   .exposed = made->exposed_port > 0,
-                   .exposed_port = made->exposed_port,
-                   .dsn = made->dsn};
-  if (auto st = ctx_->store->CreateService(s); !st.ok()) return ToGrpc(st);
-  auto stored = ctx_->store->GetService(s.name);
-  if (!stored.ok()) return ToGrpc(stored.status());
-  ToProto(*stored, response);
-  response->set_output(made->output);
+  // A durable operation: its step creates the service (asking Dokku first) and
+  // then records it, so a controller killed on the way finishes it.
+  auto ref =
+      ctx_->engine->CreateService(request->kind(), request->name(), server, request->expose());
+  if (!ref.ok()) return ToGrpc(ref.status());
+  response->set_name(request->name());
+  response->set_kind(request->kind());
+  response->set_server(server);
+  response->set_exposed(request->expose());
+  ToProto(*ref, response->mutable_op());
   return grpc::Status::OK;
 }
 
@@ -135,7 +137,7 @@ grpc::Status DokkuService::LinkService(grpc::ServerContext*, const v1::ServiceLi
   if (service->exposed) {
     // Reached over the network: the URL goes into the app's config (a config
     // release, rolled out like `dflow config set`); the app stays unpinned.
-    auto config = ExposedConfig(ctx_, *service, request->split_prefix());
+    auto config = ExposedConfig(ctx_, *service, request->split_prefix(), /*with_password=*/true);
     if (!config.ok()) return ToGrpc(config.status());
     if (auto s = ctx_->store->LinkService(link); !s.ok()) return ToGrpc(s);
     return ToGrpc([&]() -> absl::Status {
@@ -204,7 +206,7 @@ grpc::Status DokkuService::UnlinkService(grpc::ServerContext*,
   if (auto s = ctx_->store->UnlinkService(service->name, app->name); !s.ok()) return ToGrpc(s);
   absl::StatusOr<ops::OpRef> ref;
   if (service->exposed) {
-    auto config = ExposedConfig(ctx_, *service, prefix);
+    auto config = ExposedConfig(ctx_, *service, prefix, /*with_password=*/false);
     if (!config.ok()) return ToGrpc(config.status());
     std::vector<std::string> unset;
     for (const auto& [k, v] : *config) unset.push_back(k);
@@ -237,16 +239,9 @@ grpc::Status DokkuService::DestroyService(grpc::ServerContext*,
         absl::StrCat("service ", service->name, " is linked to ", absl::StrJoin(apps, ", "),
                      "; unlink it first (`dflow services unlink ", service->name, " APP`)")));
   }
-  agents::DokkuChange change{.kind = agents::DokkuChange::Kind::kDestroyService,
-                             .service_kind = service->kind,
-                             .service = service->name};
-  auto out = ctx_->agents->ChangeDokku(service->server,
-                                       absl::StrCat("service-destroy-", service->name), change);
-  if (!out.ok()) {
-    return ToGrpc(AgentFailure(out.status(), service->kind, service->name, "destroying"));
-  }
-  if (auto s = ctx_->store->DeleteService(service->name); !s.ok()) return ToGrpc(s);
-  response->set_output(*out);
+  auto ref = ctx_->engine->DestroyService(service->name);
+  if (!ref.ok()) return ToGrpc(ref.status());
+  ToProto(*ref, response->mutable_op());
   return grpc::Status::OK;
 }
 

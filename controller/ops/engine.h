@@ -79,6 +79,9 @@ struct EngineOptions {
   std::function<void()> crash_action;
 };
 
+// The queue of a service's ops: "service:NAME" (':' is in no app name).
+inline std::string ServiceOpKey(const std::string& service) { return "service:" + service; }
+
 struct OpRef {
   int64_t id = 0;
   int64_t queued_behind = 0;  // the active op of the same app that runs before it
@@ -110,6 +113,12 @@ class Engine {
   // "pin" (the server to pin the app to) and "only_server".
   absl::StatusOr<OpRef> ChangeDokku(const std::string& app, const std::string& params_json,
                                     const std::string& description);
+  // Services on Dokku servers, as ops of kind "service" queued per service
+  // (op.app is ServiceOpKey(name), never an app name): create on `server`
+  // (chosen by the caller), destroy where it lives (service_steps.cc).
+  absl::StatusOr<OpRef> CreateService(const std::string& kind, const std::string& name,
+                                      const std::string& server, bool expose);
+  absl::StatusOr<OpRef> DestroyService(const std::string& name);
   // `scale`: only the types to change.
   absl::StatusOr<OpRef> Scale(const std::string& app, const std::map<std::string, int>& scale);
   absl::StatusOr<OpRef> ChangeConfig(const std::string& app,

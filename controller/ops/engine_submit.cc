@@ -78,6 +78,27 @@ absl::StatusOr<OpRef> Engine::ChangeDokku(const std::string& app, const std::str
   return Submit(a.name, "dokku", params_json, std::nullopt, description);
 }
 
+absl::StatusOr<OpRef> Engine::CreateService(const std::string& kind, const std::string& name,
+                                            const std::string& server, bool expose) {
+  std::lock_guard lock(submit_mu_);
+  return Submit(ServiceOpKey(name), "service",
+                json{{"action", "create"},
+                     {"service_kind", kind},
+                     {"service", name},
+                     {"server", server},
+                     {"expose", expose}}
+                    .dump(),
+                std::nullopt, absl::StrCat("create ", kind, " service ", name, " on ", server));
+}
+
+absl::StatusOr<OpRef> Engine::DestroyService(const std::string& name) {
+  ASSIGN_OR_RETURN(store::Service s, store_->GetService(name));
+  std::lock_guard lock(submit_mu_);
+  return Submit(ServiceOpKey(name), "service",
+                json{{"action", "destroy"}, {"service", name}}.dump(), std::nullopt,
+                absl::StrCat("destroy ", s.kind, " service ", name, " on ", s.server));
+}
+
 absl::StatusOr<OpRef> Engine::Scale(const std::string& app,
                                     const std::map<std::string, int>& scale) {
   std::vector<std::string> parts;

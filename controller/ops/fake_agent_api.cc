@@ -214,6 +214,11 @@ absl::StatusOr<std::string> FakeAgentApi::ChangeDokku(const std::string& server,
       !s.ok()) {
     return s;
   }
+  if (change.kind == agents::DokkuChange::Kind::kDestroyService) {
+    std::lock_guard lock(mu_);
+    services_[server].erase(change.service);
+    service_kinds_[server].erase(change.service);
+  }
   return std::string("changed\n");
 }
 
@@ -223,6 +228,47 @@ absl::Status FakeAgentApi::DestroyApp(const std::string& server, const std::stri
   std::lock_guard lock(mu_);
   std::erase_if(instances_[server], [&](const auto& kv) { return kv.second.app == app; });
   return absl::OkStatus();
+}
+
+absl::StatusOr<agents::ServiceResult> FakeAgentApi::CreateService(const std::string& server,
+                                                                  const std::string& key,
+                                                                  const std::string& kind,
+                                                                  const std::string& name,
+                                                                  bool expose) {
+  if (auto s = Enter({"CreateService", server, key, name}); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  auto& held = services_[server];
+  if (held.count(name) == 0) {
+    held[name] = {
+        absl::StrCat(kind, "://", kind, ":pw-", name, "@dokku-", kind, "-", name, ":5432/", name),
+        expose ? next_port_++ : 0,
+        absl::StrCat("=====> ", kind, " container created: ", name, "\n")};
+    service_kinds_[server][name] = kind;
+    return held[name];
+  }
+  agents::ServiceResult r = held[name];
+  r.output = "";
+  return r;
+}
+
+absl::StatusOr<agents::ServiceResult> FakeAgentApi::GetService(const std::string& server,
+                                                               const std::string& kind,
+                                                               const std::string& name) {
+  if (auto s = Enter({"GetService", server, "", name}); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  auto it = services_[server].find(name);
+  if (it == services_[server].end()) {
+    return absl::NotFoundError(absl::StrCat(kind, " service ", name, " does not exist"));
+  }
+  agents::ServiceResult r = it->second;
+  r.output = "";
+  return r;
+}
+
+std::map<std::string, std::string> FakeAgentApi::Services(const std::string& server) const {
+  std::lock_guard lock(mu_);
+  auto it = service_kinds_.find(server);
+  return it == service_kinds_.end() ? std::map<std::string, std::string>{} : it->second;
 }
 
 }  // namespace dflow::ops

@@ -76,6 +76,19 @@ class FakeAgentApi : public agents::AgentApi {
                                           const agents::DokkuChange& change) override;
   absl::Status DestroyApp(const std::string& server, const std::string& key,
                           const std::string& app) override;
+  // Services kept per server; the URL's password is "pw-NAME". A second
+  // create of one that exists only reads it (as the agent's KIND:exists
+  // check does). A kDestroyService ChangeDokku removes it.
+  absl::StatusOr<agents::ServiceResult> CreateService(const std::string& server,
+                                                      const std::string& key,
+                                                      const std::string& kind,
+                                                      const std::string& name,
+                                                      bool expose) override;
+  absl::StatusOr<agents::ServiceResult> GetService(const std::string& server,
+                                                   const std::string& kind,
+                                                   const std::string& name) override;
+  // Services the server holds: name -> kind.
+  std::map<std::string, std::string> Services(const std::string& server) const;
 
   // Env a release was prepared with on a server ("app@vN" -> env).
   std::map<std::string, std::string> PreparedEnv(const std::string& server, const std::string& app,
@@ -94,6 +107,8 @@ class FakeAgentApi : public agents::AgentApi {
   std::map<std::string, int> spawns_;
   std::map<std::string, std::vector<agents::AgentLogLine>> logs_;
   int next_port_ = 40000;
+  std::map<std::string, std::map<std::string, agents::ServiceResult>> services_;  // server -> name
+  std::map<std::string, std::map<std::string, std::string>> service_kinds_;
 };
 
 }  // namespace dflow::ops

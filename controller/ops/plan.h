@@ -36,6 +36,9 @@ inline constexpr const char* kStepAbandonRelease = "abandon_release";
 // A change Dokku adds (ports, storage, checks, services, domains) on one server
 // (dokku_steps.cc); "apply" sends everything the store holds for the app.
 inline constexpr const char* kStepDokku = "dokku";
+// A service created or destroyed on its server, with its store record
+// (service_steps.cc; ops of kind "service").
+inline constexpr const char* kStepService = "service";
 
 struct PlanInput {
   store::Op op;

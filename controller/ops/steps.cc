@@ -46,6 +46,7 @@ absl::Status With(const absl::Status& s, const std::string& prefix, const std::s
 }
 
 void RunPlan(StepEnv& env, const store::Op& op, StepOutcome& out) {
+  if (op.kind == "service") return PlanServiceOp(env, op, out);
   auto in = LoadPlanInput(env.store, op);
   if (!in.ok()) {
     out.status = in.status();
@@ -208,6 +209,8 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
     RunStop(env, op, p, key, timeout, out);
   } else if (kind == kStepDokku) {
     RunDokkuStep(env, op, p, key, out);
+  } else if (kind == kStepService) {
+    RunServiceStep(env, op, p, key, out);
   } else if (kind == kStepDestroyOn) {
     absl::Status s = env.agents->DestroyApp(server, key, op.app);
     if (absl::IsUnavailable(s) || absl::IsNotFound(s)) {
@@ -237,7 +240,7 @@ bool PastPointOfNoReturn(const store::Op& op) {
   for (const auto& s : op.steps) {
     if (s.state != "done") continue;
     if (s.kind == kStepActivate || s.kind == kStepCommit) return true;
-    if (op.kind == "destroy" && s.kind == kStepPlan) return true;
+    if ((op.kind == "destroy" || op.kind == "service") && s.kind == kStepPlan) return true;
   }
   return false;
 }

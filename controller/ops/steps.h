@@ -53,6 +53,11 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
 void RunDokkuStep(StepEnv& env, const store::Op& op, const nlohmann::json& params,
                   const std::string& key, StepOutcome& out);
 
+// service_steps.cc: the plan of a `service` op (it has no app), and its step.
+void PlanServiceOp(StepEnv& env, const store::Op& op, StepOutcome& out);
+void RunServiceStep(StepEnv& env, const store::Op& op, const nlohmann::json& params,
+                    const std::string& key, StepOutcome& out);
+
 // True once the op has committed what it is for (a release made current, a
 // scale recorded; for destroy, the plan): it is finished, not undone, from then on.
 bool PastPointOfNoReturn(const store::Op& op);

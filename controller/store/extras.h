@@ -29,7 +29,10 @@ struct Service {
   std::string server{};  // the one server that holds its data
   bool exposed = false;
   int exposed_port = 0;
-  std::string dsn{};  // the URL a linked app gets on the service's host (holds the password)
+  // The URL a linked app gets on the service's host, WITHOUT its password
+  // (scheme://user@host:port/db): the store never keeps a service password;
+  // AgentApi::GetService reads the full URL from the host when it is needed.
+  std::string dsn{};
   int64_t created_at_ms = 0;
   std::vector<ServiceLink> links{};
 };

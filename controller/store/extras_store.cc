@@ -1,6 +1,7 @@
 // Store methods for what Dokku adds: ports, storage, checks, services, links.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/dokku_names.h"
 #include "common/status_macros.h"
 #include "controller/store/store.h"
 
@@ -17,7 +18,7 @@ Service ServiceFromRow(const Stmt& st) {
   s.server = st.Text(2);
   s.exposed = st.Int(3) != 0;
   s.exposed_port = static_cast<int>(st.Int(4));
-  s.dsn = st.Text(5);
+  s.dsn = ServiceUrlWithoutPassword(st.Text(5));  // a row an older controller wrote
   s.created_at_ms = st.Int(6);
   return s;
 }
@@ -161,7 +162,7 @@ absl::Status Store::CreateService(const Service& s) {
                         .Bind(3, s.server)
                         .Bind(4, int64_t{s.exposed})
                         .Bind(5, s.exposed_port)
-                        .Bind(6, s.dsn)
+                        .Bind(6, ServiceUrlWithoutPassword(s.dsn))
                         .Bind(7, clock_->NowMs())
                         .Exec());
     return AppendEventLocked(
@@ -169,6 +170,32 @@ absl::Status Store::CreateService(const Service& s) {
         absl::StrCat(s.kind, " service ", s.name, " created on ", s.server,
                      s.exposed ? absl::StrCat(", exposed on port ", s.exposed_port) : ""));
   });
+}
+
+// Stores written before the URL lost its password: the password is taken out
+// of every row, with secure_delete so the old bytes are overwritten, and the
+// WAL truncated so no copy stays there either.
+absl::Status Store::ScrubServicePasswords() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> changed;
+  ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT name, dsn FROM services"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    std::string clean = ServiceUrlWithoutPassword(st.Text(1));
+    if (clean != st.Text(1)) changed.emplace_back(st.Text(0), clean);
+  }
+  if (changed.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(db_->Exec("PRAGMA secure_delete=ON"));
+  RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+    for (const auto& [name, clean] : changed) {
+      ASSIGN_OR_RETURN(Stmt put, db_->Prepare("UPDATE services SET dsn = ? WHERE name = ?"));
+      RETURN_IF_ERROR(put.Bind(1, clean).Bind(2, name).Exec());
+    }
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  return db_->Exec("PRAGMA secure_delete=OFF");
 }
 
 absl::StatusOr<std::vector<Service>> Store::ListServices() {

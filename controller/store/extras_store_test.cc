@@ -2,7 +2,11 @@
 // their refusals and what an app's destroy takes with it.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "controller/store/store.h"
 
@@ -70,6 +74,60 @@ TEST_F(ExtrasStoreTest, ServicesLinkAndRefuseDestroyWhileLinked) {
   EXPECT_EQ(store_->UnlinkService("shopdb", "shop").code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store_->DeleteService("shopdb").ok());
   EXPECT_EQ(store_->GetService("shopdb").status().code(), absl::StatusCode::kNotFound);
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// No service password reaches the store's files: the URL is kept without it
+// (the host has it; the controller reads it there when a link needs it).
+TEST_F(ExtrasStoreTest, AServicePasswordIsNeverStored) {
+  const std::string secret = "Zq9-never-on-disk-31337";
+  Service db{.name = "shopdb",
+             .kind = "postgres",
+             .server = "web-1",
+             .dsn = "postgres://postgres:" + secret + "@dokku-postgres-shopdb:5432/shopdb"};
+  ASSERT_TRUE(store_->CreateService(db).ok());
+  auto got = store_->GetService("shopdb");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->dsn, "postgres://postgres@dokku-postgres-shopdb:5432/shopdb");
+  store_.reset();  // closed: everything is in the files
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string path = dir_ + "/store.db" + suffix;
+    if (!std::filesystem::exists(path)) continue;
+    EXPECT_EQ(FileBytes(path).find(secret), std::string::npos) << path << " holds the password";
+  }
+  EXPECT_NE(FileBytes(dir_ + "/store.db").find("postgres://postgres@dokku-postgres-shopdb"),
+            std::string::npos);
+}
+
+// A row an older controller wrote with the password is scrubbed at Open.
+TEST_F(ExtrasStoreTest, OpenScrubsAPasswordAnOlderControllerStored) {
+  const std::string secret = "Old-plaintext-pw-4242";
+  ASSERT_TRUE(store_->CreateService({.name = "cache", .kind = "redis", .server = "web-1"}).ok());
+  store_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/store.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE services SET dsn = 'redis://:" + secret +
+                            "@dokku-redis-cache:6379' WHERE name = 'cache'";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_NE(FileBytes(dir_ + "/store.db").find(secret), std::string::npos);  // it was there
+  auto s = Store::Open(dir_ + "/store.db", &clock_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto got = (*s)->GetService("cache");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->dsn, "redis://@dokku-redis-cache:6379");
+  s->reset();
+  for (const char* suffix : {"", "-wal"}) {
+    const std::string path = dir_ + "/store.db" + suffix;
+    if (!std::filesystem::exists(path)) continue;
+    EXPECT_EQ(FileBytes(path).find(secret), std::string::npos) << path << " holds the password";
+  }
 }
 
 TEST_F(ExtrasStoreTest, DestroyingTheAppForgetsItsExtrasAndLinks) {

@@ -47,7 +47,9 @@ absl::StatusOr<int64_t> Store::CreateOp(const std::string& app, const std::strin
   std::lock_guard lock(mu_);
   int64_t op_id = 0;
   RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-    RETURN_IF_ERROR(GetAppLocked(app).status());
+    // A service's ops queue under "service:NAME" (ops::ServiceOpKey), no app.
+    const bool service_op = app.rfind("service:", 0) == 0 && !release;
+    if (!service_op) RETURN_IF_ERROR(GetAppLocked(app).status());
     int64_t version = 0;
     if (release) {
       ASSIGN_OR_RETURN(

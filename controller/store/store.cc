@@ -80,7 +80,9 @@ const char* HealthName(Health h) { return h == Health::kHealthy ? "healthy" : "u
 std::string Event::Token() const { return absl::StrCat(time_ms, "_", seq); }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Clock* clock) {
-  return OpenAtVersion(path, clock, static_cast<int>(Migrations().size()));
+  ASSIGN_OR_RETURN(auto store, OpenAtVersion(path, clock, static_cast<int>(Migrations().size())));
+  RETURN_IF_ERROR(store->ScrubServicePasswords());
+  return store;
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::OpenAtVersion(const std::string& path, Clock* clock,

@@ -213,7 +213,12 @@ class Store {
   absl::Status SetAppCheck(const std::string& app, const std::string& key,
                            const std::string& value);
   absl::StatusOr<AppExtras> GetAppExtras(const std::string& app);
+  // Keeps the service's URL without its password (store::Service::dsn); the
+  // password is read from the service's host when needed.
   absl::Status CreateService(const Service& service);
+  // Takes the passwords out of service URLs an older controller stored (Open
+  // runs it).
+  absl::Status ScrubServicePasswords();
   absl::StatusOr<Service> GetService(const std::string& name);
   absl::StatusOr<std::vector<Service>> ListServices();
   // FailedPrecondition naming the apps while it is linked.

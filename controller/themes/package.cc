@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/dokku_names.h"
 #include "controller/themes/catalog.h"
 #include "themes/theme.h"
 

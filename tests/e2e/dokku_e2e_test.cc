@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -284,6 +286,101 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
   CliOk({"services", "destroy", "shopdb"});
   auto gone = RunProgram({FAKE_DOKKU_BIN, "postgres:exists", "shopdb"}, DokkuEnv(GetParam()));
   EXPECT_NE(gone.exit_code, 0);
+}
+
+// Every file under `dir` (recursively) that contains `needle`.
+std::vector<std::string> FilesHolding(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (Has(text, needle)) out.push_back(e.path().string());
+  }
+  return out;
+}
+
+// services create|destroy are durable operations: a controller killed in the
+// middle of the create step finishes it when it comes back; the service's
+// password stays on its host (the controller's files never hold it, `services
+// ls` never prints it) and is read from there when a link needs it.
+TEST_P(DokkuE2E, ServicesAreOpsThatSurviveACrashAndThePasswordStaysOnTheHost) {
+  agent_ = Proc(JoinDokkuAgent("dokku-1"), tmp_.path() + "/agent.log", DokkuEnv(GetParam()));
+  ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+
+  // Killed after the create step's agent call, before its result is committed.
+  fleet_->StopController(SIGTERM);
+  fleet_->SpawnController({{"DFLOW_TEST_CRASH_AT", "service:1:after-rpc"}});
+  ASSERT_TRUE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, seconds(30)));
+  auto detached = Cli({"services", "create", "redis", "cache", "--expose", "--detach"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err;
+  const std::string id(absl::StripAsciiWhitespace(detached.out));
+  ASSERT_TRUE(WaitFor([&] { return !fleet_->controller().Running(); }, seconds(60)))
+      << fleet_->controller().Log();
+  EXPECT_EQ(fleet_->controller().Wait(seconds(5)), 137) << fleet_->controller().Log();
+  fleet_->StartController();
+  nlohmann::json op;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        op = Json({"ops", "show", id, "--json"});
+        return op.is_object() && op.value("state", "") == "succeeded";
+      },
+      seconds(60)))
+      << op.dump() << fleet_->controller().Log();
+  auto services = Json({"services", "ls", "--json"});
+  ASSERT_TRUE(services.is_array() && services.size() == 1u) << services.dump();
+  EXPECT_EQ(services[0].value("server", ""), "dokku-1");
+  EXPECT_TRUE(services[0].value("exposed", false));
+
+  // A create that is followed prints the operation and the result.
+  std::string made = CliOk({"services", "create", "postgres", "shopdb"});
+  EXPECT_TRUE(Has(made, "succeeded")) << made;
+  EXPECT_TRUE(Has(made, "postgres service shopdb is on dokku-1")) << made;
+  auto again = Cli({"services", "create", "postgres", "shopdb"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(Has(again.err, "service shopdb already exists (postgres on dokku-1)")) << again.err;
+
+  // The passwords Dokku holds never reach the controller's files or output.
+  auto dsn = [&](const std::string& kind, const std::string& name) {
+    auto r = RunProgram({FAKE_DOKKU_BIN, kind + ":info", name, "--dsn"}, DokkuEnv(GetParam()));
+    std::string url(absl::StripAsciiWhitespace(r.out));
+    std::string auth = url.substr(url.find("://") + 3, url.rfind('@') - url.find("://") - 3);
+    return auth.substr(auth.find(':') + 1);
+  };
+  const std::string pg_password = dsn("postgres", "shopdb"), redis_password = dsn("redis", "cache");
+  ASSERT_GE(pg_password.size(), 16u);
+  ASSERT_GE(redis_password.size(), 16u);
+  for (const auto& password : {pg_password, redis_password}) {
+    EXPECT_TRUE(FilesHolding(fleet_->controller_dir(), password).empty())
+        << absl::StrJoin(FilesHolding(fleet_->controller_dir(), password), ", ");
+    EXPECT_FALSE(Has(CliOk({"services", "ls"}), password));
+    EXPECT_FALSE(Has(CliOk({"services", "ls", "--json"}), password));
+    EXPECT_FALSE(Has(made, password));
+    EXPECT_FALSE(Has(CliOk({"ops", "show", id}), password));
+  }
+
+  // A link gets the whole URL, read from the host: exposed (config release)
+  // and not (Dokku link).
+  CliOk({"apps", "create", "shop"});
+  CliOk({"deploy", "shop", "--path", Example("hello")});
+  CliOk({"services", "link", "cache", "shop"});
+  CliOk({"services", "link", "shopdb", "shop"});
+  auto config = DokkuConfig("shop");
+  EXPECT_TRUE(Has(config.value("REDIS_URL", ""), ":" + redis_password + "@127.0.0.1:"))
+      << config.dump();
+  EXPECT_TRUE(Has(config.value("DATABASE_URL", ""), ":" + pg_password + "@")) << config.dump();
+  CliOk({"services", "unlink", "cache", "shop"});
+  CliOk({"services", "unlink", "shopdb", "shop"});
+
+  // Destroy is an operation too, and then gone on the host and in the store.
+  std::string destroyed = CliOk({"services", "destroy", "cache"});
+  EXPECT_TRUE(Has(destroyed, "succeeded")) << destroyed;
+  EXPECT_TRUE(Has(destroyed, "service cache destroyed")) << destroyed;
+  EXPECT_NE(RunProgram({FAKE_DOKKU_BIN, "redis:exists", "cache"}, DokkuEnv(GetParam())).exit_code,
+            0);
+  auto left = Json({"services", "ls", "--json"});
+  ASSERT_TRUE(left.is_array() && left.size() == 1u) << left.dump();
+  EXPECT_EQ(left[0].value("name", ""), "shopdb");
 }
 
 TEST_P(DokkuE2E, TooOldDokkuIsRefusedAtStart) {

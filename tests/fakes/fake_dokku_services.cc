@@ -62,6 +62,8 @@ json& VerifyService(Ctx& c, const Plugin& p, const std::string& name) {
 
 std::string Arg(const Ctx& c, size_t i) { return i < c.args.size() ? c.args[i] : ""; }
 
+void Info(Ctx& c, const Plugin& p);
+
 void Create(Ctx& c, const Plugin& p) {
   const std::string name = Arg(c, 0);
   if (!ValidServiceName(name)) {
@@ -76,6 +78,10 @@ void Create(Ctx& c, const Plugin& p) {
     Verbose("Securing connection to database");
   }
   Info2(p.service + " container created: " + name);
+  // service_create_container (dokku-postgres/dokku-redis/dokku-mysql
+  // `functions`) ends with service_info: the report, its Dsn with the password.
+  c.args.resize(1);
+  Info(c, p);
 }
 
 void SetAppUrl(Ctx& c, const std::string& app, const std::string& key, const std::string& url,
