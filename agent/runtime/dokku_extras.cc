@@ -358,7 +358,12 @@ absl::Status DokkuRuntime::DestroyService(const std::string& kind, const std::st
   exists.accept_any_exit = true;
   ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
   if (e.exit_code != 0) return absl::OkStatus();
-  return Dokku("", {kind + ":destroy", name, "-f"}, out).status();
+  RETURN_IF_ERROR(Dokku("", {kind + ":destroy", name, "-f"}, out).status());
+  ASSIGN_OR_RETURN(e, cli_.Run(exists));  // read back
+  if (e.exit_code == 0) {
+    return Differs(options_.server_name, absl::StrCat(kind, " service ", name, " still there"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dflow::agent

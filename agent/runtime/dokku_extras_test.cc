@@ -215,6 +215,24 @@ TEST_F(DokkuExtrasArgv, GetServiceOnlyAsksAndAMissingOneIsNotFound) {
             "postgres service db does not exist on server web-2 (postgres:exists)");
 }
 
+TEST_F(DokkuExtrasArgv, DestroyServiceAsksFirstAndReadsBack) {
+  runner_.On({"postgres:exists"}, {});
+  runner_.On({"postgres:destroy"}, {.out = "=====> Deleting db\n"});
+  runner_.Once({"postgres:exists"}, {});
+  runner_.Once({"postgres:exists"},
+               {.exit_code = 1, .err = " !     Postgres service db does not exist\n"});
+  ASSERT_TRUE(rt_->DestroyService("postgres", "db", nullptr).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"postgres:exists", "db"},
+                                                {"postgres:destroy", "db", "-f"},
+                                                {"postgres:exists", "db"}}));
+  // KIND:destroy said yes, KIND:exists still finds it: an error naming the server.
+  absl::Status s = rt_->DestroyService("postgres", "db", nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(),
+            "after the change Dokku on server web-2 reports postgres service db still there; see "
+            "`dokku` on that server");
+}
+
 TEST_F(DokkuExtrasArgv, LinkWithSplitEnvSetsVariablesFirstUnlinkUnsetsThem) {
   runner_.Once({"postgres:info", "db", "--links"}, {.out = "\n"});
   runner_.Once({"postgres:info", "db", "--links"}, {.out = "shop\n"});

@@ -370,6 +370,17 @@ absl::Status DokkuRuntime::DestroyApp(const std::string& app) {
   std::lock_guard app_lock(AppLock(app));
   absl::Status s = Dokku(app, {"apps:destroy", app, "--force"}).status();
   if (!s.ok() && !absl::IsNotFound(s)) return s;
+  if (s.ok()) {
+    // Read back: apps:exists exits 20 once the app is gone.
+    DokkuCommand exists{.args = {"apps:exists", app}, .app = app};
+    exists.accept_any_exit = true;
+    ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
+    if (e.exit_code == 0) {
+      return absl::DataLossError(absl::StrCat("after apps:destroy Dokku on server ",
+                                              options_.server_name, " still has app ", app,
+                                              " (apps:exists)"));
+    }
+  }
   std::error_code ec;
   fs::remove_all(absl::StrCat(options_.data_dir, "/dokku/releases/", app), ec);
   std::lock_guard lock(mu_);

@@ -318,13 +318,21 @@ TEST_F(DokkuRuntimeArgv, WhatDokkuRunsDecidesInstanceStates) {
   EXPECT_NE(list[0].last_error.find("no web.1 container"), std::string::npos) << list[0].last_error;
 }
 
-TEST_F(DokkuRuntimeArgv, DestroyForcesAndAGoneAppIsFine) {
+TEST_F(DokkuRuntimeArgv, DestroyForcesReadsBackAndAGoneAppIsFine) {
   auto rt = Open();
+  runner_.Once({"apps:exists"}, {.exit_code = 20, .err = " !     App shop does not exist\n"});
   ASSERT_TRUE(rt->DestroyApp("shop").ok());
   runner_.On({"apps:destroy"}, {.exit_code = 20, .err = " !     App shop does not exist\n"});
   ASSERT_TRUE(rt->DestroyApp("shop").ok());
   EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"apps:destroy", "shop", "--force"},
+                                                {"apps:exists", "shop"},
                                                 {"apps:destroy", "shop", "--force"}}));
+  // Still there after a destroy that said it worked: an error.
+  runner_.On({"apps:destroy"}, {});
+  absl::Status s = rt->DestroyApp("shop");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(),
+            "after apps:destroy Dokku on server web-2 still has app shop (apps:exists)");
 }
 
 TEST_F(DokkuRuntimeArgv, LogsAskForTheProcessAndMapDynosToInstances) {
