@@ -170,8 +170,8 @@ absl::Status DokkuRuntime::SyncConfig(const std::string& app, DokkuApp& a,
 
 absl::Status DokkuRuntime::ApplyResources(const std::string& app, DokkuApp& a,
                                           const DokkuRelease& release, const OutputFn& out) {
-  // a.resources is "MEMORY_BYTES CPUS" as last applied: only changes are sent,
-  // and a limit is cleared only when dflow had set it.
+  // a.resources is "MEMORY_BYTES CPUS" as last applied: a limit is cleared
+  // only when dflow had set it (one set by hand stays).
   int64_t had_memory = 0;
   double had_cpus = 0;
   if (!a.resources.empty()) {
@@ -181,23 +181,51 @@ absl::Status DokkuRuntime::ApplyResources(const std::string& app, DokkuApp& a,
       (void)absl::SimpleAtod(parts[1], &had_cpus);
     }
   }
-  std::vector<std::string> flags;
-  if (release.memory_bytes != had_memory && (release.memory_bytes > 0 || had_memory > 0)) {
-    flags.insert(flags.end(),
-                 {"--memory", release.memory_bytes > 0 ? MemoryArg(release.memory_bytes)
-                                                       : std::string("clear")});
+  // What each resource should read in `resource:report` ("" cleared); absent:
+  // not dflow's to manage.
+  std::map<std::string, std::string> want;
+  if (release.memory_bytes > 0 || had_memory > 0) {
+    want["memory"] = release.memory_bytes > 0 ? MemoryArg(release.memory_bytes) : "";
   }
-  if (release.cpus != had_cpus && (release.cpus > 0 || had_cpus > 0)) {
-    flags.insert(flags.end(), {"--cpu", release.cpus > 0 ? CpuArg(release.cpus) : "clear"});
-  }
-  for (const char* kind : {"resource:limit", "resource:reserve"}) {
-    if (flags.empty()) break;
-    std::vector<std::string> args = {kind};
-    args.insert(args.end(), flags.begin(), flags.end());
+  if (release.cpus > 0 || had_cpus > 0) want["cpu"] = release.cpus > 0 ? CpuArg(release.cpus) : "";
+  a.resources = absl::StrCat(release.memory_bytes, " ", release.cpus);
+  if (want.empty()) return absl::OkStatus();
+  // resource:report --format json: "_default_.limit.memory" (and the older
+  // "resource-…" keys; plugins/resource/report.go, transcript #130); a cleared
+  // value has no key.
+  auto report = [&]() -> absl::StatusOr<DokkuReport> {
+    ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, {"resource:report", app, "--format", "json"}));
+    return ParseJsonReport(r.out);
+  };
+  auto value = [](const DokkuReport& r, const char* kind, const std::string& resource) {
+    return ReportValue(r, "resource", absl::StrCat("_default_-", kind, "-", resource));
+  };
+  ASSIGN_OR_RETURN(DokkuReport now, report());
+  bool changed = false;
+  for (const char* kind : {"limit", "reserve"}) {
+    std::vector<std::string> args = {absl::StrCat("resource:", kind)};
+    for (const auto& [resource, v] : want) {
+      if (value(now, kind, resource) != v) {
+        args.insert(args.end(), {"--" + resource, v.empty() ? std::string("clear") : v});
+      }
+    }
+    if (args.size() == 1) continue;
     args.push_back(app);
     RETURN_IF_ERROR(Dokku(app, args, out).status());
+    changed = true;
   }
-  a.resources = absl::StrCat(release.memory_bytes, " ", release.cpus);
+  if (!changed) return absl::OkStatus();
+  ASSIGN_OR_RETURN(now, report());  // read back
+  for (const char* kind : {"limit", "reserve"}) {
+    for (const auto& [resource, v] : want) {
+      if (std::string got = value(now, kind, resource); got != v) {
+        return absl::DataLossError(
+            absl::StrCat("after the change Dokku on server ", options_.server_name, " reports ",
+                         resource, " ", kind, " ", got.empty() ? "(none)" : got, " for ", app,
+                         " (asked: ", v.empty() ? "none" : v, "; resource:report)"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -239,6 +239,28 @@ TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Resource limits reach Dokku as resource:limit/reserve and are read back
+// with resource:report (0.35: prefixed keys only; 0.38: both); a change is
+// sent, an unchanged one only asked, one dflow set and the release drops is
+// cleared.
+TEST_P(DokkuDouble, ResourceLimitsAreSetReadBackAndCleared) {
+  ReleaseSpec v1 = Release(1, "one");
+  v1.memory_bytes = int64_t{512} << 20;
+  v1.cpus = 0.5;
+  ASSERT_TRUE(rt_->PrepareRelease(v1, nullptr).ok());
+  ASSERT_TRUE(Start("a", 1).ok());
+  json limits = AppState("shop")["resource"]["_default_"];
+  EXPECT_EQ(limits["limit"].value("memory", ""), "512m") << limits.dump();
+  EXPECT_EQ(limits["limit"].value("cpu", ""), "0.5");
+  EXPECT_EQ(limits["reserve"].value("memory", ""), "512m");
+  ReleaseSpec v2 = Release(2, "two");  // no limits
+  ASSERT_TRUE(rt_->PrepareRelease(v2, nullptr).ok());
+  ASSERT_TRUE(Start("b", 2).ok());
+  limits = AppState("shop")["resource"]["_default_"];
+  EXPECT_FALSE(limits["limit"].contains("memory")) << limits.dump();
+  EXPECT_FALSE(limits["reserve"].contains("cpu")) << limits.dump();
+}
+
 // The grace of a stop is the app's stop timeout on Dokku: the ps property
 // since 0.36, the DOKKU_DOCKER_STOP_TIMEOUT config var on 0.35.
 TEST_P(DokkuDouble, AStopsGraceBecomesDokkusStopTimeout) {

@@ -112,6 +112,12 @@ TEST_F(DokkuRuntimeArgv, FirstStartDeploysInThisOrder) {
   runner_.Clear();
   runner_.Once({"config:export"}, {.out = "{}\n"});
   runner_.Once({"config:export"}, {.out = R"js({"GREETING":"hello world","NO_VHOST":"1"})js"});
+  // resource:report before (transcript #120: none set) and after (#130's keys).
+  runner_.Once({"resource:report"}, {.out = "{}\n"});
+  runner_.Once({"resource:report"},
+               {.out = R"js({"_default_.limit.cpu":"1.5","_default_.limit.memory":"512m",)js"
+                       R"js("_default_.reserve.cpu":"1.5","_default_.reserve.memory":"512m",)js"
+                       R"js("resource-_default_.limit.cpu":"1.5"})js"});
   auto st = rt->StartInstance({.id = "shop-web-1-1", .app = "shop", .process = "web", .release = 1},
                               seconds(75));
   ASSERT_TRUE(st.ok()) << st.status();
@@ -120,8 +126,10 @@ TEST_F(DokkuRuntimeArgv, FirstStartDeploysInThisOrder) {
   const std::string b64 = absl::Base64Escape("hello world");
   EXPECT_EQ(
       runner_.calls(),
-      (std::vector<Args>{{"resource:limit", "--memory", "512m", "--cpu", "1.5", "shop"},
-                         {"resource:reserve", "--memory", "512m", "--cpu", "1.5", "shop"},
+      (std::vector<Args>{{"resource:report", "shop", "--format", "json"},
+                         {"resource:limit", "--cpu", "1.5", "--memory", "512m", "shop"},
+                         {"resource:reserve", "--cpu", "1.5", "--memory", "512m", "shop"},
+                         {"resource:report", "shop", "--format", "json"},
                          {"config:export", "--format", "json", "shop"},
                          {"config:set", "--no-restart", "--encoded", "shop", "GREETING=" + b64},
                          {"config:export", "--format", "json", "shop"},
@@ -130,7 +138,7 @@ TEST_F(DokkuRuntimeArgv, FirstStartDeploysInThisOrder) {
                          {"ps:report", "shop", "--format", "json"},
                          {"ports:report", "shop", "--format", "json"}}));
   // The archive went on stdin, with the health check in its app.json.
-  std::string archive = runner_.stdins()[6];
+  std::string archive = runner_.stdins()[8];
   ASSERT_GT(archive.size(), 2u);
   EXPECT_EQ(static_cast<unsigned char>(archive[0]), 0x1f);
   PosixProcessRunner posix;
@@ -264,6 +272,28 @@ TEST_F(DokkuRuntimeArgv, WhatDokkuRunsAfterAChangeMustBeWhatWasAsked) {
   runner_.On({"ps:report"}, {.out = PsJson("", /*deployed=*/false)});
   st = rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30));
   EXPECT_EQ(st.status().message(), "Dokku on server web-2 reports shop as not deployed");
+}
+
+TEST_F(DokkuRuntimeArgv, ResourceLimitsDokkuDoesNotKeepFailTheDeploy) {
+  auto rt = Open();
+  ReleaseSpec spec = Release(1);
+  spec.memory_bytes = int64_t{256} << 20;
+  ASSERT_TRUE(rt->PrepareRelease(spec, nullptr).ok());
+  runner_.Clear();
+  runner_.On({"resource:report"}, {.out = "{}\n"});
+  auto st = rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30));
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(st.status().message(),
+            "after the change Dokku on server web-2 reports memory limit "
+            "(none) for shop (asked: 256m; resource:report)");
+  EXPECT_TRUE(rt->ListInstances().empty());
+  // Already what is asked: only asked.
+  runner_.Clear();
+  runner_.On({"resource:report"},
+             {.out = R"js({"_default_.limit.memory":"256m","_default_.reserve.memory":"256m"})js"});
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  EXPECT_EQ(runner_.calls()[0], (Args{"resource:report", "shop", "--format", "json"}));
+  EXPECT_NE(runner_.calls()[1][0], "resource:limit");
 }
 
 TEST_F(DokkuRuntimeArgv, AMissingAppIsNotFoundOnThisServer) {
