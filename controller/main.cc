@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
   run->add_option("--max-upload", max_upload, "Largest source upload accepted (e.g. 200MiB, 1GiB)")
       ->capture_default_str();
   run->add_option("--health-timeout", health_timeout,
-                  "How long a new instance may take to pass its health check")
+                  "How long a new instance may take to pass its health check (an app "
+                  "installed from a theme uses the theme's healthcheck.timeout)")
       ->capture_default_str();
   run->add_option("--wait-to-retire", wait_to_retire,
                   "How long an instance leaving the routers (deploy, scale-down) keeps serving "

@@ -13,7 +13,8 @@
 // once per data directory: before exiting it writes the point to
 // DATA/test-crash-fired and stays silent while that file holds the same
 // point, so a controller restarted with the same environment resumes instead
-// of crashing again; another point fires as usual.
+// of crashing again; another point fires as usual. The theme installer uses
+// the kind "theme-install" for its own writes (controller/themes/installer.h).
 #ifndef DFLOW_CONTROLLER_OPS_CRASH_POINT_H_
 #define DFLOW_CONTROLLER_OPS_CRASH_POINT_H_
 

@@ -144,9 +144,11 @@ absl::Status Installer::AddThemeDomains(const std::string& app,
   if (domains.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string base, ctx_->store->GetSetting(routing::kBaseDomainSetting,
                                                              routing::kDefaultBaseDomain));
+  ASSIGN_OR_RETURN(auto existing, ctx_->store->ListDomains());
   for (const auto& d : domains) {
     const std::string host = LowerHostname(d);
     if (host.empty()) continue;  // an optional input left empty
+    if (auto it = existing.find(host); it != existing.end() && it->second == app) continue;
     RETURN_IF_ERROR(ValidateHostname(absl::StrCat("domain of theme app ", app), host));
     // As `dflow domains add`: APP.BASE names belong to the apps.
     const std::string suffix = "." + base;

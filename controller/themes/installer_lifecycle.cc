@@ -267,8 +267,9 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   bool generated_all = false;
   // Stored inputs and secrets are reused; only secrets the new version adds
   // are generated.
+  std::vector<std::string> domains;
   ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, InputsFor(c.theme, in.inputs), services, &inputs,
-                                          &generated_all));
+                                          &generated_all, &domains));
   std::map<std::string, std::string> config = a.config;
   for (const auto& [k, v] : env) config[k] = v;
   // Recorded before anything changes, so a crash from here on leaves
@@ -281,8 +282,12 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
   std::string what = absl::StrCat("theme ", c.theme.name, " ", in.version, " -> ", c.theme.version);
   absl::StatusOr<ops::OpRef> op;
-  absl::Status saved = NeedsDokkuServer(c.theme) ? SaveDokkuSettings(c.theme, app, /*upgrade=*/true)
-                                                 : absl::OkStatus();
+  // Domains the new version adds (those it drops stay: they may be the
+  // user's own by now).
+  absl::Status saved = AddThemeDomains(app, domains);
+  if (saved.ok() && NeedsDokkuServer(c.theme)) {
+    saved = SaveDokkuSettings(c.theme, app, /*upgrade=*/true);
+  }
   if (saved.ok()) saved = ctx_->store->SetAppConfig(app, config);
   if (!saved.ok()) {
     op = saved;

@@ -320,6 +320,20 @@ TEST_F(ThemesDokkuE2E, GhostInstallsWithItsMysqlServiceAndSplitConnectionEnv) {
       << Cli({"services", "ls"}).out << fleet_->controller().Log();
   EXPECT_NE(Find(Argv(), "mysql:destroy news_db"), std::string::npos) << Dump(Argv());
   EXPECT_TRUE(Has(CliOk({"services", "ls"}), "press_db"));
+
+  // `dflow apps destroy` of a theme app is an uninstall without --keep-data:
+  // its install record, secrets and the service it created go with it.
+  CliOk({"apps", "destroy", "press", "--force"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !Has(Cli({"services", "ls"}).out, "press_db");
+      },
+      seconds(30)))
+      << Cli({"services", "ls"}).out << fleet_->controller().Log();
+  EXPECT_NE(Find(Argv(), "mysql:destroy press_db"), std::string::npos) << Dump(Argv());
+  auto gone = Cli({"themes", "secrets", "press"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_TRUE(Has(gone.err, "was not installed from a theme")) << gone.err;
 }
 
 TEST_F(ThemesDokkuE2E, WhatDokkuCannotRunYetIsRefusedBeforeAnythingIsCreated) {

@@ -14,11 +14,13 @@ using std::chrono::seconds;
 // A custom image theme "shelf" at `version`: `port`, `volumes` (name:path),
 // a domain, a secret and a healthcheck of 60 s over 3 attempts.
 std::string ShelfManifest(const std::string& version, int port,
-                          const std::vector<std::pair<std::string, std::string>>& volumes) {
+                          const std::vector<std::pair<std::string, std::string>>& volumes,
+                          const std::string& more_domains = "") {
   std::string out = "apiVersion: dflow/v1\nkind: Theme\nname: shelf\nversion: " + version +
                     "\ndescription: d\nsource:\n  image: example/shelf:" + version +
-                    "\nport: " + std::to_string(port) +
-                    "\ndomains:\n  - shelf.example.test\nsecrets:\n  - name: key\nenv:\n"
+                    "\nport: " + std::to_string(port) + "\ndomains:\n  - shelf.example.test\n" +
+                    more_domains +
+                    "secrets:\n  - name: key\nenv:\n"
                     "  KEY: \"{{ secrets.key }}\"\n  VERSION: \"" +
                     version + "\"\nvolumes:\n";
   for (const auto& [name, path] : volumes) {
@@ -66,8 +68,10 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
   EXPECT_EQ(checks["checks"].value("attempts", ""), "3") << checks.dump();
   EXPECT_EQ(checks["checks"].value("timeout", ""), "20") << checks.dump();
 
-  // 2.0.0 listens on another port, keeps /data, drops /cache, adds /uploads.
-  AddShelf(ShelfManifest("2.0.0", 9090, {{"data", "/data"}, {"uploads", "/uploads"}}));
+  // 2.0.0 listens on another port, keeps /data, drops /cache, adds /uploads
+  // and a domain.
+  AddShelf(ShelfManifest("2.0.0", 9090, {{"data", "/data"}, {"uploads", "/uploads"}},
+                         "  - shop.example.test\n"));
   size_t mark = LogSize();
   CliOk({"themes", "upgrade", "shelf"});
   want = {
@@ -80,6 +84,7 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
       "storage:create shelf-data",
       "storage:create shelf-uploads",
       "storage:mount shelf " + storage + "shelf-uploads:/uploads",
+      "domains:add shelf shop.example.test",  // the domain 2.0.0 adds
       "config:set --no-restart --encoded shelf VERSION=2.0.0",
       "ps:scale --skip-deploy shelf web=1",
       "git:from-image shelf example/shelf:2.0.0",
@@ -94,6 +99,7 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
   EXPECT_FALSE(Has(extras.dump(), "/cache")) << extras.dump();
   EXPECT_TRUE(Has(extras.dump(), "/uploads")) << extras.dump();
   EXPECT_EQ(DokkuConfig("shelf").value("VERSION", ""), "2.0.0");
+  EXPECT_TRUE(Has(CliOk({"domains", "ls", "shelf"}), "shop.example.test"));
 }
 
 }  // namespace
