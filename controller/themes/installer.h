@@ -21,7 +21,8 @@
 // without its op id (it adopts the op submitted after the record, or undoes
 // what was created). DFLOW_TEST_CRASH_AT=theme-install:N:after-commit makes
 // the controller die after write N of an install (0: the record, 1: the app,
-// 2: the deploy op, before its id is saved).
+// 2: the deploy op, before its id is saved) or an upgrade (3: the record and
+// the new config, 4: the deploy op, before its id is saved).
 //
 // Runtimes: a bundle or release theme runs on every runtime; an image or git
 // theme needs a Dokku server and is refused for a LocalRuntime server with a

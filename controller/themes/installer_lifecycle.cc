@@ -289,6 +289,7 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
     saved = SaveDokkuSettings(c.theme, app, /*upgrade=*/true);
   }
   if (saved.ok()) saved = ctx_->store->SetAppConfig(app, config);
+  if (saved.ok()) CrashPoint(3);
   if (!saved.ok()) {
     op = saved;
   } else if (c.theme.source.kind == themes::Source::Kind::kImage) {
@@ -303,6 +304,7 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
     (void)ctx_->store->SaveThemeInstall(in);
     return op.status();
   }
+  CrashPoint(4);
   in.op_id = op->id;
   RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
   return op;

@@ -3,6 +3,8 @@
 // install (DFLOW_TEST_CRASH_AT=theme-install:N:after-commit: 0 the record, 1
 // the app, 2 the deploy op before its id is saved); the restarted one never
 // leaves the install "installing": it adopts the op or undoes what was made.
+// Upgrades the same way (3 the record and new config, 4 the deploy op): the
+// old config is put back, or the adopted deploy finishes the upgrade.
 #include <signal.h>
 
 #include "tests/e2e/themes_fixture.h"
@@ -98,6 +100,67 @@ TEST_F(ThemesCrashE2E, CrashBeforeTheOpIdIsSavedAdoptsTheDeploy) {
   EXPECT_TRUE(Contains(HttpGet(StatusPort("late")), "System status"));
   EXPECT_EQ(Reveal("late", "admin_token").size(), 32u);
   EXPECT_TRUE(Contains(fleet_->controller().Log(), "adopted")) << fleet_->controller().Log();
+}
+
+class ThemesUpgradeCrashE2E : public ThemesCrashE2E {
+ protected:
+  // shelf 1.0.0 installed and serving, 2.0.0 in the catalog.
+  void SetUp() override {
+    ThemesCrashE2E::SetUp();
+    dir_ = tmp_.path() + "/shelf";
+    WriteShelf(dir_, "1.0.0", "hello", "  GREETING: \"shelf one\"\n  KEY: \"{{ secrets.key }}\"\n");
+    CliOk({"themes", "add", dir_});
+    CliOk({"themes", "install", "shelf", "--app", "shelf"});
+    ASSERT_TRUE(WaitSettled("shelf", 1)) << Ps("shelf").dump();
+    before_ = Json({"config", "ls", "shelf", "--json"});
+    WriteShelf(dir_, "2.0.0", "hello",
+               "  GREETING: \"shelf two\"\n  KEY: \"{{ secrets.key }}\"\n  NEW_KEY: added\n");
+    CliOk({"themes", "add", dir_});
+  }
+  // Restarts the controller with `point`, starts the upgrade, waits for the
+  // crash, restarts it.
+  void UpgradeThroughCrash(const std::string& point) {
+    fleet_->StopController(SIGTERM);
+    fleet_->SpawnController({{"DFLOW_TEST_CRASH_AT", point}});
+    ASSERT_TRUE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, seconds(30)));
+    (void)Cli({"themes", "upgrade", "shelf", "--detach"});
+    ASSERT_TRUE(WaitFor([&] { return !fleet_->controller().Running(); }, seconds(60)))
+        << fleet_->controller().Log();
+    EXPECT_EQ(fleet_->controller().Wait(seconds(5)), 137) << fleet_->controller().Log();
+    fleet_->StartController();
+    ASSERT_TRUE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, seconds(30)));
+  }
+
+  std::string dir_;
+  nlohmann::json before_;
+};
+
+TEST_F(ThemesUpgradeCrashE2E, CrashBeforeTheUpgradeDeployPutsTheOldConfigBack) {
+  UpgradeThroughCrash("theme-install:3:after-commit");
+  ASSERT_TRUE(WaitState("shelf", "installed")) << fleet_->controller().Log();
+  auto record = Json({"themes", "secrets", "shelf", "--json"});
+  EXPECT_EQ(record.value("version", ""), "1.0.0") << record.dump();
+  EXPECT_TRUE(Contains(record.value("error", ""), "the upgrade did not start")) << record.dump();
+  EXPECT_EQ(Json({"config", "ls", "shelf", "--json"}), before_);
+  EXPECT_TRUE(AllAnswer("shelf", "shelf one"));
+  // It can be run again.
+  CliOk({"themes", "upgrade", "shelf"});
+  ASSERT_TRUE(WaitFor([&] { return AllAnswer("shelf", "shelf two"); }, seconds(30)));
+  EXPECT_EQ(Json({"themes", "secrets", "shelf", "--json"}).value("version", ""), "2.0.0");
+}
+
+TEST_F(ThemesUpgradeCrashE2E, CrashBeforeTheUpgradeOpIdIsSavedAdoptsTheDeploy) {
+  UpgradeThroughCrash("theme-install:4:after-commit");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto j = Json({"themes", "secrets", "shelf", "--json"});
+        return j.is_object() && j.value("state", "") == "installed" &&
+               j.value("version", "") == "2.0.0";
+      },
+      seconds(60)))
+      << Json({"themes", "secrets", "shelf", "--json"}).dump() << fleet_->controller().Log();
+  EXPECT_TRUE(WaitFor([&] { return AllAnswer("shelf", "shelf two"); }, seconds(30)));
+  EXPECT_EQ(Json({"config", "ls", "shelf", "--json"}).value("NEW_KEY", ""), "added");
 }
 
 }  // namespace

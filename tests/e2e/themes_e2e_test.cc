@@ -187,20 +187,6 @@ TEST_F(ThemesE2E, PackageAddInstallReproducesTheAppOnTheOtherServer) {
   EXPECT_TRUE(Contains(env.out, "token=" + token)) << env.out << env.err;
 }
 
-// A custom bundle theme "shelf" at `version` from examples/EXAMPLE, with a
-// domain, a secret and a 5 s healthcheck.timeout; `env` holds its env lines.
-void WriteShelf(const std::string& dir, const std::string& version, const std::string& example,
-                const std::string& env) {
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  std::filesystem::copy(std::string(DFLOW_EXAMPLES_DIR) + "/" + example, dir + "/app");
-  std::ofstream(dir + "/theme.yaml")
-      << "apiVersion: dflow/v1\nkind: Theme\nname: shelf\nversion: " << version
-      << "\ndescription: d\nsource:\n  bundle: app\ndomains:\n  - shelf.example.test\n"
-         "secrets:\n  - name: key\nenv:\n"
-      << env << "healthcheck:\n  path: /health\n  timeout: 5s\n";
-}
-
 TEST_F(ThemesE2E, FailedUpgradeKeepsTheOldVersionAndConfigAndDestroyRemovesTheInstall) {
   std::string dir = tmp_.path() + "/shelf";
   WriteShelf(dir, "1.0.0", "hello",
