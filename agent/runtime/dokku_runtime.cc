@@ -336,11 +336,42 @@ absl::Status DokkuRuntime::StopInstance(const std::string& id, std::chrono::mill
       if (a.instances.count(id) > 0) app = name;
     }
   }
-  if (app.empty()) return absl::OkStatus();
+  if (app.empty()) return FinishStops(grace);
   std::lock_guard app_lock(AppLock(app));
   DokkuApp a = Snapshot(app);
   if (a.instances.erase(id) == 0) return absl::OkStatus();
-  RETURN_IF_ERROR(Commit(app, a));  // forgotten first: a retried stop is a no-op
+  RETURN_IF_ERROR(Commit(app, a));  // forgotten first: a retried stop finds it gone
+  return ApplyStop(app, a, grace);
+}
+
+// A stop forgets the instance before it changes Dokku: when that change failed
+// (or the agent died before it), the controller's retry finds the id unknown.
+// So an unknown id finishes what earlier stops left: every app whose
+// instances want a smaller formation than the one last applied.
+absl::Status DokkuRuntime::FinishStops(std::chrono::milliseconds grace) {
+  std::vector<std::string> behind;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, a] : state_.apps()) {
+      auto deployed = a.releases.find(a.deployed_release);
+      if (deployed == a.releases.end()) continue;
+      if (NewestInstanceRelease(a) != a.deployed_release && !a.instances.empty()) {
+        behind.push_back(name);  // an undone deploy not rolled back yet
+      } else if (DokkuFormation(a, deployed->second) != a.formation) {
+        behind.push_back(name);
+      }
+    }
+  }
+  for (const auto& app : behind) {
+    std::lock_guard app_lock(AppLock(app));
+    DokkuApp a = Snapshot(app);
+    RETURN_IF_ERROR(ApplyStop(app, a, grace));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DokkuRuntime::ApplyStop(const std::string& app, DokkuApp& a,
+                                     std::chrono::milliseconds grace) {
   OutputFn log = LogLines(app);
   // Dokku's stop timeout is whole seconds; the containers this change stops
   // get the grace (at least 1 s: 0 would be an immediate kill).

@@ -35,6 +35,9 @@
 // - StopInstance forgets the instance and scales down. When the instances left
 //   belong to an older release than the one deployed (a deploy undone by the
 //   controller), that release is deployed again from its stored archive.
+//   The instance is forgotten before Dokku changes, so a stop whose change
+//   failed (or an agent killed in between) leaves a formation behind: a stop
+//   of an unknown id finishes every such app (the controller retries stops).
 //   `grace` becomes the app's stop timeout before that change (whole seconds,
 //   rounded up): `ps:set APP stop-timeout-seconds N` on Dokku 0.36 and newer,
 //   the DOKKU_DOCKER_STOP_TIMEOUT config var on 0.35 (`config:set
@@ -155,8 +158,7 @@ class DokkuRuntime : public Runtime {
   absl::StatusOr<ServiceInfo> CreateService(const std::string& kind, const std::string& name,
                                             bool expose, const OutputFn& out) override;
   // KIND:exists (NotFound when it fails), KIND:info --exposed-ports and --dsn.
-  absl::StatusOr<ServiceInfo> GetService(const std::string& kind,
-                                         const std::string& name) override;
+  absl::StatusOr<ServiceInfo> GetService(const std::string& kind, const std::string& name) override;
   // Links; with a non-empty `split_prefix` also sets PREFIX_HOST, _PORT, _USER,
   // _PASSWORD, _DATABASE from the URL the link set.
   absl::Status LinkService(const std::string& kind, const std::string& name, const std::string& app,
@@ -185,6 +187,11 @@ class DokkuRuntime : public Runtime {
                                     const OutputFn& out = nullptr,
                                     std::chrono::milliseconds deadline = {},
                                     std::string stdin_data = "");
+
+  // After a stop forgot its instance: scale down, or deploy back the release
+  // the instances left run (a deploy undone), with the grace as stop timeout.
+  absl::Status ApplyStop(const std::string& app, DokkuApp& a, std::chrono::milliseconds grace);
+  absl::Status FinishStops(std::chrono::milliseconds grace);
 
   // dokku_deploy.cc
   absl::Status Deploy(const std::string& app, DokkuApp& a, const DokkuRelease& release,

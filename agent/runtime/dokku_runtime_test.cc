@@ -212,6 +212,29 @@ TEST_F(DokkuRuntimeArgv, AStopTimeoutAlreadySetIsOnlyAskedAndGraceRoundsUp) {
                                                 {"ps:report", "shop", "--format", "json"}}));
 }
 
+// A stop whose scale-down failed: the controller's retry finds the instance
+// forgotten already, and finishes the scale-down instead of doing nothing.
+TEST_F(DokkuRuntimeArgv, ARetriedStopFinishesAScaleDownThatFailed) {
+  auto rt = Open();
+  ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
+  ASSERT_TRUE(rt->StartInstance({"a", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.On({"ps:report"}, {.out = PsJson(R"js(,"stop-timeout-seconds":"10")js" + kWeb1 +
+                                           R"js(,"status-web.2":"running (CID: 0123456789b)")js")});
+  ASSERT_TRUE(rt->StartInstance({"b", "shop", "web", 1, 0}, seconds(30)).ok());
+  runner_.Clear();
+  runner_.Once({"ps:scale"}, {.exit_code = 1, .err = " !     Deploy lock is held\n"});
+  EXPECT_FALSE(rt->StopInstance("b", seconds(10)).ok());
+  runner_.On({"ps:report"}, {.out = PsJson(R"js(,"stop-timeout-seconds":"10")js" + kWeb1)});
+  ASSERT_TRUE(rt->StopInstance("b", seconds(10)).ok());
+  const Args report = {"ps:report", "shop", "--format", "json"};
+  const Args scale = {"ps:scale", "shop", "web=1", "worker=0"};
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{report, scale, report, scale, report}));
+  // Nothing is behind now: an unknown id changes nothing.
+  runner_.Clear();
+  ASSERT_TRUE(rt->StopInstance("b", seconds(10)).ok());
+  EXPECT_TRUE(runner_.calls().empty());
+}
+
 TEST_F(DokkuRuntimeArgv, AStopTimeoutDokkuDoesNotKeepFailsTheStopBeforeAnyScale) {
   auto rt = Open();
   ASSERT_TRUE(rt->PrepareRelease(Release(1), nullptr).ok());
