@@ -171,6 +171,11 @@ INSTANTIATE_TEST_SUITE_P(
              "# a theme\n---\n" + H("source:\n  bundle: app\n---\na: 1\n---\nb: 2\n"),
              {"t.yaml:10:1: the manifest holds 3 YAML documents; a theme is exactly one (remove "
               "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
+        // yaml-cpp never advances past a top-level "," (YAML::LoadAll looped
+        // on it until memory ran out; found by the fuzz test).
+        Case{"stray_comma_at_top_level",
+             "# a theme\n,x\n" + H("source:\n  bundle: app\n"),
+             {"t.yaml:2:1: YAML syntax error: unexpected \",\" where a value should start"}},
         Case{"pattern_not_re2",
              H("source:\n  bundle: app\ninputs:\n  - name: a\n    pattern: '(a)\\1'\n"
                "  - name: b\n    pattern: '(x'\n"),

@@ -1,11 +1,14 @@
 #include "themes/yaml_doc.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace dflow::themes {
@@ -83,14 +86,68 @@ class Converter {
   int nodes_ = 0;
 };
 
-// Where the second document starts: its "---" line (the last one before its
-// first node), else that node.
-Mark SecondDocumentMark(absl::string_view text, const YAML::Node& second) {
-  const YAML::Mark& m = second.Mark();
-  size_t end = m.pos >= 0 ? std::min(static_cast<size_t>(m.pos), text.size()) : text.size();
+// Document starts, as yaml-cpp's event parser reports them. YAML::LoadAll is
+// not used: on some invalid input (a "," at the top level) yaml-cpp yields
+// empty documents forever without consuming anything, and LoadAll collects
+// them until memory runs out. Here a start that does not advance is "stuck".
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct DocumentScan {
+  int documents = 0;
+  size_t second_at = std::string::npos;  // byte offset of the second document's first token
+  bool stuck = false;
+  size_t stuck_at = 0;
+};
+
+constexpr int kMaxDocumentsCounted = 100;
+
+DocumentScan ScanDocuments(absl::string_view text) {
+  DocumentScan out;
+  std::stringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentStarts h;
+  try {
+    for (int i = 0; i < kMaxDocumentsCounted; ++i) {
+      size_t before = h.starts.size();
+      if (!parser.HandleNextDocument(h)) break;
+      if (h.starts.size() > 1 && h.starts.size() > before &&
+          h.starts.back().pos <= h.starts[h.starts.size() - 2].pos) {
+        out.stuck = true;
+        out.stuck_at = std::min(static_cast<size_t>(std::max(0, h.starts.back().pos)),
+                                text.empty() ? 0 : text.size() - 1);
+        return out;
+      }
+    }
+  } catch (const YAML::Exception&) {
+    // A syntax error in a later document: the starts seen so far count.
+  }
+  out.documents = static_cast<int>(h.starts.size());
+  if (h.starts.size() > 1 && h.starts[1].pos >= 0) out.second_at = h.starts[1].pos;
+  return out;
+}
+
+// Where the second document starts: its "---" line (the last one at or
+// before the start yaml-cpp reports), else that start.
+Mark SecondDocumentMark(absl::string_view text, size_t second_at) {
+  size_t end = std::min(second_at, text.size());
   size_t marker = absl::string_view::npos;
-  for (size_t line = 0; line < end;) {
-    if (text.compare(line, 3, "---") == 0 && line + 3 <= end &&
+  for (size_t line = 0; line <= end && line < text.size();) {
+    if (text.compare(line, 3, "---") == 0 &&
         (line + 3 == text.size() || text[line + 3] == ' ' || text[line + 3] == '\t' ||
          text[line + 3] == '\n' || text[line + 3] == '\r')) {
       if (line > 0) marker = line;  // a "---" on the first line opens the first document
@@ -99,11 +156,7 @@ Mark SecondDocumentMark(absl::string_view text, const YAML::Node& second) {
     if (nl == absl::string_view::npos) break;
     line = nl + 1;
   }
-  if (marker != absl::string_view::npos) return MarkAt(text, marker);
-  if (m.pos >= 0 && m.line >= 0 && m.column >= 0) {
-    return Mark{m.line + 1, m.column + 1, static_cast<size_t>(m.pos)};
-  }
-  return MarkAt(text, text.size());
+  return MarkAt(text, marker != absl::string_view::npos ? marker : end);
 }
 
 }  // namespace
@@ -161,21 +214,33 @@ YamlParse ParseYaml(absl::string_view text) {
   }
   YAML::Node doc;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (!docs.empty()) doc = docs[0];
-    if (docs.size() > 1) {
-      // A second document would be dropped without a word; say where it starts.
-      out.diagnostics.push_back(
-          {SecondDocumentMark(text, docs[1]),
-           absl::StrCat("the manifest holds ", docs.size(),
-                        " YAML documents; a theme is exactly one (remove this \"---\" and what "
-                        "follows, or put each theme in its own theme.yaml)")});
-      return out;
-    }
+    doc = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     Mark m;
     if (e.mark.line >= 0) m = Mark{e.mark.line + 1, e.mark.column + 1, size_t(e.mark.pos)};
     out.diagnostics.push_back({m, absl::StrCat("YAML syntax error: ", e.msg)});
+    return out;
+  }
+  // A second document would be dropped without a word: refuse it. And a
+  // parser that stops advancing (a stray "," at the top level) gets a
+  // syntax error instead of a silently empty manifest.
+  DocumentScan scan = ScanDocuments(text);
+  if (scan.stuck) {
+    char c = text.empty() ? ' ' : text[scan.stuck_at];
+    out.diagnostics.push_back(
+        {MarkAt(text, scan.stuck_at),
+         absl::ascii_isgraph(static_cast<unsigned char>(c))
+             ? absl::StrCat("YAML syntax error: unexpected \"", std::string(1, c),
+                            "\" where a value should start")
+             : std::string("YAML syntax error: the parser cannot continue here")});
+    return out;
+  }
+  if (scan.documents > 1) {
+    out.diagnostics.push_back(
+        {SecondDocumentMark(text, scan.second_at),
+         absl::StrCat("the manifest holds ", scan.documents,
+                      " YAML documents; a theme is exactly one (remove this \"---\" and what "
+                      "follows, or put each theme in its own theme.yaml)")});
     return out;
   }
   try {
