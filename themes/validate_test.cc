@@ -163,6 +163,11 @@ INSTANTIATE_TEST_SUITE_P(
              H("source:\n  bundle: app\n---\nname: other\n"),
              {"t.yaml:8:1: the manifest holds 2 YAML documents; a theme is exactly one (remove "
               "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
+        Case{"second_document_and_errors_in_the_first",
+             H("source:\n  bundle: app\nport: http\n---\nname: other\n"),
+             {"t.yaml:8:7: port must be a whole number from 1 to 65535, got \"http\"",
+              "t.yaml:9:1: the manifest holds 2 YAML documents; a theme is exactly one (remove "
+              "this \"---\" and what follows, or put each theme in its own theme.yaml)"}},
         Case{"empty_second_document",
              H("source:\n  bundle: app\n--- \n"),
              {"t.yaml:8:1: the manifest holds 2 YAML documents; a theme is exactly one (remove "

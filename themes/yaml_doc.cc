@@ -241,7 +241,7 @@ YamlParse ParseYaml(absl::string_view text) {
          absl::StrCat("the manifest holds ", scan.documents,
                       " YAML documents; a theme is exactly one (remove this \"---\" and what "
                       "follows, or put each theme in its own theme.yaml)")});
-    return out;
+    // The first document is still checked: every error at once.
   }
   try {
     Converter c(text, &out.diagnostics);
