@@ -12,7 +12,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/dokku_names.h"
 #include "controller/themes/catalog.h"
 #include "themes/theme.h"
 
@@ -39,15 +38,21 @@ std::string NameFor(const std::string& key, std::set<std::string>* used) {
   return out;
 }
 
-// A URL carrying a password (scheme://user:password@host…), e.g. a linked
-// service's DATABASE_URL: its value must not leave the controller either.
+// A URL whose authority carries a credential: user:password@ in any scheme,
+// and any user@ in http(s), where the user part is a token
+// (https://ghp_…@github.com/…), e.g. a linked service's DATABASE_URL or a
+// repository URL with a token in it. Its value must not leave the controller.
 bool HasCredentials(const std::string& value) {
   size_t scheme = value.find("://");
   if (scheme == std::string::npos) return false;
-  size_t at = value.find('@', scheme + 3);
-  size_t slash = value.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return false;
-  return value.find(':', scheme + 3) < at;
+  size_t start = scheme + 3;
+  size_t end = value.find_first_of("/?#", start);
+  std::string authority = value.substr(start, end == std::string::npos ? end : end - start);
+  size_t at = authority.rfind('@');
+  if (at == std::string::npos) return false;
+  std::string name = absl::AsciiStrToLower(value.substr(0, scheme));
+  if (name == "http" || name == "https") return true;
+  return authority.find(':') < at;
 }
 
 // Dokku's checks:set timeout (per attempt, seconds) and attempts as the
@@ -122,14 +127,8 @@ std::optional<GitSource> ReproducibleGitSource(const store::Release& release,
     return no(url.empty() ? "the app has no git URL"
                           : absl::StrCat("the app's git URL ", url, " is not a network URL"));
   }
-  size_t scheme = url.find("://");
-  if (scheme != std::string::npos) {
-    size_t host_end = url.find('/', scheme + 3);
-    std::string authority = url.substr(scheme + 3, host_end - scheme - 3);
-    if (authority.find(':') != std::string::npos && authority.find('@') != std::string::npos &&
-        authority.find(':') < authority.find('@')) {
-      return no("the app's git URL carries a password, which a manifest must not");
-    }
+  if (HasCredentials(url)) {
+    return no("the app's git URL carries credentials, which a manifest must not");
   }
   if (!origin.runs_on_dokku && !extras.NeedsDokku()) {
     return no(

@@ -7,7 +7,7 @@
 // domains (as inputs defaulting to today's names), linked services, storage
 // mounts as volumes, and every config key as an input (its current value as
 // the default) or — when LooksSecret() says its name holds a credential, its
-// value is a URL with a password in it or a PEM private key, or it was filled
+// value is a URL with credentials in it or a PEM private key, or it was filled
 // from a generated theme secret — as a secret of the same length, never its
 // value.
 //
@@ -52,8 +52,8 @@ struct GitSource {
 // nullopt with the reason in `why_not`. Reproducible means: the release came
 // from a forge webhook (pushed_by "github|gitlab delivery ID"), so the
 // controller fetched its commit_sha from the app's git URL, which is a
-// network URL (https, ssh, git or user@host:path; not file://) without a
-// password in it; and the app runs on Dokku, where a git theme installs. A
+// network URL (https, ssh, git or user@host:path; not file://) without
+// credentials in it; and the app runs on Dokku, where a git theme installs. A
 // push to the controller's own repository (ssh key or local user) is not:
 // that commit may exist nowhere else, so the stored archive travels instead.
 std::optional<GitSource> ReproducibleGitSource(const store::Release& release,

@@ -30,7 +30,9 @@ store::Release ShopRelease() {
               {"_PRIVATE", "x"},
               {"LINKED", "s3cr3t-from-a-theme"},
               {"DATABASE_URL", "postgres://postgres:pgpw@dokku-postgres-db:5432/db"},
-              {"DOCS_URL", "https://docs.example.com/a@b"}};
+              {"DOCS_URL", "https://docs.example.com/a@b"},
+              {"REPO", "https://ghp_tok3n@github.com/acme/shop.git"},
+              {"AMQP", "amqp://guest@rabbit:5672/"}};
   return r;
 }
 
@@ -38,7 +40,8 @@ TEST(PackageTest, ReleaseSourceInputsAndSecrets) {
   auto p = PackageApp(ShopApp(), ShopRelease(), {"LINKED"});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_TRUE(p->needs_archive);
-  for (const char* value : {"sk_live_0123456789", "hunter2", "s3cr3t-from-a-theme", "pgpw"}) {
+  for (const char* value :
+       {"sk_live_0123456789", "hunter2", "s3cr3t-from-a-theme", "pgpw", "ghp_tok3n"}) {
     EXPECT_EQ(p->manifest.find(value), std::string::npos) << value << " in\n" << p->manifest;
   }
   themes::ThemeParse t = themes::ParseTheme(p->manifest);
@@ -63,6 +66,8 @@ TEST(PackageTest, ReleaseSourceInputsAndSecrets) {
   EXPECT_NE(t.theme->FindInput("private"), nullptr);
   EXPECT_NE(t.theme->FindSecret("database_url"), nullptr);  // a password inside the URL
   EXPECT_NE(t.theme->FindInput("docs_url"), nullptr);       // an '@' in the path is not one
+  EXPECT_NE(t.theme->FindSecret("repo"), nullptr);          // a token as an https URL's user is one
+  EXPECT_NE(t.theme->FindInput("amqp"), nullptr);  // a user without a password elsewhere is not
 }
 
 TEST(PackageTest, ImageSourceNeedsNoArchive) {
@@ -192,7 +197,11 @@ INSTANTIATE_TEST_SUITE_P(
         GitCase{"file_url", "github delivery 1", "file:///srv/git/shop.git", true,
                 "the app's git URL file:///srv/git/shop.git is not a network URL"},
         GitCase{"password_in_url", "github delivery 1", "https://bot:ghp_x@github.com/a/b.git",
-                true, "the app's git URL carries a password, which a manifest must not"},
+                true, "the app's git URL carries credentials, which a manifest must not"},
+        GitCase{"token_as_user", "github delivery 1", "https://ghp_x@github.com/a/b.git", true,
+                "the app's git URL carries credentials, which a manifest must not"},
+        GitCase{"ssh_user_is_no_credential", "github delivery 1",
+                "ssh://git@github.com/acme/shop.git", true, ""},
         GitCase{"local_runtime", "github delivery 1", "https://github.com/acme/shop.git", false,
                 "the app runs on LocalRuntime servers and a git theme installs on Dokku servers "
                 "only"}),
