@@ -147,6 +147,21 @@ absl::Status Store::SetAppConfig(const std::string& app,
   });
 }
 
+absl::Status Store::SetAppHealthCheck(const std::string& app, const std::string& path,
+                                      int64_t timeout_ms) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(GetAppLocked(app).status());
+    ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE apps SET health_path = ?, health_timeout_ms = ? "
+                                           "WHERE name = ?"));
+    RETURN_IF_ERROR(st.Bind(1, path).Bind(2, timeout_ms).Bind(3, app).Exec());
+    return AppendEventLocked(
+        "app.health_check", "", app,
+        absl::StrCat("health check of ", app, ": ", path.empty() ? "TCP connect" : "GET " + path,
+                     timeout_ms > 0 ? absl::StrCat(", ", timeout_ms / 1000, " s") : ""));
+  });
+}
+
 absl::StatusOr<std::vector<Release>> Store::ListReleases(const std::string& app) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Stmt st,

@@ -243,6 +243,11 @@ ALTER TABLE releases ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';
       R"sql(
 ALTER TABLE apps ADD COLUMN health_timeout_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // Themes (issue 6): what an upgrade changed besides the config, put back
+      // when it fails (JSON: health_path, health_timeout_ms).
+      R"sql(
+ALTER TABLE theme_installs ADD COLUMN previous TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -147,6 +147,10 @@ class Store {
   // Saves desired config when the app has no release yet (nothing to roll out).
   absl::Status SetAppConfig(const std::string& app,
                             const std::map<std::string, std::string>& config);
+  // The health check new instances get (path "" : TCP connect; timeout 0:
+  // the controller's --health-timeout), with an "app.health_check" event.
+  absl::Status SetAppHealthCheck(const std::string& app, const std::string& path,
+                                 int64_t timeout_ms);
 
   absl::StatusOr<std::vector<Release>> ListReleases(const std::string& app);
   absl::StatusOr<Release> GetRelease(const std::string& app, int64_t version);

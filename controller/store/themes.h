@@ -25,6 +25,11 @@ struct ThemeInstall {
   // when they were kept from before (a reinstall after uninstall --keep-data).
   bool secrets_generated = true;
   std::string error;
+  // While upgrading: the app's health check before the upgrade, put back
+  // when it fails (has_previous false otherwise).
+  bool has_previous = false;
+  std::string previous_health_path;
+  int64_t previous_health_timeout_ms = 0;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };

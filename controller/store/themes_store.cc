@@ -1,4 +1,6 @@
 // Store methods for theme installs and their generated secrets.
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/json_columns.h"
@@ -9,7 +11,7 @@ namespace {
 
 constexpr const char* kInstallColumns =
     "app, theme, version, inputs, state, op_id, keep_on_failure, created_app, error, "
-    "created_at_ms, updated_at_ms, secrets_generated";
+    "created_at_ms, updated_at_ms, secrets_generated, previous";
 
 ThemeInstall InstallFromRow(const Stmt& st) {
   ThemeInstall t;
@@ -25,6 +27,12 @@ ThemeInstall InstallFromRow(const Stmt& st) {
   t.created_at_ms = st.Int(9);
   t.updated_at_ms = st.Int(10);
   t.secrets_generated = st.Int(11) != 0;
+  auto previous = nlohmann::json::parse(st.Text(12), nullptr, false);
+  if (previous.is_object()) {
+    t.has_previous = true;
+    t.previous_health_path = previous.value("health_path", "");
+    t.previous_health_timeout_ms = previous.value("health_timeout_ms", int64_t{0});
+  }
   return t;
 }
 
@@ -73,7 +81,7 @@ absl::Status Store::SaveThemeInstall(const ThemeInstall& t) {
   return db_->Transaction([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Stmt put, db_->Prepare(absl::StrCat(
                                    "INSERT OR REPLACE INTO theme_installs (", kInstallColumns,
-                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
     put.Bind(1, t.app)
         .Bind(2, t.theme)
         .Bind(3, t.version)
@@ -85,7 +93,12 @@ absl::Status Store::SaveThemeInstall(const ThemeInstall& t) {
         .Bind(9, t.error)
         .Bind(10, t.created_at_ms)
         .Bind(11, clock_->NowMs())
-        .Bind(12, t.secrets_generated ? 1 : 0);
+        .Bind(12, t.secrets_generated ? 1 : 0)
+        .Bind(13, t.has_previous
+                      ? nlohmann::json{{"health_path", t.previous_health_path},
+                                       {"health_timeout_ms", t.previous_health_timeout_ms}}
+                            .dump()
+                      : std::string());
     RETURN_IF_ERROR(put.Exec());
     std::string msg = absl::StrCat("theme ", t.theme, " ", t.version, " on ", t.app, ": ", t.state);
     if (!t.error.empty()) absl::StrAppend(&msg, " (", t.error, ")");

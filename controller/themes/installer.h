@@ -102,7 +102,8 @@ class Installer {
   // adopts the op submitted after the record or settles it. False when the
   // record is left as it is for the next pass.
   bool RecoverWithoutOp(store::ThemeInstall& in);
-  // After a failed upgrade: the config of the release that still serves.
+  // After a failed upgrade: the config of the release that still serves, and
+  // the health check from before the upgrade.
   void RestorePreviousConfig(const store::ThemeInstall& in);
   // The test crash point theme-install:N:after-commit (crash_point.h).
   void CrashPoint(int n);

@@ -31,6 +31,13 @@ std::map<std::string, std::string> InputsFor(const themes::Theme& t,
 }  // namespace
 
 void Installer::RestorePreviousConfig(const store::ThemeInstall& in) {
+  if (in.has_previous) {
+    if (auto s = ctx_->store->SetAppHealthCheck(in.app, in.previous_health_path,
+                                                in.previous_health_timeout_ms);
+        !s.ok()) {
+      spdlog::warn("restoring the health check of {}: {}", in.app, std::string(s.message()));
+    }
+  }
   auto a = ctx_->store->GetApp(in.app);
   if (!a.ok() || a->current_release == 0) return;
   auto release = ctx_->store->GetRelease(in.app, a->current_release);
@@ -61,6 +68,7 @@ bool Installer::RecoverWithoutOp(store::ThemeInstall& in) {
   const std::string why = "the controller stopped before its deploy was submitted";
   if (upgrade) {
     RestorePreviousConfig(in);
+    in.has_previous = false;
     in.state = "installed";
     in.error = absl::StrCat("the upgrade did not start (", why, "); `dflow themes upgrade ", in.app,
                             "` runs it again");
@@ -145,6 +153,7 @@ void Installer::SuperviseOnce() {
           in.inputs = InputsFor(c->theme, in.inputs);
         }
       }
+      in.has_previous = false;
       in.state = "installed";
       in.error.clear();
     } else if (in.state == "upgrading") {
@@ -166,6 +175,7 @@ void Installer::SuperviseOnce() {
             absl::StrCat("the upgrade to ", target, " (op ", op->id, ") ended ", op->state, ": ",
                          op->error, "; ", in.version, " keeps running with its config");
       }
+      in.has_previous = false;
     } else if (in.keep_on_failure) {
       in.state = "failed";
       in.error = absl::StrCat("op ", op->id, " ended ", op->state, ": ", op->error,
@@ -276,6 +286,11 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   // "upgrading" for the supervisor to finish or undo. The inputs and version
   // change once the new release is current.
   const std::string prior_state = in.state, prior_error = in.error;
+  // The health check is the new version's from this release on; the old one
+  // is kept in the record to be put back if the upgrade fails.
+  in.has_previous = true;
+  in.previous_health_path = a.health_path;
+  in.previous_health_timeout_ms = a.health_timeout_ms;
   in.state = "upgrading";
   in.op_id = 0;
   in.error.clear();
@@ -288,6 +303,11 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   if (saved.ok() && NeedsDokkuServer(c.theme)) {
     saved = SaveDokkuSettings(c.theme, app, /*upgrade=*/true);
   }
+  if (saved.ok()) {
+    saved = ctx_->store->SetAppHealthCheck(
+        app, c.theme.healthcheck ? c.theme.healthcheck->path : std::string(),
+        c.theme.healthcheck ? c.theme.healthcheck->timeout_ms : 0);
+  }
   if (saved.ok()) saved = ctx_->store->SetAppConfig(app, config);
   if (saved.ok()) CrashPoint(3);
   if (!saved.ok()) {
@@ -299,6 +319,7 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   }
   if (!op.ok()) {
     RestorePreviousConfig(in);
+    in.has_previous = false;
     in.state = prior_state;
     in.error = prior_error;
     (void)ctx_->store->SaveThemeInstall(in);

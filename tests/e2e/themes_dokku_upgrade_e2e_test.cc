@@ -15,7 +15,8 @@ using std::chrono::seconds;
 // a domain, a secret and a healthcheck of 60 s over 3 attempts.
 std::string ShelfManifest(const std::string& version, int port,
                           const std::vector<std::pair<std::string, std::string>>& volumes,
-                          const std::string& more_domains = "") {
+                          const std::string& more_domains = "",
+                          const std::string& health_path = "/health") {
   std::string out = "apiVersion: dflow/v1\nkind: Theme\nname: shelf\nversion: " + version +
                     "\ndescription: d\nsource:\n  image: example/shelf:" + version +
                     "\nport: " + std::to_string(port) + "\ndomains:\n  - shelf.example.test\n" +
@@ -26,7 +27,7 @@ std::string ShelfManifest(const std::string& version, int port,
   for (const auto& [name, path] : volumes) {
     out += "  - name: " + name + "\n    path: " + path + "\n    backup: true\n";
   }
-  return out + "healthcheck:\n  path: /health\n  timeout: 60s\n  attempts: 3\n";
+  return out + "healthcheck:\n  path: " + health_path + "\n  timeout: 60s\n  attempts: 3\n";
 }
 
 class ThemesDokkuUpgradeE2E : public ThemesDokkuE2E {
@@ -69,9 +70,9 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
   EXPECT_EQ(checks["checks"].value("timeout", ""), "20") << checks.dump();
 
   // 2.0.0 listens on another port, keeps /data, drops /cache, adds /uploads
-  // and a domain.
+  // and a domain, and checks /ready.
   AddShelf(ShelfManifest("2.0.0", 9090, {{"data", "/data"}, {"uploads", "/uploads"}},
-                         "  - shop.example.test\n"));
+                         "  - shop.example.test\n", "/ready"));
   size_t mark = LogSize();
   CliOk({"themes", "upgrade", "shelf"});
   want = {
@@ -100,6 +101,8 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
   EXPECT_TRUE(Has(extras.dump(), "/uploads")) << extras.dump();
   EXPECT_EQ(DokkuConfig("shelf").value("VERSION", ""), "2.0.0");
   EXPECT_TRUE(Has(CliOk({"domains", "ls", "shelf"}), "shop.example.test"));
+  // The new version's health check path is the app's.
+  EXPECT_EQ(Json({"apps", "show", "shelf", "--json"}).value("health_path", ""), "/ready");
 }
 
 }  // namespace

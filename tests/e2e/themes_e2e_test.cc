@@ -206,7 +206,8 @@ TEST_F(ThemesE2E, FailedUpgradeKeepsTheOldVersionAndConfigAndDestroyRemovesTheIn
   // 2.0.0 never becomes healthy, and changes and adds env.
   WriteShelf(dir, "2.0.0", "broken",
              "  GREETING: \"shelf two\"\n  KEY: \"{{ secrets.key }}\"\n  BROKEN_MODE: hang\n"
-             "  NEW_KEY: added\n");
+             "  NEW_KEY: added\n",
+             "/ready");
   CliOk({"themes", "add", dir});
   auto started = std::chrono::steady_clock::now();
   auto up = Cli({"themes", "upgrade", "shelf"});
@@ -220,8 +221,8 @@ TEST_F(ThemesE2E, FailedUpgradeKeepsTheOldVersionAndConfigAndDestroyRemovesTheIn
       },
       seconds(90)))
       << record.dump() << fleet_->controller().Log();
-  // The app's healthcheck.timeout (5 s, the agent waits at least 30 s), not
-  // the controller's --health-timeout (60 s), bounded the new instance's wait.
+  // The app's healthcheck.timeout (5 s), not the controller's
+  // --health-timeout (60 s), bounded the new instance's wait.
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(55));
   EXPECT_EQ(record.value("version", ""), "1.0.0") << record.dump();
   EXPECT_TRUE(Contains(record.value("error", ""), "1.0.0 keeps running with its config"))
@@ -230,6 +231,8 @@ TEST_F(ThemesE2E, FailedUpgradeKeepsTheOldVersionAndConfigAndDestroyRemovesTheIn
   EXPECT_EQ(Json({"config", "ls", "shelf", "--json"}), before);
   EXPECT_TRUE(AllAnswer("shelf", "shelf one"));
   EXPECT_EQ(Reveal("shelf", "key"), key);
+  // 2.0.0's health check path is not left behind either.
+  EXPECT_EQ(Json({"apps", "show", "shelf", "--json"}).value("health_path", ""), "/health");
 
   // `dflow apps destroy`: the install record and the secrets go with the app.
   CliOk({"apps", "destroy", "shelf", "--force"});

@@ -13,9 +13,11 @@
 namespace dflow::testing {
 
 // A custom bundle theme "shelf" at `version` from examples/EXAMPLE, with a
-// domain, a secret and a 5 s healthcheck.timeout; `env` holds its env lines.
+// domain, a secret and a 5 s healthcheck.timeout at `health_path`; `env`
+// holds its env lines.
 inline void WriteShelf(const std::string& dir, const std::string& version,
-                       const std::string& example, const std::string& env) {
+                       const std::string& example, const std::string& env,
+                       const std::string& health_path = "/health") {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::filesystem::copy(std::string(DFLOW_EXAMPLES_DIR) + "/" + example, dir + "/app");
@@ -23,7 +25,7 @@ inline void WriteShelf(const std::string& dir, const std::string& version,
       << "apiVersion: dflow/v1\nkind: Theme\nname: shelf\nversion: " << version
       << "\ndescription: d\nsource:\n  bundle: app\ndomains:\n  - shelf.example.test\n"
          "secrets:\n  - name: key\nenv:\n"
-      << env << "healthcheck:\n  path: /health\n  timeout: 5s\n";
+      << env << "healthcheck:\n  path: " << health_path << "\n  timeout: 5s\n";
 }
 
 class ThemesE2E : public AppsE2E {
