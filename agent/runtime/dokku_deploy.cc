@@ -311,47 +311,4 @@ absl::Status DokkuRuntime::Verify(const std::string& app,
                    absl::StrJoin(diffs, ", "), " (asked: ", Tuples(formation), ")"));
 }
 
-// Dokku's stop timeout: the ps property stop-timeout-seconds since 0.36.0
-// (docs/processes/process-management.md, "Changing process management
-// settings"; plugins/ps/ps.go DefaultProperties; scheduler-docker-local's
-// retire and stop read it with `ps-get-property`), reported by `ps:report` as
-// stop-timeout-seconds (0.36–0.38.7) or ps-stop-timeout-seconds (0.38.8+, both
-// keys). Before 0.36 it is the app's DOKKU_DOCKER_STOP_TIMEOUT config var
-// (v0.35.20 docs/configuration/environment-variables.md,
-// scheduler-docker-local/internal-functions); 0.36 migrates it to the property
-// (docs/appendices/0.36.0-migration-guide.md). "" when the app sets none.
-absl::StatusOr<std::string> DokkuRuntime::StopTimeout(const std::string& app) {
-  if (!version_.AtLeast(0, 36, 0)) {
-    ASSIGN_OR_RETURN(auto config, DokkuConfig(app));
-    auto it = config.find("DOKKU_DOCKER_STOP_TIMEOUT");
-    return it == config.end() ? std::string() : it->second;
-  }
-  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, {"ps:report", app, "--format", "json"}));
-  ASSIGN_OR_RETURN(DokkuReport report, ParseJsonReport(r.out));
-  return ReportValue(report, "ps", "stop-timeout-seconds");
-}
-
-absl::Status DokkuRuntime::EnsureStopTimeout(const std::string& app, int seconds,
-                                             const OutputFn& out) {
-  const std::string want = absl::StrCat(seconds);
-  ASSIGN_OR_RETURN(std::string now, StopTimeout(app));
-  if (now == want) return absl::OkStatus();
-  if (version_.AtLeast(0, 36, 0)) {
-    RETURN_IF_ERROR(Dokku(app, {"ps:set", app, "stop-timeout-seconds", want}, out).status());
-  } else {
-    RETURN_IF_ERROR(
-        Dokku(app,
-              {"config:set", "--no-restart", app, absl::StrCat("DOKKU_DOCKER_STOP_TIMEOUT=", want)},
-              out)
-            .status());
-  }
-  ASSIGN_OR_RETURN(now, StopTimeout(app));  // read back
-  if (now != want) {
-    return absl::DataLossError(absl::StrCat(
-        "after the change Dokku on server ", options_.server_name, " reports a stop timeout of ",
-        now.empty() ? "(none)" : now, " s for ", app, " (asked: ", want, " s)"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace dflow::agent

@@ -29,13 +29,6 @@ int64_t NowMs() {
       .count();
 }
 
-// The newest release any instance of `a` belongs to (0: none).
-int64_t NewestInstanceRelease(const DokkuApp& a) {
-  int64_t newest = 0;
-  for (const auto& [id, i] : a.instances) newest = std::max(newest, i.release);
-  return newest;
-}
-
 // Dokku's output during a deploy, into the agent's log a line at a time (the
 // Runtime contract gives StartInstance no output stream of its own).
 OutputFn LogLines(const std::string& app) {
@@ -341,7 +334,7 @@ absl::Status DokkuRuntime::StopInstance(const std::string& id, std::chrono::mill
   DokkuApp a = Snapshot(app);
   if (a.instances.erase(id) == 0) return absl::OkStatus();
   RETURN_IF_ERROR(Commit(app, a));  // forgotten first: a retried stop finds it gone
-  return ApplyStop(app, a, grace);
+  return ApplyStop(app, a, grace, LogLines(app));
 }
 
 // A stop forgets the instance before it changes Dokku: when that change failed
@@ -365,36 +358,9 @@ absl::Status DokkuRuntime::FinishStops(std::chrono::milliseconds grace) {
   for (const auto& app : behind) {
     std::lock_guard app_lock(AppLock(app));
     DokkuApp a = Snapshot(app);
-    RETURN_IF_ERROR(ApplyStop(app, a, grace));
+    RETURN_IF_ERROR(ApplyStop(app, a, grace, LogLines(app)));
   }
   return absl::OkStatus();
-}
-
-absl::Status DokkuRuntime::ApplyStop(const std::string& app, DokkuApp& a,
-                                     std::chrono::milliseconds grace) {
-  OutputFn log = LogLines(app);
-  // Dokku's stop timeout is whole seconds; the containers this change stops
-  // get the grace (at least 1 s: 0 would be an immediate kill).
-  const int stop_seconds = static_cast<int>(std::max<int64_t>(1, (grace.count() + 999) / 1000));
-  const std::chrono::milliseconds deadline = options_.command_timeout + grace;
-  const int64_t newest = NewestInstanceRelease(a);
-  absl::Status s;
-  if (newest != 0 && newest != a.deployed_release && a.releases.count(newest) > 0) {
-    // What is left is an older release than Dokku runs: the deploy was undone.
-    const DokkuRelease& back = a.releases.at(newest);
-    s = EnsureStopTimeout(app, stop_seconds, log);
-    if (s.ok()) s = Deploy(app, a, back, DokkuFormation(a, back), deadline, log);
-  } else if (a.deployed_release != 0 && a.releases.count(a.deployed_release) > 0) {
-    std::map<std::string, int> formation = DokkuFormation(a, a.releases.at(a.deployed_release));
-    if (formation != a.formation) {
-      s = EnsureStopTimeout(app, stop_seconds, log);
-      if (s.ok()) s = Scale(app, formation, /*skip_deploy=*/false, deadline, log);
-      if (s.ok()) s = Verify(app, formation);
-      if (s.ok()) a.formation = formation;
-    }
-  }
-  RETURN_IF_ERROR(Commit(app, a));
-  return s;
 }
 
 absl::Status DokkuRuntime::DestroyApp(const std::string& app) {

@@ -190,7 +190,9 @@ class DokkuRuntime : public Runtime {
 
   // After a stop forgot its instance: scale down, or deploy back the release
   // the instances left run (a deploy undone), with the grace as stop timeout.
-  absl::Status ApplyStop(const std::string& app, DokkuApp& a, std::chrono::milliseconds grace);
+  // dokku_stop.cc
+  absl::Status ApplyStop(const std::string& app, DokkuApp& a, std::chrono::milliseconds grace,
+                         const OutputFn& log);
   absl::Status FinishStops(std::chrono::milliseconds grace);
 
   // dokku_deploy.cc

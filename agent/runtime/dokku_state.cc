@@ -1,5 +1,6 @@
 #include "agent/runtime/dokku_state.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -96,6 +97,12 @@ absl::Status DokkuState::Save() const {
   json apps = json::object();
   for (const auto& [name, a] : apps_) apps[name] = ToJson(a);
   return WriteFileAtomic(path_, json{{"apps", apps}}.dump(1) + "\n", 0600);
+}
+
+int64_t NewestInstanceRelease(const DokkuApp& a) {
+  int64_t newest = 0;
+  for (const auto& [id, i] : a.instances) newest = std::max(newest, i.release);
+  return newest;
 }
 
 }  // namespace dflow::agent

@@ -51,6 +51,9 @@ struct DokkuApp {
   int port = 0;                               // the proxy's http host port
 };
 
+// The newest release any instance of `a` belongs to (0: none).
+int64_t NewestInstanceRelease(const DokkuApp& a);
+
 class DokkuState {
  public:
   // Reads `path` (a missing file is an empty state).
