@@ -12,15 +12,24 @@
 // under CI's 60 s for this test under ASan; when the cap is reached the run
 // stops early, reports how far it got, and still checks what it ran. The
 // sequence of inputs is the same every run (fixed seed); only its length
-// can be cut by the cap.
+// can be cut by the cap. The cap is checked between inputs, so a watchdog
+// covers the one case it cannot: a single input that hangs the parser (as
+// yaml-cpp's LoadAll once did). After kHangLimit on one input it writes that
+// input to $TEST_UNDECLARED_OUTPUTS_DIR or /tmp as theme-fuzz-hang.yaml, says
+// so, and ends the process with a failure, inside CI's 60 s.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/files.h"
@@ -33,6 +42,49 @@ namespace {
 constexpr int kMutations = 1500;
 constexpr uint32_t kSeed = 20261201;
 constexpr std::chrono::seconds kBudget(45);
+constexpr std::chrono::seconds kHangLimit(10);
+
+// Ends the run, keeping the input, when one input takes longer than kHangLimit.
+class Watchdog {
+ public:
+  Watchdog() : thread_([this] { Run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Checking(const std::string& input) {
+    std::lock_guard<std::mutex> lock(mu_);
+    input_ = input;
+    ++serial_;
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      uint64_t seen = serial_;
+      if (cv_.wait_for(lock, kHangLimit, [&] { return stop_ || serial_ != seen; })) continue;
+      const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+      std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/theme-fuzz-hang.yaml";
+      std::ofstream(path, std::ios::binary) << input_;
+      std::cerr << "theme fuzz: one input has run for more than " << kHangLimit.count()
+                << " s; it is in " << path << " (" << input_.size() << " bytes)\n";
+      std::_Exit(1);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string input_;
+  uint64_t serial_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 std::vector<std::string> Corpus() {
   std::vector<std::filesystem::path> files;
@@ -161,16 +213,21 @@ TEST(ThemeFuzz, ParseValidateRender) {
   ASSERT_GE(corpus.size(), 8u);
   Mutator m(corpus);
   const auto deadline = std::chrono::steady_clock::now() + kBudget;
+  Watchdog watchdog;
+  auto check = [&](const std::string& input, int* valid, int* invalid) {
+    watchdog.Checking(input);
+    Check(input, valid, invalid);
+  };
   int valid = 0, invalid = 0, done = 0;
   const int planned = static_cast<int>(corpus.size()) * (kMutations + 1);
   for (const auto& seed : corpus) {
     if (std::chrono::steady_clock::now() >= deadline) break;
-    Check(seed, &valid, &invalid);
+    check(seed, &valid, &invalid);
     ++done;
     for (int i = 0; i < kMutations; ++i) {
       // Checked every 100 inputs: a clock read costs little next to a parse.
       if (i % 100 == 0 && std::chrono::steady_clock::now() >= deadline) break;
-      Check(m.Next(seed), &valid, &invalid);
+      check(m.Next(seed), &valid, &invalid);
       ++done;
     }
   }
