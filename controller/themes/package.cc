@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "controller/store/store.h"
 #include "controller/themes/catalog.h"
 #include "themes/theme.h"
 
@@ -98,6 +99,29 @@ bool LooksSecret(const std::string& key) {
     return true;
   }
   return false;
+}
+
+absl::StatusOr<AppOrigin> ReadAppOrigin(store::Store& store, const store::App& app) {
+  AppOrigin out;
+  absl::StatusOr<store::AppGit> git = store.GetAppGit(app.name);
+  if (!git.ok()) return git.status();
+  out.git_url = git->git_url;
+  absl::StatusOr<std::map<std::string, std::string>> domains = store.ListDomains();
+  if (!domains.ok()) return domains.status();
+  for (const auto& [host, owner] : *domains) {
+    if (owner == app.name) out.domains.push_back(host);
+  }
+  std::set<std::string> servers;
+  if (!app.pinned_server.empty()) servers.insert(app.pinned_server);
+  absl::StatusOr<std::vector<store::Instance>> instances = store.ListInstances(app.name);
+  if (!instances.ok()) return instances.status();
+  for (const auto& i : *instances) servers.insert(i.server);
+  for (const auto& name : servers) {
+    absl::StatusOr<store::Server> server = store.GetServer(name);
+    if (!server.ok() && !absl::IsNotFound(server.status())) return server.status();
+    if (server.ok() && server->runtime == "dokku") out.runs_on_dokku = true;
+  }
+  return out;
 }
 
 std::optional<GitSource> ReproducibleGitSource(const store::Release& release,

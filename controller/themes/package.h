@@ -27,6 +27,10 @@
 #include "controller/store/apps.h"
 #include "controller/store/extras.h"
 
+namespace dflow::store {
+class Store;
+}  // namespace dflow::store
+
 namespace dflow::controller_themes {
 
 inline constexpr char kReleaseArchiveName[] = "release.tar.gz";
@@ -42,6 +46,11 @@ struct AppOrigin {
   bool runs_on_dokku = false;          // placed on a Dokku server
   std::vector<std::string> domains{};  // custom domains (not APP.BASE)
 };
+
+// The store's AppOrigin for `app`: its git URL (apps set --git-url), its
+// custom domains, and whether it runs on Dokku (its pinned server, or a
+// server holding one of its instances, has runtime "dokku").
+absl::StatusOr<AppOrigin> ReadAppOrigin(store::Store& store, const store::App& app);
 
 struct GitSource {
   std::string url;

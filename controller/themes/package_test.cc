@@ -4,8 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
+#include <stdlib.h>
 
+#include <cctype>
+#include <filesystem>
+#include <memory>
+
+#include "common/clock.h"
+#include "controller/store/store.h"
 #include "themes/theme.h"
 
 namespace dflow::controller_themes {
@@ -254,6 +260,71 @@ TEST(PackageTest, HealthCheckTuningResourcesAndDomains) {
   ASSERT_TRUE(t.theme && t.theme->healthcheck);
   EXPECT_EQ(t.theme->healthcheck->timeout_ms, 60000);
   EXPECT_TRUE(t.theme->domains.empty());
+}
+
+// ReadAppOrigin on a real store (SQLite file in a temporary directory).
+class AppOriginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "dflow-origin-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    auto s = store::Store::Open(dir_ + "/store.db", &clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void Join(const std::string& name, const std::string& runtime) {
+    ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
+    store::JoinRecord r;
+    r.token_id = "t-" + name;
+    r.name = name;
+    r.address = "127.0.0.1:7001";
+    r.runtime = runtime;
+    r.cert_fingerprint = "fp-" + name;
+    ASSERT_TRUE(store_->JoinServer(r).ok());
+  }
+
+  FakeClock clock_;
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(AppOriginTest, GitUrlDomainsAndDokkuPlacement) {
+  Join("dokku-1", "dokku");
+  Join("local-1", "local");
+  store::App shop = ShopApp();
+  shop.pinned_server = "dokku-1";
+  ASSERT_TRUE(store_->CreateApp(shop).ok());
+  store::App other;
+  other.name = "other";
+  other.pinned_server = "local-1";
+  ASSERT_TRUE(store_->CreateApp(other).ok());
+  store::AppGitUpdate git;
+  git.git_url = "https://github.com/acme/shop.git";
+  ASSERT_TRUE(store_->UpdateAppGit("shop", git).ok());
+  ASSERT_TRUE(store_->AddDomain("shop", "shop.example.com").ok());
+  ASSERT_TRUE(store_->AddDomain("other", "other.example.com").ok());
+  ASSERT_TRUE(store_->AddDomain("shop", "www.shop.example.com").ok());
+
+  auto origin = ReadAppOrigin(*store_, *store_->GetApp("shop"));
+  ASSERT_TRUE(origin.ok()) << origin.status();
+  EXPECT_EQ(origin->git_url, "https://github.com/acme/shop.git");
+  EXPECT_EQ(origin->domains,
+            (std::vector<std::string>{"shop.example.com", "www.shop.example.com"}));
+  EXPECT_TRUE(origin->runs_on_dokku);
+  // Packaged from a webhook release with that origin: a git source.
+  auto p = PackageApp(*store_->GetApp("shop"), WebhookRelease(), {}, {}, *origin);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->needs_archive);
+  EXPECT_NE(p->manifest.find("git: \"https://github.com/acme/shop.git\""), std::string::npos)
+      << p->manifest;
+
+  origin = ReadAppOrigin(*store_, *store_->GetApp("other"));
+  ASSERT_TRUE(origin.ok()) << origin.status();
+  EXPECT_EQ(origin->git_url, "");
+  EXPECT_EQ(origin->domains, std::vector<std::string>{"other.example.com"});
+  EXPECT_FALSE(origin->runs_on_dokku);
 }
 
 struct SecretCase {
