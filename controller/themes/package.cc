@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "controller/store/store.h"
 #include "controller/themes/catalog.h"
@@ -190,11 +191,20 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
     absl::StrAppend(&y, "processes:\n");
     for (const auto& [type, n] : app.scale) absl::StrAppend(&y, "  ", Q(type), ": ", n, "\n");
   }
+  // What the schema has no place for is named in a comment, not dropped unsaid.
+  std::vector<std::string> not_carried;
+  bool port_written = false;
   for (const auto& map : extras.ports) {  // http:80:PORT, the app's own port
-    if (map.rfind("http:80:", 0) == 0) {
+    if (!port_written && map.rfind("http:80:", 0) == 0) {
       absl::StrAppend(&y, "port: ", map.substr(8), "\n");
-      break;
+      port_written = true;
+    } else {
+      not_carried.push_back("port map " + map);
     }
+  }
+  for (const auto& [key, value] : extras.checks) {
+    bool carried = !app.health_path.empty() && (key == "timeout" || key == "attempts");
+    if (!carried) not_carried.push_back(absl::StrCat("checks ", key, "=", value));
   }
   std::set<std::string> used;
   std::string inputs, secrets, env, services;
@@ -273,6 +283,10 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
       absl::StrAppend(&y, "  memory: ", std::max<int64_t>(1, app.memory_bytes >> 20), "M\n");
     }
     if (app.cpus > 0) absl::StrAppend(&y, "  cpus: ", app.cpus, "\n");
+  }
+  if (!not_carried.empty()) {
+    absl::StrAppend(&y, "# Not carried (a theme has no key for them; set them again after the ",
+                    "install): ", absl::StrJoin(not_carried, ", "), "\n");
   }
   out.manifest = y;
   // What we write must be a valid theme (an input default that fails its own

@@ -106,7 +106,7 @@ TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
               {"DB_PASSWORD", "pgpw"}, {"DB_DATABASE", "shop_db"},
               {"GREETING", "hi"}};
   store::AppExtras extras;
-  extras.ports = {"http:80:5678"};
+  extras.ports = {"http:80:5678", "https:443:5678"};
   extras.storage = {{"shop-data", "/app/data"}, {"shop-uploads", "/app/public/uploads"}};
   extras.services = {{.name = "shop_db",
                       .kind = "postgres",
@@ -119,6 +119,9 @@ TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
   themes::ThemeParse t = themes::ParseTheme(p->manifest);
   ASSERT_TRUE(t.theme) << p->manifest;
   EXPECT_EQ(t.theme->port, 5678);
+  EXPECT_NE(p->manifest.find("set them again after the install): port map https:443:5678\n"),
+            std::string::npos)
+      << p->manifest;
   ASSERT_EQ(t.theme->services.size(), 1u);
   EXPECT_EQ(t.theme->services[0].name, "shop_db");
   EXPECT_EQ(t.theme->services[0].type, "postgres");
@@ -245,6 +248,11 @@ TEST(PackageTest, HealthCheckTuningResourcesAndDomains) {
   EXPECT_EQ(t.theme->domains[0].host, "{{ inputs.domain_1 }}");
   ASSERT_NE(t.theme->FindInput("domain_2"), nullptr);
   EXPECT_EQ(t.theme->FindInput("domain_2")->default_value, "www.shop.example.com");
+  // Dokku settings a theme cannot hold are named, not dropped unsaid.
+  EXPECT_NE(p->manifest.find("# Not carried (a theme has no key for them; set them again after "
+                             "the install): checks wait=3\n"),
+            std::string::npos)
+      << p->manifest;
   // Only attempts set: Dokku's 5 s per attempt stands in; totals stay within 600 s.
   extras.checks = {{"attempts", "10"}};
   t = themes::ParseTheme(PackageApp(app, r, {}, extras, {})->manifest);
