@@ -149,7 +149,8 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
   auto* upgrade = themes->add_subcommand(
       "upgrade",
       "Deploy the catalog's version of an app's theme with the same inputs and secrets "
-      "(secrets the new version adds are generated; none is ever regenerated)");
+      "(secrets the new version adds are generated; none is ever regenerated); if its deploy "
+      "fails, the old version keeps running with its config");
   upgrade->add_option("APP", o->app, "App name")->required();
   upgrade->add_option("--version", o->version,
                       "The version to upgrade to; it must be the catalog's (default: it)");
