@@ -167,7 +167,9 @@ grpc::Status ThemesService::PackageApp(grpc::ServerContext*, const v1::PackageAp
   }
   auto extras = ctx_->store->GetAppExtras(app->name);  // Dokku: ports, storage, services
   if (!extras.ok()) return ToGrpc(extras.status());
-  auto packaged = controller_themes::PackageApp(*app, *release, secret_keys, *extras);
+  auto origin = controller_themes::ReadAppOrigin(*ctx_->store, *app);  // git URL, domains
+  if (!origin.ok()) return ToGrpc(origin.status());
+  auto packaged = controller_themes::PackageApp(*app, *release, secret_keys, *extras, *origin);
   if (!packaged.ok()) return ToGrpc(packaged.status());
   response->set_manifest(packaged->manifest);
   response->set_release(release->version);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/dokku_names.h"
 #include "controller/store/store.h"
 #include "controller/themes/catalog.h"
 #include "themes/theme.h"
