@@ -2,6 +2,8 @@
 // (scripted runner), including what it asks before acting, and the refusals.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "absl/strings/escaping.h"
 #include "agent/runtime/dokku_runtime.h"
 #include "agent/runtime/dokku_test_support.h"
@@ -116,6 +118,39 @@ TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(rt_->MountStorage("shop", "data", "relative", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// storage:mount and storage:unmount print nothing, and a check setting kept for
+// the next deploy runs nothing: the operation's output says what happened
+// instead of "nothing to change".
+TEST_F(DokkuExtrasArgv, SilentChangesAndSkippedOnesAreSaidInTheOutput) {
+  std::string said;
+  OutputFn out = [&](const std::string& text) { said += text; };
+  std::filesystem::create_directories(tmp_.path() + "/d");
+  const std::string host = tmp_.path() + "/d";
+  const std::string listed =
+      R"js([{"host_path":")js" + host + R"js(","container_path":"/app/d"}])js";
+  runner_.Once({"storage:list"}, {.out = "[]"});
+  runner_.Once({"storage:list"}, {.out = listed});
+  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", out).ok());
+  EXPECT_EQ(said, "-----> Mounted " + host +
+                      " at /app/d in shop (it takes effect at the next deploy or restart)\n");
+  said.clear();
+  runner_.Once({"storage:list"}, {.out = listed});
+  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", out).ok());
+  EXPECT_EQ(said, "-----> " + host + " is mounted at /app/d in shop already (nothing to change)\n");
+  said.clear();
+  runner_.Once({"storage:list"}, {.out = listed});
+  runner_.Once({"storage:list"}, {.out = "[]"});
+  ASSERT_TRUE(rt_->UnmountStorage("shop", host, "/app/d", out).ok());
+  EXPECT_EQ(said, "-----> Unmounted " + host +
+                      " from /app/d in shop (the data stays; it takes effect at the next deploy "
+                      "or restart)\n");
+  said.clear();
+  ASSERT_TRUE(rt_->SetCheck("shop", "wait", "5", out).ok());
+  EXPECT_EQ(said,
+            "-----> Check wait=5 of shop kept for the app.json of its next deploy "
+            "(healthchecks.web)\n");
 }
 
 TEST_F(DokkuExtrasArgv, WaitToRetireIsAskedSetOnlyWhenDifferentAndReadBack) {

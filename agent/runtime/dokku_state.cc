@@ -89,7 +89,10 @@ absl::StatusOr<DokkuState> DokkuState::Load(const std::string& path) {
                                             " is not valid JSON; move it aside to start "
                                             "afresh (Dokku keeps running what it runs)"));
   }
-  for (const auto& [app, a] : j.value("apps", json::object()).items()) s.apps_[app] = FromJson(a);
+  // Named: ranging over items() of the temporary value() returns would read
+  // it after it died (an agent restarted on a saved state crashed here).
+  const json apps = j.value("apps", json::object());
+  for (const auto& [app, a] : apps.items()) s.apps_[app] = FromJson(a);
   return s;
 }
 
