@@ -83,10 +83,13 @@ std::string Timestamp(Ctx& c, int64_t seq) {
   return std::string(buf) + nanos;
 }
 
-void AddLog(Ctx& c, json& s, const std::string& dyno, const std::string& text) {
+// A line written by container `cid`: `docker logs` shows a container's own
+// lines only, so a replaced container's lines go with it.
+void AddLog(Ctx& c, json& s, const std::string& dyno, const std::string& cid,
+            const std::string& text) {
   int64_t seq = c.state.value("log_seq", int64_t{0}) + 1;
   c.state["log_seq"] = seq;
-  s["logs"].push_back({{"t", Timestamp(c, seq)}, {"dyno", dyno}, {"text", text}});
+  s["logs"].push_back({{"t", Timestamp(c, seq)}, {"dyno", dyno}, {"cid", cid}, {"text", text}});
   if (s["logs"].size() > 2000) s["logs"].erase(0);
 }
 
@@ -138,8 +141,9 @@ void DeployContainers(Ctx& c, const std::string& app, const std::string& only) {
       }
       Verbose("Attempting pre-flight checks (" + dyno + ")");
       Verbose("Scheduling old container shutdown in 60 seconds (" + dyno + ")");
-      fresh.push_back({{"proc", type}, {"index", i}, {"cid", c.NewId(64)}, {"status", "running"}});
-      AddLog(c, s, dyno, "starting " + type + ": " + procfile[type].get<std::string>());
+      const std::string cid = c.NewId(64);
+      fresh.push_back({{"proc", type}, {"index", i}, {"cid", cid}, {"status", "running"}});
+      AddLog(c, s, dyno, cid, "starting " + type + ": " + procfile[type].get<std::string>());
     }
   }
   std::sort(fresh.begin(), fresh.end(), [](const json& a, const json& b) {

@@ -17,6 +17,8 @@ namespace {
 
 // `logs APP [-n N] [-p TYPE] [-q]`: each container's last N lines in
 // `docker logs -t` form, prefixed "app[DYNO]:" (colours when not quiet).
+// scheduler-logs runs `docker logs` on the app's current container IDs, so
+// a container that a deploy or scale replaced takes its lines with it.
 void Logs(Ctx& c) {
   std::string app, type;
   int n = 100;
@@ -44,7 +46,7 @@ void Logs(Ctx& c) {
     std::string dyno = ct.value("proc", "") + "." + std::to_string(ct.value("index", 0));
     std::vector<json> lines;
     for (const auto& l : s["logs"]) {
-      if (l.value("dyno", "") == dyno) lines.push_back(l);
+      if (l.value("cid", "") == ct.value("cid", "")) lines.push_back(l);
     }
     size_t from = lines.size() > static_cast<size_t>(std::max(n, 0)) ? lines.size() - n : 0;
     for (size_t i = from; i < lines.size(); ++i) {

@@ -115,6 +115,9 @@ TEST_F(FakeDokku, DeploysReplaceContainersAndAnUnchangedTreeIsRefused) {
   ASSERT_EQ(after.size(), 2u);
   EXPECT_NE(after[0]["cid"], before[0]["cid"]);  // web.1: new
   EXPECT_EQ(after[1]["cid"], before[2]["cid"]);  // worker.1: kept
+  // `docker logs` of each current container: the replaced web.1's line is gone.
+  EXPECT_EQ(Run({"logs", "shop", "-q"}).stdout_data,
+            "starting web: python3 app.py\nstarting worker: python3 w.py\n");
   auto ps = Run({"ps:report", "shop"});
   EXPECT_NE(ps.stdout_data.find("Status worker 1:"), std::string::npos) << ps.stdout_data;
   // Checks that fail leave the running containers alone.
