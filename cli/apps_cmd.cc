@@ -11,6 +11,7 @@
 #include "cli/op_watch.h"
 #include "cli/output.h"
 #include "cli/parse.h"
+#include "cli/themes_cmd.h"
 #include "common/clock.h"
 
 namespace dflow::cli {
@@ -249,7 +250,10 @@ void RegisterApps(CLI::App& app, Globals& g) {
       req.set_name(o->name);
       auto ref = client.Call(&v1::Apps::Stub::DestroyApp, req);
       if (!ref.ok()) return ref.status();
-      return FollowOp(client, *ref, {.app = o->name, .detach = o->detach});
+      absl::Status followed = FollowOp(client, *ref, {.app = o->name, .detach = o->detach});
+      // An app installed from a theme takes its services with it.
+      if (!followed.ok() || o->detach) return followed;
+      return ReportThemeLeftovers(client, o->name);
     };
   });
 

@@ -68,6 +68,26 @@ absl::Status ParseSets(const std::vector<std::string>& sets, v1::InstallThemeReq
 
 }  // namespace
 
+absl::Status ReportThemeLeftovers(Client& client, const std::string& app) {
+  v1::GetThemeSecretsRequest req;
+  req.set_app(app);
+  auto stub = v1::Themes::NewStub(client.channel());
+  v1::ThemeSecretsResponse resp;
+  auto ctx = client.Context();
+  if (grpc::Status s = stub->GetThemeSecrets(ctx.get(), req, &resp); !s.ok()) {
+    // NotFound: no theme app, or nothing left; Unimplemented: no themes service.
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
+        s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      return absl::OkStatus();
+    }
+    std::cerr << "warning: could not check what is left of " << app
+              << "'s theme install: " << s.error_message() << "\n";
+    return absl::OkStatus();
+  }
+  if (resp.state() != "uninstalling" || resp.error().empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(resp.error());
+}
+
 void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
   auto o = std::make_shared<InstallOptions>();
 
@@ -81,8 +101,9 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
                       "INPUT=VALUE for one of the theme's inputs (repeatable; `dflow themes show "
                       "NAME` lists them)");
   install->add_option("--server", o->server,
-                      "Put the app on this server (pinned there); image and git themes need a "
-                      "Dokku server");
+                      "Put the app on this server (pinned there); image and git themes, and "
+                      "themes with services or volumes, need a Dokku server (without --server: "
+                      "the only healthy one)");
   install->add_flag("--keep-on-failure", o->keep_on_failure,
                     "Keep the app and its secrets when the install fails (to look at its logs)");
   AddDetachFlag(install, o->detach);
@@ -142,7 +163,9 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
       if (grpc::Status s = stub->UninstallTheme(ctx.get(), req, &ref); !s.ok()) {
         return client.Error(s);
       }
-      return FollowOp(client, ref, {.app = o->app, .detach = o->detach});
+      absl::Status followed = FollowOp(client, ref, {.app = o->app, .detach = o->detach});
+      if (!followed.ok() || o->detach) return followed;
+      return ReportThemeLeftovers(client, o->app);
     };
   });
 
@@ -150,8 +173,12 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
       "upgrade",
       "Deploy the catalog's version of an app's theme with the same inputs and secrets "
       "(secrets the new version adds are generated; none is ever regenerated); if its deploy "
-      "fails, the old version keeps running with its config");
+      "fails, the old version keeps running with its config, domains and Dokku settings");
   upgrade->add_option("APP", o->app, "App name")->required();
+  upgrade->footer(
+      "Domains the theme gave the app that the new version drops are removed (not those added "
+      "with `dflow domains add`); a service the new version drops is unlinked and kept with its "
+      "data (`dflow services destroy NAME` destroys it). Both are printed as `note:` lines.");
   upgrade->add_option("--version", o->version,
                       "The version to upgrade to; it must be the catalog's (default: it)");
   AddDetachFlag(upgrade, o->detach);
@@ -168,6 +195,7 @@ void RegisterThemeInstalls(CLI::App* themes, Globals& g) {
       if (grpc::Status s = stub->UpgradeTheme(ctx.get(), req, &ref); !s.ok()) {
         return client.Error(s);
       }
+      for (const auto& n : ref.notes()) std::cout << "note: " << n << "\n";
       return FollowOp(client, ref, {.app = o->app, .detach = o->detach});
     };
   });

@@ -117,7 +117,11 @@ grpc::Status ThemesService::UninstallTheme(grpc::ServerContext*,
 grpc::Status ThemesService::UpgradeTheme(grpc::ServerContext*,
                                          const v1::UpgradeThemeRequest* request,
                                          v1::OpRef* response) {
-  return Started(installer_->Upgrade(request->app(), request->version()), response);
+  std::vector<std::string> notes;
+  grpc::Status s =
+      Started(installer_->Upgrade(request->app(), request->version(), &notes), response);
+  for (const auto& n : notes) response->add_notes(n);
+  return s;
 }
 
 grpc::Status ThemesService::GetThemeSecrets(grpc::ServerContext*,

@@ -102,6 +102,16 @@ absl::Status Store::SetAppCheck(const std::string& app, const std::string& key,
   });
 }
 
+absl::Status Store::RemoveAppCheck(const std::string& app, const std::string& key) {
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM app_checks WHERE app = ? AND key = ?"));
+    RETURN_IF_ERROR(del.Bind(1, app).Bind(2, key).Exec());
+    return AppendEventLocked("app.checks", "", app,
+                             absl::StrCat("check ", key, " of ", app, " no longer set"));
+  });
+}
+
 absl::StatusOr<AppExtras> Store::GetAppExtras(const std::string& app) {
   std::lock_guard lock(mu_);
   AppExtras e;

@@ -248,6 +248,11 @@ ALTER TABLE apps ADD COLUMN health_timeout_ms INTEGER NOT NULL DEFAULT 0;
       R"sql(
 ALTER TABLE theme_installs ADD COLUMN previous TEXT NOT NULL DEFAULT '';
 )sql",
+      // Themes (issue 6): the custom domains a theme gave its app (JSON array),
+      // so an upgrade removes those the new version drops and no others.
+      R"sql(
+ALTER TABLE theme_installs ADD COLUMN domains TEXT NOT NULL DEFAULT '[]';
+)sql",
   };
   return kMigrations;
 }

@@ -216,6 +216,8 @@ class Store {
                                                 const std::string& container_dir);
   absl::Status SetAppCheck(const std::string& app, const std::string& key,
                            const std::string& value);
+  // Forgets a check setting (nothing when it is not set); an "app.checks" event.
+  absl::Status RemoveAppCheck(const std::string& app, const std::string& key);
   absl::StatusOr<AppExtras> GetAppExtras(const std::string& app);
   // Keeps the service's URL without its password (store::Service::dsn); the
   // password is read from the service's host when needed.

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "controller/store/extras.h"
 
 namespace dflow::store {
 
@@ -25,11 +28,21 @@ struct ThemeInstall {
   // when they were kept from before (a reinstall after uninstall --keep-data).
   bool secrets_generated = true;
   std::string error;
-  // While upgrading: the app's health check before the upgrade, put back
-  // when it fails (has_previous false otherwise).
+  // The custom domains the theme gave the app (not those added with `dflow
+  // domains add`): an upgrade removes those the new version drops.
+  std::vector<std::string> domains;
+  // While upgrading: what the app had before the upgrade (health check, Dokku
+  // settings, domains, links to the install's services), put back when it
+  // fails (has_previous false otherwise).
   bool has_previous = false;
   std::string previous_health_path;
   int64_t previous_health_timeout_ms = 0;
+  std::vector<std::string> previous_ports;
+  std::vector<StorageMount> previous_storage;
+  std::map<std::string, std::string> previous_checks;
+  std::vector<std::string> previous_domains;
+  std::vector<ServiceLink> previous_links;
+  std::vector<std::string> previous_theme_domains;  // `domains` before the upgrade
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };

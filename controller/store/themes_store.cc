@@ -11,7 +11,41 @@ namespace {
 
 constexpr const char* kInstallColumns =
     "app, theme, version, inputs, state, op_id, keep_on_failure, created_app, error, "
-    "created_at_ms, updated_at_ms, secrets_generated, previous";
+    "created_at_ms, updated_at_ms, secrets_generated, previous, domains";
+
+nlohmann::json PreviousToJson(const ThemeInstall& t) {
+  if (!t.has_previous) return nullptr;
+  nlohmann::json storage = nlohmann::json::array(), links = nlohmann::json::array();
+  for (const auto& m : t.previous_storage) storage.push_back({m.source, m.container_dir});
+  for (const auto& l : t.previous_links) links.push_back({l.service, l.split_prefix});
+  return {{"health_path", t.previous_health_path},
+          {"health_timeout_ms", t.previous_health_timeout_ms},
+          {"ports", t.previous_ports},
+          {"storage", storage},
+          {"checks", t.previous_checks},
+          {"domains", t.previous_domains},
+          {"links", links},
+          {"theme_domains", t.previous_theme_domains}};
+}
+
+void PreviousFromJson(const nlohmann::json& p, ThemeInstall* t) {
+  t->has_previous = true;
+  t->previous_health_path = p.value("health_path", "");
+  t->previous_health_timeout_ms = p.value("health_timeout_ms", int64_t{0});
+  // A record an older controller wrote has the health check only.
+  t->previous_ports = p.value("ports", std::vector<std::string>{});
+  for (const auto& m : p.value("storage", nlohmann::json::array())) {
+    if (m.is_array() && m.size() == 2)
+      t->previous_storage.push_back({m[0].get<std::string>(), m[1].get<std::string>()});
+  }
+  t->previous_checks = p.value("checks", std::map<std::string, std::string>{});
+  t->previous_domains = p.value("domains", std::vector<std::string>{});
+  t->previous_theme_domains = p.value("theme_domains", std::vector<std::string>{});
+  for (const auto& l : p.value("links", nlohmann::json::array())) {
+    if (l.is_array() && l.size() == 2)
+      t->previous_links.push_back({l[0].get<std::string>(), t->app, l[1].get<std::string>()});
+  }
+}
 
 ThemeInstall InstallFromRow(const Stmt& st) {
   ThemeInstall t;
@@ -28,11 +62,9 @@ ThemeInstall InstallFromRow(const Stmt& st) {
   t.updated_at_ms = st.Int(10);
   t.secrets_generated = st.Int(11) != 0;
   auto previous = nlohmann::json::parse(st.Text(12), nullptr, false);
-  if (previous.is_object()) {
-    t.has_previous = true;
-    t.previous_health_path = previous.value("health_path", "");
-    t.previous_health_timeout_ms = previous.value("health_timeout_ms", int64_t{0});
-  }
+  if (previous.is_object()) PreviousFromJson(previous, &t);
+  auto domains = nlohmann::json::parse(st.Text(13), nullptr, false);
+  if (domains.is_array()) t.domains = domains.get<std::vector<std::string>>();
   return t;
 }
 
@@ -81,7 +113,7 @@ absl::Status Store::SaveThemeInstall(const ThemeInstall& t) {
   return db_->Transaction([&]() -> absl::Status {
     ASSIGN_OR_RETURN(Stmt put, db_->Prepare(absl::StrCat(
                                    "INSERT OR REPLACE INTO theme_installs (", kInstallColumns,
-                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
     put.Bind(1, t.app)
         .Bind(2, t.theme)
         .Bind(3, t.version)
@@ -94,11 +126,8 @@ absl::Status Store::SaveThemeInstall(const ThemeInstall& t) {
         .Bind(10, t.created_at_ms)
         .Bind(11, clock_->NowMs())
         .Bind(12, t.secrets_generated ? 1 : 0)
-        .Bind(13, t.has_previous
-                      ? nlohmann::json{{"health_path", t.previous_health_path},
-                                       {"health_timeout_ms", t.previous_health_timeout_ms}}
-                            .dump()
-                      : std::string());
+        .Bind(13, t.has_previous ? PreviousToJson(t).dump() : std::string())
+        .Bind(14, nlohmann::json(t.domains).dump());
     RETURN_IF_ERROR(put.Exec());
     std::string msg = absl::StrCat("theme ", t.theme, " ", t.version, " on ", t.app, ": ", t.state);
     if (!t.error.empty()) absl::StrAppend(&msg, " (", t.error, ")");

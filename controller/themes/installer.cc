@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -140,7 +141,10 @@ absl::Status Installer::CheckInputs(const themes::Theme& t, const std::string& a
 }
 
 absl::Status Installer::AddThemeDomains(const std::string& app,
-                                        const std::vector<std::string>& domains) {
+                                        const std::vector<std::string>& domains,
+                                        const std::vector<std::string>& theme_before,
+                                        std::vector<std::string>* theme_domains) {
+  theme_domains->clear();
   if (domains.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string base, ctx_->store->GetSetting(routing::kBaseDomainSetting,
                                                              routing::kDefaultBaseDomain));
@@ -148,7 +152,12 @@ absl::Status Installer::AddThemeDomains(const std::string& app,
   for (const auto& d : domains) {
     const std::string host = LowerHostname(d);
     if (host.empty()) continue;  // an optional input left empty
-    if (auto it = existing.find(host); it != existing.end() && it->second == app) continue;
+    if (auto it = existing.find(host); it != existing.end() && it->second == app) {
+      if (std::find(theme_before.begin(), theme_before.end(), host) != theme_before.end()) {
+        theme_domains->push_back(host);
+      }
+      continue;
+    }
     RETURN_IF_ERROR(ValidateHostname(absl::StrCat("domain of theme app ", app), host));
     // As `dflow domains add`: APP.BASE names belong to the apps.
     const std::string suffix = "." + base;
@@ -165,6 +174,7 @@ absl::Status Installer::AddThemeDomains(const std::string& app,
       return absl::Status(s.code(), absl::StrCat("adding the theme's domain ", host, " to ", app,
                                                  " failed: ", s.message()));
     }
+    theme_domains->push_back(host);
   }
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
   return absl::OkStatus();
@@ -246,11 +256,12 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
     install.state = "rolled_back";
     install.created_app = false;
     install.error = std::string(s.message());
-    (void)ctx_->store->SaveThemeInstall(install);
     if (generated_all) {
       (void)ctx_->store->DeleteThemeSecrets(req.app);
-      DestroyOwnedServices(t, req.app);
+      for (const auto& l : DestroyOwnedServices(t, req.app))
+        absl::StrAppend(&install.error, "; ", l);
     }
+    (void)ctx_->store->SaveThemeInstall(install);
     return s;
   }
   CrashPoint(1);
@@ -262,7 +273,7 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
   // applied by the rollout on the server before the instances start there.
   std::string what = absl::StrCat("theme ", t.name, " ", t.version);
   absl::StatusOr<ops::OpRef> op;
-  absl::Status saved = AddThemeDomains(req.app, domains);
+  absl::Status saved = AddThemeDomains(req.app, domains, {}, &install.domains);
   if (saved.ok() && on_dokku) saved = SaveDokkuSettings(t, req.app);
   if (!saved.ok()) {
     op = saved;

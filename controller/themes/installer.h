@@ -37,6 +37,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "absl/status/statusor.h"
 #include "controller/api/context.h"
 #include "controller/ops/engine.h"
@@ -58,6 +60,9 @@ struct SecretValue {
   std::string value;
 };
 
+// The stored inputs the theme still has, with the defaults of those it adds.
+std::map<std::string, std::string> InputsFor(const themes::Theme& theme,
+                                             const std::map<std::string, std::string>& stored);
 // Whether a theme runs on Dokku servers only (an image or git source,
 // services or volumes).
 bool NeedsDokkuServer(const themes::Theme& theme);
@@ -75,7 +80,10 @@ class Installer {
   absl::StatusOr<ops::OpRef> Uninstall(const std::string& app, bool keep_data);
   // Deploys the catalog's version of the app's theme (which must be `version`
   // when given) with the stored inputs and secrets (new secrets generated).
-  absl::StatusOr<ops::OpRef> Upgrade(const std::string& app, const std::string& version);
+  // `notes` gets what the user should know: a domain removed, a service
+  // unlinked and kept (installer_upgrade.cc).
+  absl::StatusOr<ops::OpRef> Upgrade(const std::string& app, const std::string& version,
+                                     std::vector<std::string>* notes = nullptr);
   // The app's generated secrets, by name.
   absl::StatusOr<std::vector<SecretValue>> Secrets(const std::string& app);
 
@@ -96,15 +104,40 @@ class Installer {
   absl::Status CheckInputs(const themes::Theme& theme, const std::string& app,
                            const std::map<std::string, std::string>& inputs);
   // The theme's rendered domains as the app's custom domains (validated as
-  // `dflow domains add` does), pushed to the routers.
-  absl::Status AddThemeDomains(const std::string& app, const std::vector<std::string>& domains);
+  // `dflow domains add` does), pushed to the routers. `theme_domains` gets
+  // those that are the theme's: added now, or the app's already and in
+  // `theme_before` (a domain the user added stays the user's).
+  absl::Status AddThemeDomains(const std::string& app, const std::vector<std::string>& domains,
+                               const std::vector<std::string>& theme_before,
+                               std::vector<std::string>* theme_domains);
   // installer_lifecycle.cc. An install or upgrade a crash left without its op:
   // adopts the op submitted after the record or settles it. False when the
   // record is left as it is for the next pass.
   bool RecoverWithoutOp(store::ThemeInstall& in);
   // After a failed upgrade: the config of the release that still serves, and
-  // the health check from before the upgrade.
-  void RestorePreviousConfig(const store::ThemeInstall& in);
+  // the health check, Dokku settings, domains and links from before the
+  // upgrade (installer_upgrade.cc).
+  void RestorePrevious(store::ThemeInstall& in);
+  void RestorePreviousSettings(store::ThemeInstall& in);
+  // Whether the app is pinned to a Dokku server.
+  bool OnDokku(const std::string& app);
+  // The app's links to services the install created (named APP_NAME).
+  std::vector<store::ServiceLink> InstallLinks(const std::string& app,
+                                               const store::AppExtras& extras);
+  // A dokku op (ops::Engine::ChangeDokku) on the app; params["what"] names it.
+  absl::Status SubmitDokkuChange(const std::string& app, nlohmann::json params);
+  // Upgrade: unlinks (and keeps) the install's services the new version drops.
+  absl::Status UnlinkDroppedServices(const CatalogTheme& c, const std::string& app,
+                                     const store::AppExtras& before,
+                                     std::vector<std::string>* notes);
+  // Upgrade: removes the theme's domains (`before`) that are not in `after`.
+  absl::Status RemoveDroppedDomains(const CatalogTheme& c, const std::string& app,
+                                    const std::vector<std::string>& before,
+                                    const std::vector<std::string>& after,
+                                    std::vector<std::string>* notes);
+  // An uninstall or `apps destroy` whose app is gone: the record is deleted,
+  // or kept as uninstalling (op 0) with `left` (services not destroyed) as its error.
+  void FinishRemoval(store::ThemeInstall& in, const std::vector<std::string>& left);
   // The test crash point theme-install:N:after-commit (crash_point.h).
   void CrashPoint(int n);
   // The source archive's digest in the blob store (packing a built-in bundle).
@@ -125,8 +158,10 @@ class Installer {
   absl::StatusOr<std::string> ProcfileOf(const themes::Theme& theme, const std::string& digest);
   // The digest of the archive of a git source's commit at its ref.
   absl::StatusOr<std::string> FetchGitSource(const themes::Theme& theme);
-  // Destroys the services an install created (APP_NAME) once nothing links them.
-  void DestroyOwnedServices(const themes::Theme& theme, const std::string& app);
+  // Destroys the services an install created (APP_NAME) once nothing links
+  // them. Returns one message per service that was not destroyed (its record
+  // stays): which service on which server, why, and the command that finishes it.
+  std::vector<std::string> DestroyOwnedServices(const themes::Theme& theme, const std::string& app);
 
   api::ControllerContext* ctx_;
   ThemeCatalog* catalog_;

@@ -248,7 +248,9 @@ absl::Status Installer::SaveDokkuSettings(const themes::Theme& t, const std::str
   return absl::OkStatus();
 }
 
-void Installer::DestroyOwnedServices(const themes::Theme& t, const std::string& app) {
+std::vector<std::string> Installer::DestroyOwnedServices(const themes::Theme& t,
+                                                         const std::string& app) {
+  std::vector<std::string> left;
   for (const auto& s : t.services) {
     auto service = ctx_->store->GetService(ServiceNameFor(app, s.name));
     if (!service.ok()) continue;
@@ -263,12 +265,19 @@ void Installer::DestroyOwnedServices(const themes::Theme& t, const std::string& 
     auto out = ctx_->agents->ChangeDokku(
         service->server, absl::StrCat("theme-service-destroy-", service->name), change);
     if (!out.ok()) {
-      spdlog::warn("destroying service {} on {}: {}", service->name, service->server,
-                   std::string(out.status().message()));
+      // The record stays, so `dflow services destroy` can finish it.
+      left.push_back(absl::StrCat(
+          service->kind, " service ", service->name, " on ", service->server,
+          " was not destroyed (", out.status().message(), "); its data is still there: `dflow ",
+          "services destroy ", service->name, "` destroys it once ", service->server,
+          " is reachable (if ", service->server, " was away while ", app,
+          " was destroyed, it still has app ", app, ", linked to the service: run `dokku ",
+          "apps:destroy ", app, " --force` there first)"));
       continue;
     }
     (void)ctx_->store->DeleteService(service->name);
   }
+  return left;
 }
 
 }  // namespace dflow::controller_themes

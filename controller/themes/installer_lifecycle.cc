@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/blob_store.h"
 #include "common/names.h"
 #include "common/status_macros.h"
@@ -12,44 +13,6 @@
 #include "controller/themes/installer.h"
 
 namespace dflow::controller_themes {
-namespace {
-
-// The stored inputs the theme still has, with the defaults of those it adds.
-std::map<std::string, std::string> InputsFor(const themes::Theme& t,
-                                             const std::map<std::string, std::string>& stored) {
-  std::map<std::string, std::string> out;
-  for (const auto& input : t.inputs) {
-    if (auto it = stored.find(input.name); it != stored.end()) {
-      out[input.name] = it->second;
-    } else if (input.default_value) {
-      out[input.name] = *input.default_value;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-void Installer::RestorePreviousConfig(const store::ThemeInstall& in) {
-  if (in.has_previous) {
-    if (auto s = ctx_->store->SetAppHealthCheck(in.app, in.previous_health_path,
-                                                in.previous_health_timeout_ms);
-        !s.ok()) {
-      spdlog::warn("restoring the health check of {}: {}", in.app, std::string(s.message()));
-    }
-  }
-  auto a = ctx_->store->GetApp(in.app);
-  if (!a.ok() || a->current_release == 0) return;
-  auto release = ctx_->store->GetRelease(in.app, a->current_release);
-  if (!release.ok()) {
-    spdlog::warn("restoring the config of {}: {}", in.app, std::string(release.status().message()));
-    return;
-  }
-  if (auto s = ctx_->store->SetAppConfig(in.app, release->config); !s.ok()) {
-    spdlog::warn("restoring the config of {}: {}", in.app, std::string(s.message()));
-  }
-}
-
 bool Installer::RecoverWithoutOp(store::ThemeInstall& in) {
   // The op submitted for this record is the first deploy of the app created
   // at or after it (the record is written before anything else).
@@ -67,7 +30,7 @@ bool Installer::RecoverWithoutOp(store::ThemeInstall& in) {
   }
   const std::string why = "the controller stopped before its deploy was submitted";
   if (upgrade) {
-    RestorePreviousConfig(in);
+    RestorePrevious(in);
     in.has_previous = false;
     in.state = "installed";
     in.error = absl::StrCat("the upgrade did not start (", why, "); `dflow themes upgrade ", in.app,
@@ -94,11 +57,30 @@ bool Installer::RecoverWithoutOp(store::ThemeInstall& in) {
   } else {
     in.state = "rolled_back";
     if (auto c = catalog_->Get(in.theme); c.ok() && in.secrets_generated) {
-      DestroyOwnedServices(c->theme, in.app);
+      for (const auto& l : DestroyOwnedServices(c->theme, in.app))
+        absl::StrAppend(&in.error, "; ", l);
     }
   }
   if (in.secrets_generated) (void)ctx_->store->DeleteThemeSecrets(in.app);
   return true;
+}
+
+void Installer::FinishRemoval(store::ThemeInstall& in, const std::vector<std::string>& left) {
+  if (left.empty()) {
+    (void)ctx_->store->DeleteThemeInstall(in.app);
+    spdlog::info("app {} (theme {}) is destroyed: its install record and secrets are removed",
+                 in.app, in.theme);
+    return;
+  }
+  // Kept, with what is left, for `dflow themes secrets APP` and the CLI that
+  // destroyed the app to say (ReportLeftovers).
+  in.state = "uninstalling";
+  in.op_id = 0;
+  in.error = absl::StrCat("app ", in.app, " is destroyed, but ", absl::StrJoin(left, "; "));
+  if (auto s = ctx_->store->SaveThemeInstall(in); !s.ok()) {
+    spdlog::warn("{}", std::string(s.message()));
+  }
+  spdlog::warn("theme install of {}: {}", in.app, in.error);
 }
 
 void Installer::SuperviseOnce() {
@@ -115,11 +97,21 @@ void Installer::SuperviseOnce() {
         absl::IsNotFound(ctx_->store->GetApp(in.app).status())) {
       // Destroyed with `dflow apps destroy`: the install is gone, and with it
       // its secrets and services, as an uninstall without --keep-data.
-      if (auto c = catalog_->Get(in.theme); c.ok()) DestroyOwnedServices(c->theme, in.app);
+      std::vector<std::string> left;
+      if (auto c = catalog_->Get(in.theme); c.ok()) left = DestroyOwnedServices(c->theme, in.app);
       (void)ctx_->store->DeleteThemeSecrets(in.app);
-      (void)ctx_->store->DeleteThemeInstall(in.app);
-      spdlog::info("app {} (theme {}) was destroyed: its install record and secrets are removed",
-                   in.app, in.theme);
+      FinishRemoval(in, left);
+      continue;
+    }
+    if (in.state == "uninstalling" && in.op_id == 0) {
+      // Services a removal could not destroy: the record goes once they are
+      // gone (`dflow services destroy NAME`).
+      auto c = catalog_->Get(in.theme);
+      bool any = false;
+      for (const auto& s : c.ok() ? c->theme.services : std::vector<themes::Service>{}) {
+        any = any || ctx_->store->GetService(ServiceNameFor(in.app, s.name)).ok();
+      }
+      if (!any) FinishRemoval(in, {});
       continue;
     }
     if (!kWatched.count(in.state)) continue;
@@ -137,15 +129,16 @@ void Installer::SuperviseOnce() {
       // The app's destroy op ended: the services it created (and, for an
       // uninstall without --keep-data, every service it owns) go now.
       auto c = catalog_->Get(in.theme);
+      std::vector<std::string> left;
       if (c.ok() && (in.state == "uninstalling" || in.secrets_generated)) {
-        DestroyOwnedServices(c->theme, in.app);
+        left = DestroyOwnedServices(c->theme, in.app);
       }
       if (in.state == "uninstalling") {
-        (void)ctx_->store->DeleteThemeInstall(in.app);
-        spdlog::info("theme install of {} removed", in.app);
+        FinishRemoval(in, left);
         continue;
       }
       in.state = "rolled_back";
+      for (const auto& l : left) absl::StrAppend(&in.error, "; ", l);
     } else if (op->state == "succeeded") {
       if (in.state == "upgrading") {
         if (auto c = catalog_->Get(in.theme); c.ok()) {
@@ -170,7 +163,7 @@ void Installer::SuperviseOnce() {
       } else {
         // The deploy rolled back: the previous release keeps serving, with the
         // config it had (the upgrade wrote the new version's before the deploy).
-        RestorePreviousConfig(in);
+        RestorePrevious(in);
         in.error =
             absl::StrCat("the upgrade to ", target, " (op ", op->id, ") ended ", op->state, ": ",
                          op->error, "; ", in.version, " keeps running with its config");
@@ -247,95 +240,11 @@ absl::StatusOr<ops::OpRef> Installer::Uninstall(const std::string& app, bool kee
   return op;
 }
 
-absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std::string& version) {
-  RETURN_IF_ERROR(ValidateAppName(app));
-  SuperviseOnce();
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
-  if (in.state != "installed" && in.state != "failed") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "app ", app, " is ", in.state, " (theme ", in.theme, "); upgrade it once it is installed"));
-  }
-  ASSIGN_OR_RETURN(store::App a, ctx_->store->GetApp(app));
-  ASSIGN_OR_RETURN(CatalogTheme c, catalog_->Get(in.theme));
-  if (!version.empty() && version != c.theme.version) {
-    return absl::NotFoundError(absl::StrCat("theme ", in.theme, " is at version ", c.theme.version,
-                                            " in the catalog, not ", version,
-                                            "; `dflow themes add DIR` adds the version you want"));
-  }
-  ASSIGN_OR_RETURN(std::string server, PlaceInstall(c.theme, a.pinned_server));
-  std::string digest, procfile;
-  if (c.theme.source.kind != themes::Source::Kind::kImage) {
-    ASSIGN_OR_RETURN(digest, SourceDigest(c));
-    ASSIGN_OR_RETURN(procfile, ProcfileOf(c.theme, digest));
-  }
-  std::map<std::string, themes::ServiceConnection> services;
-  if (!c.theme.services.empty()) {
-    ASSIGN_OR_RETURN(services, EnsureServices(c.theme, app, server));
-  }
-  std::map<std::string, std::string> inputs;
-  bool generated_all = false;
-  // Stored inputs and secrets are reused; only secrets the new version adds
-  // are generated.
-  std::vector<std::string> domains;
-  ASSIGN_OR_RETURN(auto env, RenderConfig(c, app, InputsFor(c.theme, in.inputs), services, &inputs,
-                                          &generated_all, &domains));
-  std::map<std::string, std::string> config = a.config;
-  for (const auto& [k, v] : env) config[k] = v;
-  // Recorded before anything changes, so a crash from here on leaves
-  // "upgrading" for the supervisor to finish or undo. The inputs and version
-  // change once the new release is current.
-  const std::string prior_state = in.state, prior_error = in.error;
-  // The health check is the new version's from this release on; the old one
-  // is kept in the record to be put back if the upgrade fails.
-  in.has_previous = true;
-  in.previous_health_path = a.health_path;
-  in.previous_health_timeout_ms = a.health_timeout_ms;
-  in.state = "upgrading";
-  in.op_id = 0;
-  in.error.clear();
-  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
-  std::string what = absl::StrCat("theme ", c.theme.name, " ", in.version, " -> ", c.theme.version);
-  absl::StatusOr<ops::OpRef> op;
-  // Domains the new version adds (those it drops stay: they may be the
-  // user's own by now).
-  absl::Status saved = AddThemeDomains(app, domains);
-  if (saved.ok() && NeedsDokkuServer(c.theme)) {
-    saved = SaveDokkuSettings(c.theme, app, /*upgrade=*/true);
-  }
-  if (saved.ok()) {
-    saved = ctx_->store->SetAppHealthCheck(
-        app, c.theme.healthcheck ? c.theme.healthcheck->path : std::string(),
-        c.theme.healthcheck ? c.theme.healthcheck->timeout_ms : 0);
-  }
-  if (saved.ok()) saved = ctx_->store->SetAppConfig(app, config);
-  if (saved.ok()) CrashPoint(3);
-  if (!saved.ok()) {
-    op = saved;
-  } else if (c.theme.source.kind == themes::Source::Kind::kImage) {
-    op = ctx_->engine->DeployImage(app, c.theme.source.image, what, "dflow themes upgrade");
-  } else {
-    op = ctx_->engine->Deploy(app, digest, procfile, what, "dflow themes upgrade");
-  }
-  if (!op.ok()) {
-    RestorePreviousConfig(in);
-    in.has_previous = false;
-    in.state = prior_state;
-    in.error = prior_error;
-    (void)ctx_->store->SaveThemeInstall(in);
-    return op.status();
-  }
-  CrashPoint(4);
-  in.op_id = op->id;
-  RETURN_IF_ERROR(ctx_->store->SaveThemeInstall(in));
-  return op;
-}
-
 absl::StatusOr<std::vector<SecretValue>> Installer::Secrets(const std::string& app) {
   RETURN_IF_ERROR(ValidateAppName(app));
   SuperviseOnce();
   ASSIGN_OR_RETURN(store::ThemeInstall in, ctx_->store->GetThemeInstall(app));
-  if (in.state == "uninstalling") {
+  if (in.state == "uninstalling" && in.error.empty()) {
     return absl::NotFoundError(absl::StrCat("app ", app, " is being uninstalled"));
   }
   ASSIGN_OR_RETURN(auto values, ctx_->store->GetThemeSecrets(app));
