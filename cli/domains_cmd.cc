@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/client.h"
 #include "cli/command.h"
+#include "cli/op_watch.h"
 #include "cli/output.h"
 #include "cli/parse.h"
 
@@ -21,11 +22,13 @@ struct DomainsOptions {
   bool json = false;
 };
 
-void PrintDomains(const v1::ListDomainsResponse& r, bool json) {
+void PrintDomains(const v1::ListDomainsResponse& r, bool json, bool with_op = false) {
   if (json) {
     nlohmann::json domains = nlohmann::json::array();
     for (const auto& d : r.domains()) domains.push_back(d);
-    PrintJson({{"app", r.app()}, {"url", r.url()}, {"domains", domains}});
+    nlohmann::json out = {{"app", r.app()}, {"url", r.url()}, {"domains", domains}};
+    if (with_op) out["dokku_op"] = r.dokku_op();
+    PrintJson(out);
     return;
   }
   std::cout << r.app() << " answers at " << r.url() << "\n";
@@ -82,14 +85,23 @@ void RegisterDomains(CLI::App& app, Globals& g) {
   domains->require_subcommand(1);
 
   auto* add = domains->add_subcommand(
-      "add", "Route HOST to APP on every router (a DNS name; refused when another app has it)");
+      "add",
+      "Route HOST to APP on every router (a DNS name; refused when another app has it); on the "
+      "Dokku servers APP runs on, an op runs dokku domains:add, followed until it ends");
   add->add_option("APP", o->app, "App name")->required();
   add->add_option("HOST", o->host, "Hostname, e.g. shop.example.com")->required();
-  add->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
-  auto* rm = domains->add_subcommand("rm", "Stop routing HOST to APP");
+  add->add_flag("--json", o->json,
+                "Print a JSON object {app, url, domains, dokku_op} (dokku_op: the op running "
+                "domains:add, 0 when none; not followed)");
+  auto* rm = domains->add_subcommand(
+      "rm",
+      "Stop routing HOST to APP; on the Dokku servers APP runs on, an op runs dokku "
+      "domains:remove, followed until it ends");
   rm->add_option("APP", o->app, "App name")->required();
   rm->add_option("HOST", o->host, "Hostname")->required();
-  rm->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
+  rm->add_flag("--json", o->json,
+               "Print a JSON object {app, url, domains, dokku_op} (dokku_op: the op running "
+               "domains:remove, 0 when none; not followed)");
   auto* ls = domains->add_subcommand("ls", "Show APP's URL and custom domains");
   ls->add_option("APP", o->app, "App name")->required();
   ls->add_flag("--json", o->json, "Print a JSON object {app, url, domains}");
@@ -105,8 +117,16 @@ void RegisterDomains(CLI::App& app, Globals& g) {
         auto r =
             client.Call(is_add ? &v1::Apps::Stub::AddDomain : &v1::Apps::Stub::RemoveDomain, req);
         if (!r.ok()) return r.status();
-        PrintDomains(*r, o->json);
-        return absl::OkStatus();
+        PrintDomains(*r, o->json, /*with_op=*/true);
+        if (r->dokku_op() == 0 || o->json) return absl::OkStatus();
+        // Dokku's proxy serves the app there: a failed domains:add is this
+        // command's failure, not something to find later in `dflow ops`.
+        std::cout << (is_add ? "adding it on the app's Dokku servers (domains:add): op "
+                             : "removing it from the app's Dokku servers (domains:remove): op ")
+                  << r->dokku_op() << "\n";
+        v1::OpRef ref;
+        ref.set_id(r->dokku_op());
+        return FollowOp(client, ref, {.app = o->app});
       };
     });
   }

@@ -38,6 +38,13 @@ nlohmann::json ServerJson(const v1::Server& s) {
           {"joined_at", FormatRfc3339(s.joined_at_ms())}};
 }
 
+// "dokku 0.38.27" for a Dokku server (the version its agent found at start),
+// else the runtime's name.
+std::string RuntimeText(const v1::Server& s) {
+  const std::string& version = s.facts().dokku_version();
+  return version.empty() ? s.runtime() : absl::StrCat(s.runtime(), " ", version);
+}
+
 std::string LabelText(const v1::Server& s) {
   std::map<std::string, std::string> sorted(s.labels().begin(), s.labels().end());
   std::vector<std::string> parts;
@@ -51,8 +58,7 @@ void PrintServer(const v1::Server& s) {
   Table t({"name", s.name()});
   t.Add({"status", s.status()});
   t.Add({"address", s.address()});
-  t.Add({"runtime",
-         s.runtime() + (f.dokku_version().empty() ? "" : " (dokku " + f.dokku_version() + ")")});
+  t.Add({"runtime", RuntimeText(s)});
   t.Add({"labels", LabelText(s)});
   t.Add({"cpus", std::to_string(f.cpus())});
   t.Add({"memory", absl::StrCat(HumanBytes(f.memory_available_bytes()), " available of ",
@@ -131,7 +137,7 @@ void RegisterServers(CLI::App& app, Globals& g) {
       Table t({"NAME", "STATUS", "ADDRESS", "RUNTIME", "CPUS", "MEM AVAIL", "DISK FREE", "LABELS",
                "LAST HEARTBEAT"});
       for (const auto& s : r.servers()) {
-        t.Add({s.name(), s.status(), s.address(), s.runtime(), std::to_string(s.facts().cpus()),
+        t.Add({s.name(), s.status(), s.address(), RuntimeText(s), std::to_string(s.facts().cpus()),
                HumanBytes(s.facts().memory_available_bytes()),
                HumanBytes(s.facts().disk_free_bytes()), LabelText(s),
                Ago(s.last_heartbeat_ms(), now)});

@@ -213,7 +213,8 @@ grpc::Status AppsService::Rollback(grpc::ServerContext*, const v1::RollbackReque
     return ToGrpc(absl::FailedPreconditionError(
         absl::StrCat("v", target->version, " is already the current release of ", app->name)));
   }
-  if (target->source_digest.empty() || target->status == "pending") {
+  // An image release (Dokku) has no source archive; its image is deployed again.
+  if ((target->source_digest.empty() && target->image.empty()) || target->status == "pending") {
     return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
         "v", target->version, " of ", app->name, " was never rolled out; choose another release")));
   }

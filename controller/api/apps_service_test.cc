@@ -320,6 +320,33 @@ TEST_F(AppsServiceTest, FailedDeployStreamsTheReason) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// An image release has no source archive: rolling back to it deploys its image
+// again (the API once refused it as "never rolled out").
+TEST_F(AppsServiceTest, RollbackToAnImageReleaseDeploysThatImage) {
+  AddServers({"d1"}, "dokku");
+  for (const char* image : {"nginx:1.27", "nginx:1.28"}) {
+    auto ref = engine_->DeployImage("shop", image, "", "test");
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    auto end = Watch(ref->id).back();
+    ASSERT_EQ(end.state(), "succeeded") << image << ": " << end.error();
+  }
+  grpc::ClientContext c;
+  v1::RollbackRequest req;
+  req.set_app("shop");
+  v1::OpRef ref;
+  auto s = stub_->Rollback(&c, req, &ref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GT(ref.id(), 0) << s.error_code() << " " << s.error_message() << " " << ref.DebugString();
+  auto end = Watch(ref.id());
+  ASSERT_FALSE(end.empty());
+  EXPECT_EQ(end.back().state(), "succeeded") << end.back().error();
+  auto v3 = store_->GetRelease("shop", 3);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(v3->image, "nginx:1.27");
+  EXPECT_EQ(v3->status, "current");
+  for (const auto& i : Instances()) EXPECT_EQ(i.server, "d1");
+}
+
 TEST_F(AppsServiceTest, ScaleAndConfigRefuseBadInputAndQueueNothing) {
   ASSERT_EQ(Watch(Deploy(kHello).id()).back().state(), "succeeded");
   size_t ops_before = store_->ListOps("shop", 100)->size();

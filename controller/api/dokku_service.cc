@@ -51,21 +51,26 @@ absl::StatusOr<std::set<std::string>> DokkuService::ServersOf(const std::string&
   return out;
 }
 
-absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
-                                const std::string& host, bool add) {
-  if (ctx->engine == nullptr) return absl::OkStatus();
+absl::StatusOr<int64_t> DomainOpOnDokku(ControllerContext* ctx, const std::string& app,
+                                        const std::string& host, bool add) {
+  if (ctx->engine == nullptr) return 0;
   ASSIGN_OR_RETURN(auto instances, ctx->store->ListInstances(app));
   bool on_dokku = false;
   for (const auto& i : instances) {
     auto server = ctx->store->GetServer(i.server);
     on_dokku = on_dokku || (server.ok() && server->runtime == "dokku");
   }
-  if (!on_dokku) return absl::OkStatus();
+  if (!on_dokku) return 0;
   json params = {{"action", add ? "add_domain" : "remove_domain"}, {"host", host}};
-  return Apply(ctx, app, params,
-               absl::StrCat(add ? "add domain " : "remove domain ", host, add ? " to " : " from ",
-                            app))
-      .status();
+  ASSIGN_OR_RETURN(auto ref, Apply(ctx, app, params,
+                                   absl::StrCat(add ? "add domain " : "remove domain ", host,
+                                                add ? " to " : " from ", app)));
+  return ref.id;
+}
+
+absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
+                                const std::string& host, bool add) {
+  return DomainOpOnDokku(ctx, app, host, add).status();
 }
 
 absl::StatusOr<int64_t> ApplyCertOnDokku(ControllerContext* ctx, const std::string& app) {

@@ -62,7 +62,10 @@ class DokkuService final : public controller::v1::Dokku::Service {
 };
 
 // Submits a `dokku` op for a domain change when the app runs on a Dokku server
-// (domains_service.cc calls it); OK and nothing when it does not.
+// (domains_service.cc calls it): the op's id, or 0 when it runs on none.
+absl::StatusOr<int64_t> DomainOpOnDokku(ControllerContext* ctx, const std::string& app,
+                                        const std::string& host, bool add);
+// The same, for callers that do not follow the op.
 absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
                                 const std::string& host, bool add);
 

@@ -51,8 +51,11 @@ grpc::Status AppsService::AddDomain(grpc::ServerContext*, const v1::DomainReques
   }
   if (auto s = ctx_->store->AddDomain(app->name, host); !s.ok()) return ToGrpc(s);
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
-  // On Dokku servers Dokku's proxy serves the domain: an op runs domains:add.
-  if (auto s = ApplyDomainOnDokku(ctx_, app->name, host, true); !s.ok()) return ToGrpc(s);
+  // On Dokku servers Dokku's proxy serves the domain: an op runs domains:add
+  // (the CLI follows it).
+  auto op = DomainOpOnDokku(ctx_, app->name, host, true);
+  if (!op.ok()) return ToGrpc(op.status());
+  response->set_dokku_op(*op);
   return ToGrpc(FillDomains(ctx_, app->name, response));
 }
 
@@ -64,10 +67,9 @@ grpc::Status AppsService::RemoveDomain(grpc::ServerContext*, const v1::DomainReq
     return ToGrpc(s);
   }
   if (ctx_->routes != nullptr) ctx_->routes->PushNow();
-  if (auto s = ApplyDomainOnDokku(ctx_, app->name, LowerHostname(request->host()), false);
-      !s.ok()) {
-    return ToGrpc(s);
-  }
+  auto op = DomainOpOnDokku(ctx_, app->name, LowerHostname(request->host()), false);
+  if (!op.ok()) return ToGrpc(op.status());
+  response->set_dokku_op(*op);
   return ToGrpc(FillDomains(ctx_, app->name, response));
 }
 

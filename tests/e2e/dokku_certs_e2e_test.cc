@@ -1,6 +1,6 @@
-// End to end on Dokku: `dflow certs add|rm` for an app on a `--runtime dokku`
-// agent reach Dokku's proxy (the test double's $DOKKU_ROOT/APP/tls and its
-// certs:report), as Dokku 0.35.20 and 0.38.27.
+// End to end on Dokku: `dflow certs add|rm` and `dflow domains add|rm` for an
+// app on a `--runtime dokku` agent reach Dokku's proxy (the test double's
+// $DOKKU_ROOT/APP/tls, certs:report, domains:report), as Dokku 0.35.20 and 0.38.27.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -47,6 +47,21 @@ class DokkuCertsE2E : public ::testing::TestWithParam<const char*> {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
 
+  // A `--runtime dokku` agent, healthy, and app shop deployed on it.
+  void StartAgentAndDeploy() {
+    const std::string dir = tmp_.path() + "/agents/dokku-1";
+    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
+                            "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
+                            "--data-dir", dir, "--runtime", "dokku"});
+    ASSERT_EQ(join.exit_code, 0) << join.err;
+    agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
+                   FAKE_DOKKU_BIN},
+                  tmp_.path() + "/agent.log", DokkuEnv());
+    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+    CliOk({"apps", "create", "shop", "--health-path", "/health"});
+    CliOk({"deploy", "shop", "--path", std::string(DFLOW_EXAMPLES_DIR) + "/hello"});
+  }
+
   TempDir tmp_;
   std::string state_;
   std::unique_ptr<Fleet> fleet_;
@@ -54,17 +69,7 @@ class DokkuCertsE2E : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
-  const std::string dir = tmp_.path() + "/agents/dokku-1";
-  auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
-                          "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
-                          "--data-dir", dir, "--runtime", "dokku"});
-  ASSERT_EQ(join.exit_code, 0) << join.err;
-  agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
-                 FAKE_DOKKU_BIN},
-                tmp_.path() + "/agent.log", DokkuEnv());
-  ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
-  CliOk({"apps", "create", "shop", "--health-path", "/health"});
-  CliOk({"deploy", "shop", "--path", std::string(DFLOW_EXAMPLES_DIR) + "/hello"});
+  ASSERT_NO_FATAL_FAILURE(StartAgentAndDeploy());
 
   const int64_t now = SystemClock::Get()->NowMs();
   auto cert = tls::MakeSelfSignedCertificate({.hosts = {"shop.localhost"},
@@ -91,6 +96,29 @@ TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
   ASSERT_TRUE(WaitFor([&] { return Report("--ssl-enabled") == "false\n"; }, seconds(30)))
       << agent_.Log();
   EXPECT_FALSE(std::filesystem::exists(state_ + "/home/shop/tls"));
+}
+
+// domains add|rm follow their op to its end: when the CLI returns, Dokku's
+// domains:report already says so (a failed domains:add would be exit 1).
+TEST_P(DokkuCertsE2E, DomainsAddAndRmRunOnDokkuBeforeTheCliReturns) {
+  ASSERT_NO_FATAL_FAILURE(StartAgentAndDeploy());
+  auto vhosts = [&] {
+    return RunProgram({FAKE_DOKKU_BIN, "domains:report", "shop", "--domains-app-vhosts"},
+                      DokkuEnv())
+        .out;
+  };
+  auto added = CliOk({"domains", "add", "shop", "www.shop.test"});
+  EXPECT_NE(added.out.find("adding it on the app's Dokku servers (domains:add): op "),
+            std::string::npos)
+      << added.out;
+  EXPECT_NE(added.out.find("succeeded"), std::string::npos) << added.out;
+  EXPECT_EQ(vhosts(), "www.shop.test\n");
+  auto json = nlohmann::json::parse(
+      CliOk({"domains", "add", "shop", "api.shop.test", "--json"}).out, nullptr, false);
+  EXPECT_GT(json.value("dokku_op", 0), 0) << json.dump();
+  auto removed = CliOk({"domains", "rm", "shop", "www.shop.test"});
+  EXPECT_NE(removed.out.find("(domains:remove): op "), std::string::npos) << removed.out;
+  ASSERT_TRUE(WaitFor([&] { return vhosts() == "api.shop.test\n"; }, seconds(30))) << vhosts();
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuCertsE2E, ::testing::Values("0.35.20", "0.38.27"));

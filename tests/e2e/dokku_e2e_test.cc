@@ -100,6 +100,7 @@ TEST_P(DokkuE2E, AppsFlowThroughAnAgentOnDokku) {
               seconds(10)))
       << fleet_->Server("dokku-1").dump();
   EXPECT_EQ(fleet_->Server("dokku-1").value("runtime", ""), "dokku");
+  EXPECT_TRUE(Has(CliOk({"servers", "ls"}), std::string("dokku ") + GetParam()));
 
   CliOk({"apps", "create", "shop", "--health-path", "/health", "--memory", "64M"});
   CliOk({"deploy", "shop", "--path", Example("hello")});
@@ -261,6 +262,10 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
   ASSERT_TRUE(releases.is_array() && !releases.empty());
   EXPECT_TRUE(Has(releases[0].value("description", ""), "image nginx:1.27")) << releases.dump();
   EXPECT_EQ(Running("shop"), 2);
+  // Rolling back to an image release deploys that image again.
+  CliOk({"deploy", "shop", "--image", "nginx:1.28"});
+  CliOk({"rollback", "shop"});
+  EXPECT_EQ(DokkuApp("shop").value("deploy_source_metadata", ""), "nginx:1.27");
 
   // An exposed service is reached over the network: a config release with its
   // server's address and exposed port, and no pin needed.
