@@ -45,7 +45,8 @@ absl::StatusOr<LocalTheme> LoadLocal(const std::string& path) {
   out.file = fs::is_directory(path, ec) ? (fs::path(path) / "theme.yaml").string() : path;
   auto text = ReadFile(out.file);
   if (!text.ok()) {
-    return UsageError(absl::StrCat("cannot read ", out.file, ": ", text.status().message()));
+    // ReadFile's message names the file already ("cannot read FILE: why").
+    return UsageError(std::string(text.status().message()));
   }
   out.text = *std::move(text);
   out.dir = fs::path(AbsolutePath(out.file)).parent_path().string();

@@ -208,13 +208,7 @@ TEST_F(ThemesDokkuRestoreE2E, AppsDestroyNamesAServiceItCouldNotDestroy) {
   EXPECT_TRUE(Has(record.value("error", ""), "shelf_cache")) << record.dump();
 
   // The server is back: `dflow services destroy` finishes it, and the
-  // install record goes with it. The agent's own state file is moved aside
-  // first ("move it aside to start afresh", as its error says): a restarted
-  // agent reading one that holds apps trips ASan in DokkuState::Load
-  // (j.value("apps", …).items() iterates a destroyed temporary,
-  // agent/runtime/dokku_state.cc); drop this once that is fixed.
-  const std::string agent_dir = tmp_.path() + "/agents/dokku-1";
-  std::filesystem::rename(agent_dir + "/dokku/state.json", agent_dir + "/dokku/state.json.old");
+  // install record goes with it.
   agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", tmp_.path() + "/agents/dokku-1", "--runtime",
                  "dokku", "--dokku-bin", FAKE_DOKKU_BIN},
                 tmp_.path() + "/agent2.log", Env());

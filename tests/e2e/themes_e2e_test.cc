@@ -38,7 +38,11 @@ TEST_F(ThemesE2E, CatalogAndValidate) {
   EXPECT_TRUE(Contains(r.err, bad + ":8:1: unknown key \"prot\" in the theme; did you mean "
                                     "\"port\"?"))
       << r.err;
-  EXPECT_EQ(Cli({"themes", "validate", tmp_.path() + "/missing.yaml"}).exit_code, 2);
+  auto missing = Cli({"themes", "validate", tmp_.path() + "/missing.yaml"});
+  EXPECT_EQ(missing.exit_code, 2);
+  // The file is named once, with why it cannot be read.
+  EXPECT_EQ(missing.err,
+            "dflow: cannot read " + tmp_.path() + "/missing.yaml: No such file or directory\n");
   EXPECT_EQ(Cli({"themes", "validate"}).exit_code, 2);
 
   // An image theme needs a Dokku server.
