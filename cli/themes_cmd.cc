@@ -243,7 +243,9 @@ void RegisterThemes(CLI::App& app, Globals& g) {
         PrintJson(ThemeJson(resp));
       } else {
         std::cout << "added theme " << resp.name() << " " << resp.version()
-                  << "; install it with `dflow themes install " << resp.name() << " --app APP`\n";
+                  << "; install it with `dflow themes install " << resp.name()
+                  << " --app APP` (an app installed from an earlier version of it: `dflow themes "
+                     "upgrade APP`)\n";
       }
       return absl::OkStatus();
     };

@@ -46,11 +46,11 @@ std::string Manifest(const Shelf& s) {
 
 class ThemesDokkuRestoreE2E : public ThemesDokkuE2E {
  protected:
-  void AddShelf(const Shelf& s) {
+  std::string AddShelf(const Shelf& s) {
     std::string dir = tmp_.path() + "/shelf-" + s.version;
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/theme.yaml") << Manifest(s);
-    CliOk({"themes", "add", dir});
+    return CliOk({"themes", "add", dir});
   }
   // What the store holds for the app: ports, storage, checks, domains, links.
   std::string Settings(const std::string& app) {
@@ -151,7 +151,10 @@ TEST_F(ThemesDokkuRestoreE2E, AnUpgradeRemovesTheThemesDroppedDomainsAndUnlinksD
   ASSERT_TRUE(OpsSettled("shelf"));
 
   // 2.0.0 keeps shelf.example.test, drops old.example.test and the redis service.
-  AddShelf({.version = "2.0.0", .domains = {"shelf.example.test"}});
+  std::string added = AddShelf({.version = "2.0.0", .domains = {"shelf.example.test"}});
+  EXPECT_EQ(added,
+            "added theme shelf 2.0.0; install it with `dflow themes install shelf --app APP` (an "
+            "app installed from an earlier version of it: `dflow themes upgrade APP`)\n");
   size_t mark = LogSize();
   std::string out = CliOk({"themes", "upgrade", "shelf"});
   EXPECT_TRUE(Has(out,
