@@ -42,9 +42,13 @@ absl::Status ChangeConfig(Globals& g, const Options& o,
               << " --path DIR`)\n";
     return absl::OkStatus();
   }
-  std::cerr << "rolling out " << o.name
-            << (ref->release() ? absl::StrCat(" ", ReleaseName(ref->release())) : "")
-            << " with the new config (operation " << ref->id() << ")\n";
+  if (ref->release() == 0) {  // not deployed yet: the op only saves it
+    std::cerr << "saving the config of " << o.name
+              << "; it takes effect at the first deploy (operation " << ref->id() << ")\n";
+  } else {
+    std::cerr << "rolling out " << o.name << " " << ReleaseName(ref->release())
+              << " with the new config (operation " << ref->id() << ")\n";
+  }
   return FollowOp(client, *ref, {.app = o.name, .detach = o.detach});
 }
 

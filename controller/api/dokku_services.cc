@@ -163,8 +163,8 @@ grpc::Status DokkuService::LinkService(grpc::ServerContext*, const v1::ServiceLi
   }
   if (!elsewhere.empty()) {
     return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-        "app ", app->name, " runs on ", absl::StrJoin(elsewhere, ", "), " but service ",
-        service->name, " lives on ", service->server,
+        "app ", app->name, " runs on ", absl::StrJoin(*on, ", "), " but service ", service->name,
+        " lives on ", service->server,
         " (its data stays there): move the app "
         "first with `dflow apps pin ",
         app->name, " ", service->server, "`, then link; or create the service with --expose")));
@@ -237,7 +237,8 @@ grpc::Status DokkuService::DestroyService(grpc::ServerContext*,
     for (const auto& l : service->links) apps.push_back(l.app);
     return ToGrpc(absl::FailedPreconditionError(
         absl::StrCat("service ", service->name, " is linked to ", absl::StrJoin(apps, ", "),
-                     "; unlink it first (`dflow services unlink ", service->name, " APP`)")));
+                     "; unlink it first (`dflow services unlink ", service->name, " ",
+                     apps.size() == 1 ? apps.front() : "APP", "`)")));
   }
   auto ref = ctx_->engine->DestroyService(service->name);
   if (!ref.ok()) return ToGrpc(ref.status());

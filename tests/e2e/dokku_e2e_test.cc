@@ -284,7 +284,8 @@ TEST_P(DokkuE2E, ExtrasServicesPortsStorageChecksAndImages) {
   EXPECT_EQ(services[0]["links"][0].value("split_prefix", ""), "DB_");
   auto linked = Cli({"services", "destroy", "shopdb"});
   EXPECT_EQ(linked.exit_code, 1);
-  EXPECT_TRUE(Has(linked.err, "unlink it first")) << linked.err;
+  EXPECT_TRUE(Has(linked.err, "unlink it first (`dflow services unlink shopdb shop`)"))
+      << linked.err;
   CliOk({"services", "unlink", "shopdb", "shop"});
   EXPECT_EQ(DokkuConfig("shop").count("DATABASE_URL"), 0u);
   EXPECT_EQ(DokkuConfig("shop").count("DB_HOST"), 0u);
