@@ -37,6 +37,9 @@ struct ThemeInstall {
   bool has_previous = false;
   std::string previous_health_path;
   int64_t previous_health_timeout_ms = 0;
+  // False for a record an older controller wrote (health check only): its
+  // settings are then left as they are.
+  bool has_previous_settings = false;
   std::vector<std::string> previous_ports;
   std::vector<StorageMount> previous_storage;
   std::map<std::string, std::string> previous_checks;

@@ -33,6 +33,7 @@ void PreviousFromJson(const nlohmann::json& p, ThemeInstall* t) {
   t->previous_health_path = p.value("health_path", "");
   t->previous_health_timeout_ms = p.value("health_timeout_ms", int64_t{0});
   // A record an older controller wrote has the health check only.
+  t->has_previous_settings = p.contains("ports");
   t->previous_ports = p.value("ports", std::vector<std::string>{});
   for (const auto& m : p.value("storage", nlohmann::json::array())) {
     if (m.is_array() && m.size() == 2)

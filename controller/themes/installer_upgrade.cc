@@ -131,7 +131,7 @@ void Installer::RestorePrevious(store::ThemeInstall& in) {
   if (in.has_previous) {
     warn("health check", ctx_->store->SetAppHealthCheck(in.app, in.previous_health_path,
                                                         in.previous_health_timeout_ms));
-    RestorePreviousSettings(in);
+    if (in.has_previous_settings) RestorePreviousSettings(in);
   }
   auto a = ctx_->store->GetApp(in.app);
   if (!a.ok() || a->current_release == 0) return;
@@ -263,6 +263,7 @@ absl::StatusOr<ops::OpRef> Installer::Upgrade(const std::string& app, const std:
   ASSIGN_OR_RETURN(auto owners, ctx_->store->ListDomains());
   const std::string prior_state = in.state, prior_error = in.error;
   in.has_previous = true;
+  in.has_previous_settings = true;
   in.previous_health_path = a.health_path;
   in.previous_health_timeout_ms = a.health_timeout_ms;
   in.previous_ports = extras.ports;
