@@ -136,7 +136,9 @@ void RegisterRun(CLI::App& app, Globals& g) {
       while (reader->Read(&line)) {
         absl::string_view text = line.text();
         if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-        std::cout << "[" << line.server() << " " << line.instance() << "] " << text << "\n";
+        // A server's own notice (its logs unavailable) has no instance.
+        std::cout << "[" << line.server() << (line.instance().empty() ? "" : " ") << line.instance()
+                  << "] " << text << "\n";
         if (o->follow) std::cout << std::flush;
       }
       grpc::Status s = reader->Finish();
