@@ -114,11 +114,13 @@ void RegisterApps(CLI::App& app, Globals& g) {
   create
       ->add_option("--memory", o->memory,
                    "Memory reserved per instance, and its limit where the runtime enforces one "
+                   "(LocalRuntime: RLIMIT_DATA; Dokku: resource:limit and resource:reserve) "
                    "(e.g. 256M, 1G; default: none reserved)")
       ->type_name("SIZE");
   create
       ->add_option("--cpus", o->cpus,
-                   "CPU share reserved per instance (e.g. 0.5; default: none reserved)")
+                   "CPU share reserved per instance, on Dokku also its limit (resource:limit and "
+                   "resource:reserve --cpu) (e.g. 0.5; default: none reserved)")
       ->type_name("CPUS");
   create
       ->add_option("--health-path", o->health_path,
