@@ -236,6 +236,10 @@ void RegisterApps(CLI::App& app, Globals& g) {
   destroy->add_option("NAME", o->name, "App name")->required();
   destroy->add_flag("--force", o->force, "Confirm: this cannot be undone");
   AddDetachFlag(destroy, o->detach);
+  destroy->footer(
+      "An app installed from a theme takes its install record, secrets and the services the "
+      "install created with it; a service that cannot be destroyed (its server is away) is "
+      "named, with the command that finishes it, and the exit code is 1.");
   destroy->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->name); !s.ok()) return s;
