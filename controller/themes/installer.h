@@ -13,9 +13,11 @@
 // healthcheck.timeout becomes the app's health check timeout.
 //
 // An upgrade whose deploy does not make the new release current puts the
-// previous release's config back (and keeps the record at the old version).
-// An app destroyed with `dflow apps destroy` takes its install record, its
-// secrets and the services the install created with it.
+// previous release's config back, with the health check, Dokku settings,
+// domains and links it had (and keeps the record at the old version); see
+// installer_upgrade.cc. An app destroyed with `dflow apps destroy` takes its
+// install record, its secrets and the services the install created with it
+// (a service that cannot be destroyed keeps the record, naming it).
 //
 // Crash safety: the supervisor finishes an install or upgrade a crash left
 // without its op id (it adopts the op submitted after the record, or undoes
