@@ -209,6 +209,14 @@ absl::StatusOr<ops::OpRef> Installer::Install(const InstallRequest& req) {
                                   "); `dflow themes upgrade ", req.app, "` updates it")
                    : absl::StrCat("app ", req.app, " already exists; choose another --app name"));
   }
+  if (auto prior = ctx_->store->GetThemeInstall(req.app);
+      prior.ok() && prior->state == "uninstalling" && prior->op_id == 0) {
+    // A service the removal could not destroy holds the old data; the
+    // secrets that went with it are gone, so it must not be reused.
+    return absl::FailedPreconditionError(absl::StrCat("the previous install of ", req.app,
+                                                      " is not removed yet: ", prior->error,
+                                                      "; install again once it is"));
+  }
   ASSIGN_OR_RETURN(std::string server, PlaceInstall(t, req.server));
   const bool on_dokku = NeedsDokkuServer(t);
   std::string digest, procfile;

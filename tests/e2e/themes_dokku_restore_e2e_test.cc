@@ -209,6 +209,13 @@ TEST_F(ThemesDokkuRestoreE2E, AppsDestroyNamesAServiceItCouldNotDestroy) {
   auto record = Json({"themes", "secrets", "shelf", "--json"});
   EXPECT_EQ(record.value("state", ""), "uninstalling") << record.dump();
   EXPECT_TRUE(Has(record.value("error", ""), "shelf_cache")) << record.dump();
+  // A new install of the name would pair fresh secrets with the old data.
+  auto again = Cli({"themes", "install", "shelf", "--app", "shelf", "--server", "dokku-1"});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_TRUE(Has(again.err,
+                  "the previous install of shelf is not removed yet: app shelf is "
+                  "destroyed, but redis service shelf_cache"))
+      << again.err;
 
   // The server is back: `dflow services destroy` finishes it, and the
   // install record goes with it.
