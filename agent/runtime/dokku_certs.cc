@@ -86,7 +86,9 @@ absl::Status DokkuRuntime::AddCert(const std::string& app, const std::string& ce
 
 absl::Status DokkuRuntime::RemoveCert(const std::string& app, const OutputFn& out) {
   std::lock_guard app_lock(AppLock(app));
-  ASSIGN_OR_RETURN(bool enabled, SslEnabled(app));
+  auto first = SslEnabled(app);
+  if (!first.ok()) return AbsentOr(app, first.status(), out);
+  bool enabled = *first;
   if (!enabled) return absl::OkStatus();
   RETURN_IF_ERROR(Dokku(app, {"certs:remove", app}, out).status());
   ASSIGN_OR_RETURN(enabled, SslEnabled(app));  // read back

@@ -44,6 +44,18 @@ absl::StatusOr<std::vector<std::string>> DokkuRuntime::Domains(const std::string
       absl::StrSplit(ReportValue(report, "domains", "app-vhosts"), ' ', absl::SkipEmpty()));
 }
 
+absl::Status DokkuRuntime::AbsentOr(const std::string& app, const absl::Status& read,
+                                    const OutputFn& out) {
+  if (!absl::IsNotFound(read)) return read;  // NotFound: exit 20, or no dokku program
+  DokkuCommand exists{.args = {"apps:exists", app}, .app = app};
+  exists.accept_any_exit = true;
+  ASSIGN_OR_RETURN(DokkuOutput e, cli_.Run(exists));
+  if (e.exit_code != 20) return read;
+  Say(out, absl::StrCat(app, " does not exist on server ", options_.server_name,
+                        " (nothing to remove)"));
+  return absl::OkStatus();
+}
+
 absl::Status DokkuRuntime::AddDomain(const std::string& app, const std::string& host,
                                      const OutputFn& out) {
   std::lock_guard app_lock(AppLock(app));
@@ -63,7 +75,9 @@ absl::Status DokkuRuntime::AddDomain(const std::string& app, const std::string& 
 absl::Status DokkuRuntime::RemoveDomain(const std::string& app, const std::string& host,
                                         const OutputFn& out) {
   std::lock_guard app_lock(AppLock(app));
-  ASSIGN_OR_RETURN(auto domains, Domains(app));
+  auto first = Domains(app);
+  if (!first.ok()) return AbsentOr(app, first.status(), out);
+  std::vector<std::string> domains = std::move(*first);
   if (!Has(domains, host)) {
     Say(out, absl::StrCat(app, " has no domain ", host, " (nothing to change)"));
     return absl::OkStatus();
@@ -155,7 +169,9 @@ absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::str
                                           const std::string& container_dir, const OutputFn& out) {
   ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, false, out));
   std::lock_guard app_lock(AppLock(app));
-  ASSIGN_OR_RETURN(DokkuOutput list, Dokku(app, {"storage:list", app, "--format", "json"}));
+  auto first = Dokku(app, {"storage:list", app, "--format", "json"});
+  if (!first.ok()) return AbsentOr(app, first.status(), out);
+  DokkuOutput list = std::move(*first);
   DokkuMount want{host, container_dir};
   bool mounted = false;
   for (const auto& m : ParseStorageList(list.out)) mounted = mounted || m == want;

@@ -123,6 +123,37 @@ TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
 // storage:mount and storage:unmount print nothing, and a check setting kept for
 // the next deploy runs nothing: the operation's output says what happened
 // instead of "nothing to change".
+// The controller sends removals to every Dokku server the app may be on: where
+// it is not, the first read exits 20, apps:exists confirms it, nothing is removed.
+TEST_F(DokkuExtrasArgv, RemovalsWhereTheAppIsNotOnThisServerChangeNothing) {
+  const testing::Reply missing{.exit_code = 20, .err = " !     App shop does not exist\n"};
+  runner_.On({"domains:report"}, missing);
+  runner_.On({"storage:list"}, missing);
+  runner_.On({"certs:report"}, missing);
+  runner_.On({"apps:exists"}, missing);
+  std::string said;
+  auto out = [&](const std::string& line) { said += line; };
+  ASSERT_TRUE(rt_->RemoveDomain("shop", "www.shop.test", out).ok());
+  ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", out).ok());
+  ASSERT_TRUE(rt_->RemoveCert("shop", out).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"domains:report", "shop", "--format", "json"},
+                                                {"apps:exists", "shop"},
+                                                {"storage:list", "shop", "--format", "json"},
+                                                {"apps:exists", "shop"},
+                                                {"certs:report", "shop", "--ssl-enabled"},
+                                                {"apps:exists", "shop"}}));
+  EXPECT_NE(said.find("shop does not exist on server web-2 (nothing to remove)"), std::string::npos)
+      << said;
+
+  // The app is there after all (exit 20 from something else): the error stays.
+  runner_.Clear();
+  runner_.On({"apps:exists"}, {.exit_code = 0});
+  auto s = rt_->RemoveDomain("shop", "www.shop.test", nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"domains:report", "shop", "--format", "json"},
+                                                {"apps:exists", "shop"}}));
+}
+
 TEST_F(DokkuExtrasArgv, SilentChangesAndSkippedOnesAreSaidInTheOutput) {
   std::string said;
   OutputFn out = [&](const std::string& text) { said += text; };

@@ -227,6 +227,11 @@ class DokkuRuntime : public Runtime {
                                               const OutputFn& out);
   // dokku_certs.cc: `certs:report APP --ssl-enabled`.
   absl::StatusOr<bool> SslEnabled(const std::string& app);
+  // dokku_extras.cc: a removal's first read failed with `read`. OK (nothing to
+  // remove) when the app is not on this server (`apps:exists` exits 20: the
+  // controller sends removals to every Dokku server the app may be on), `read`
+  // otherwise.
+  absl::Status AbsentOr(const std::string& app, const absl::Status& read, const OutputFn& out);
 
   DokkuRuntimeOptions options_;
   std::unique_ptr<ProcessRunner> owned_runner_;

@@ -51,15 +51,33 @@ absl::StatusOr<std::set<std::string>> DokkuService::ServersOf(const std::string&
   return out;
 }
 
+namespace {
+
+// Whether a change of `app` has a Dokku server to go to: one it has an instance
+// on, or, for a removal, any Dokku server (the app may exist there stopped, and
+// rollouts only add what the store holds; the op plans where, plan_dokku.cc).
+absl::StatusOr<bool> ForDokku(ControllerContext* ctx, const std::string& app, bool removal) {
+  if (removal) {
+    ASSIGN_OR_RETURN(auto servers, ctx->store->ListServers());
+    for (const auto& s : servers) {
+      if (s.runtime == "dokku") return true;
+    }
+    return false;
+  }
+  ASSIGN_OR_RETURN(auto instances, ctx->store->ListInstances(app));
+  for (const auto& i : instances) {
+    auto server = ctx->store->GetServer(i.server);
+    if (server.ok() && server->runtime == "dokku") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> DomainOpOnDokku(ControllerContext* ctx, const std::string& app,
                                         const std::string& host, bool add) {
   if (ctx->engine == nullptr) return 0;
-  ASSIGN_OR_RETURN(auto instances, ctx->store->ListInstances(app));
-  bool on_dokku = false;
-  for (const auto& i : instances) {
-    auto server = ctx->store->GetServer(i.server);
-    on_dokku = on_dokku || (server.ok() && server->runtime == "dokku");
-  }
+  ASSIGN_OR_RETURN(bool on_dokku, ForDokku(ctx, app, !add));
   if (!on_dokku) return 0;
   json params = {{"action", add ? "add_domain" : "remove_domain"}, {"host", host}};
   ASSIGN_OR_RETURN(auto ref, Apply(ctx, app, params,
@@ -75,12 +93,10 @@ absl::Status ApplyDomainOnDokku(ControllerContext* ctx, const std::string& app,
 
 absl::StatusOr<int64_t> ApplyCertOnDokku(ControllerContext* ctx, const std::string& app) {
   if (ctx->engine == nullptr) return 0;
-  ASSIGN_OR_RETURN(auto instances, ctx->store->ListInstances(app));
-  bool on_dokku = false;
-  for (const auto& i : instances) {
-    auto server = ctx->store->GetServer(i.server);
-    on_dokku = on_dokku || (server.ok() && server->runtime == "dokku");
-  }
+  ASSIGN_OR_RETURN(auto certs, ctx->store->ListAppCerts());
+  bool removal = true;
+  for (const auto& c : certs) removal = removal && c.app != app;
+  ASSIGN_OR_RETURN(bool on_dokku, ForDokku(ctx, app, removal));
   if (!on_dokku) return 0;
   ASSIGN_OR_RETURN(auto ref, Apply(ctx, app, {{"action", "cert"}},
                                    absl::StrCat("certificate of ", app, " on Dokku's proxy")));

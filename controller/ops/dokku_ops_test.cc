@@ -75,5 +75,40 @@ TEST_F(DokkuOpsTest, AFailedApplyEndsTheOpFailedNotRolledBack) {
   EXPECT_NE(op.error.find("next deploy"), std::string::npos) << op.error;
 }
 
+TEST_F(DokkuOpsTest, ARemovalReachesEveryDokkuServerEvenWithNothingRunning) {
+  AddDokkuServer("d1");
+  AddDokkuServer("d2");
+  ASSERT_TRUE(Instances().empty());  // stopped, or never deployed: rollouts only add settings
+  auto rm = engine_->ChangeDokku(
+      "shop", R"({"action":"remove_domain","host":"www.shop.test","what":"remove domain"})", "rm");
+  ASSERT_TRUE(rm.ok()) << rm.status();
+  store::Op op = Run(rm->id);
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  auto calls = agents_.CallsTo("ChangeDokku");
+  ASSERT_EQ(calls.size(), 2u);  // never the local s1/s2
+  EXPECT_EQ(calls[0].server, "d1");
+  EXPECT_EQ(calls[1].server, "d2");
+  EXPECT_EQ(calls[0].release, static_cast<int64_t>(K::kRemoveDomain));
+
+  // No certificate stored: "cert" removes it, everywhere too.
+  agents_.ClearCalls();
+  auto cert = engine_->ChangeDokku("shop", R"({"action":"cert","what":"cert"})", "cert");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  ASSERT_EQ(Run(cert->id).state, "succeeded");
+  calls = agents_.CallsTo("ChangeDokku");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].release, static_cast<int64_t>(K::kRemoveCert));
+
+  // An addition waits for the next rollout there.
+  agents_.ClearCalls();
+  auto add = engine_->ChangeDokku(
+      "shop", R"({"action":"add_domain","host":"www.shop.test","what":"add domain"})", "add");
+  ASSERT_TRUE(add.ok()) << add.status();
+  store::Op added = Run(add->id);
+  ASSERT_EQ(added.state, "succeeded") << added.error;
+  EXPECT_TRUE(agents_.CallsTo("ChangeDokku").empty());
+  EXPECT_EQ(added.steps.size(), 2u);  // plan, commit
+}
+
 }  // namespace
 }  // namespace dflow::ops

@@ -43,14 +43,19 @@ absl::Status Planner::PlanDokku() {
                                                 params["pin"].get<std::string>())
                                  : "save the change",
           commit);
-  // Every Dokku server the app runs on now (live instances).
+  // Every Dokku server the app runs on now (live instances). A removal also
+  // goes to every healthy Dokku server (the ones `apps destroy` cleans): the app
+  // may still exist, stopped, where it ran before, and rollouts only add the
+  // stored settings. The agent finds nothing to remove where the app is not.
+  const bool removal =
+      action == "remove_domain" || action == "unmount" || (action == "cert" && !in_.has_cert);
   std::set<std::string> on;
   for (const auto& i : in_.instances) {
     if (IsLive(i)) on.insert(i.server);
   }
   std::vector<std::string> targets;
   for (const auto& s : servers_) {
-    if (on.count(s.name) == 0 || s.runtime != "dokku") continue;
+    if (s.runtime != "dokku" || (on.count(s.name) == 0 && !(removal && s.healthy))) continue;
     if (!only.empty() && s.name != only) continue;
     targets.push_back(s.name);
   }
@@ -63,7 +68,9 @@ absl::Status Planner::PlanDokku() {
   }
   plan_.summary = targets.empty()
                       ? absl::StrCat("saved; ", in_.app.name,
-                                     " runs on no Dokku server yet, so its next deploy applies it")
+                                     removal ? " is on no healthy Dokku server, nothing to remove"
+                                             : " runs on no Dokku server yet, so its next deploy "
+                                               "applies it")
                       : absl::StrCat("saved; applying on ", absl::StrJoin(targets, ", "));
   return absl::OkStatus();
 }

@@ -1,0 +1,112 @@
+// End to end on Dokku: a setting removed while the app runs nowhere (scaled to
+// 0) still leaves Dokku (`domains rm`, `storage unmount`), and a later deploy,
+// which only adds the stored settings, does not bring it back. Checked through
+// the test double's own CLI (domains:report, storage:list), as Dokku 0.35.20
+// and 0.38.27.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/e2e/harness.h"
+
+namespace dflow::testing {
+namespace {
+
+using std::chrono::seconds;
+
+class DokkuSettingsE2E : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    state_ = tmp_.path() + "/dokku";
+    std::filesystem::create_directories(state_);
+    fleet_ = std::make_unique<Fleet>(tmp_.path());
+    fleet_->InitController();
+    fleet_->StartController();
+  }
+
+  std::map<std::string, std::string> DokkuEnv() {
+    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", GetParam()}};
+  }
+
+  std::string CliOk(const std::vector<std::string>& args) {
+    auto r = fleet_->Cli(args);
+    std::string cmd;
+    for (const auto& a : args) cmd += a + " ";
+    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
+                              << "\nagent log:\n"
+                              << agent_.Log();
+    return r.out;
+  }
+
+  // What the double holds, through its own CLI.
+  std::string Vhosts() {
+    return RunProgram({FAKE_DOKKU_BIN, "domains:report", "shop", "--domains-app-vhosts"},
+                      DokkuEnv())
+        .out;
+  }
+  std::string Mounts() {
+    return RunProgram({FAKE_DOKKU_BIN, "storage:list", "shop"}, DokkuEnv()).out;
+  }
+  size_t Instances() {
+    auto r = fleet_->Cli({"ps", "shop", "--json"});
+    auto ps = nlohmann::json::parse(r.out, nullptr, false);
+    return r.exit_code == 0 && ps.is_array() ? ps.size() : 99;
+  }
+
+  void StartAgent() {
+    const std::string dir = tmp_.path() + "/agents/dokku-1";
+    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
+                            "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
+                            "--data-dir", dir, "--runtime", "dokku"});
+    ASSERT_EQ(join.exit_code, 0) << join.err;
+    agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
+                   FAKE_DOKKU_BIN},
+                  tmp_.path() + "/agent.log", DokkuEnv());
+    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+  }
+
+  TempDir tmp_;
+  std::string state_;
+  std::unique_ptr<Fleet> fleet_;
+  Proc agent_;
+};
+
+TEST_P(DokkuSettingsE2E, RemovedWhileScaledToZeroStaysRemovedAfterTheNextDeploy) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const std::string hello = std::string(DFLOW_EXAMPLES_DIR) + "/hello";
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"deploy", "shop", "--path", hello});
+  CliOk({"domains", "add", "shop", "www.shop.test"});
+  CliOk({"domains", "add", "shop", "api.shop.test"});
+  CliOk({"storage", "mount", "shop", "shop-data:/app/data"});
+  CliOk({"deploy", "shop", "--path", hello});
+  auto has = [](const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+  };
+  ASSERT_TRUE(
+      WaitFor([&] { return has(Vhosts(), "www.shop.test") && has(Vhosts(), "api"); }, seconds(30)))
+      << Vhosts();
+  ASSERT_TRUE(WaitFor([&] { return Mounts().find("/app/data") != std::string::npos; }, seconds(30)))
+      << Mounts();
+
+  CliOk({"scale", "shop", "web=0"});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 0; }, seconds(30))) << agent_.Log();
+  CliOk({"domains", "rm", "shop", "www.shop.test"});
+  CliOk({"storage", "unmount", "shop", "/app/data"});
+  ASSERT_TRUE(WaitFor([&] { return Vhosts() == "api.shop.test\n"; }, seconds(30)))
+      << Vhosts() << agent_.Log();
+  ASSERT_TRUE(WaitFor([&] { return Mounts().find("/app/data") == std::string::npos; }, seconds(30)))
+      << Mounts() << agent_.Log();
+
+  CliOk({"scale", "shop", "web=1"});
+  CliOk({"deploy", "shop", "--path", hello});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 1; }, seconds(30))) << agent_.Log();
+  EXPECT_EQ(Vhosts(), "api.shop.test\n");
+  EXPECT_EQ(Mounts().find("/app/data"), std::string::npos) << Mounts();
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, DokkuSettingsE2E, ::testing::Values("0.35.20", "0.38.27"));
+
+}  // namespace
+}  // namespace dflow::testing
