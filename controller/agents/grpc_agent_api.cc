@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "dflow/agent/v1/agent.grpc.pb.h"
@@ -44,8 +45,11 @@ struct GrpcAgentApi::Target {
                                                  ") is unreachable during ", what, ": ",
                                                  s.error_message()));
     }
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat("on server ", server, ": ", s.error_message()));
+    // Errors of the Dokku runtime already say "... on server NAME".
+    const bool named = absl::StrContains(s.error_message(), absl::StrCat("server ", server));
+    return absl::Status(
+        static_cast<absl::StatusCode>(s.error_code()),
+        named ? s.error_message() : absl::StrCat("on server ", server, ": ", s.error_message()));
   }
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 
@@ -68,11 +69,16 @@ void Server::Get(const std::string& path, Handler handler) {
 absl::Status Server::Start() {
   std::string host;
   int port = 0;
-  if (!SplitHostPort(options_.listen, &host, &port)) {
+  // Port 0 asks the kernel for a free port; SplitHostPort accepts 1-65535 only.
+  const bool any_port = absl::EndsWith(options_.listen, ":0");
+  const std::string spec =
+      any_port ? absl::StrCat(options_.listen.substr(0, options_.listen.size() - 2), ":1")
+               : options_.listen;
+  if (!SplitHostPort(spec, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("--http-listen \"", options_.listen,
                                                    "\" is not HOST:PORT, e.g. 127.0.0.1:7480"));
   }
-  if (port == 0) {
+  if (any_port) {
     port_ = impl_->server.bind_to_any_port(host);
   } else if (impl_->server.bind_to_port(host, port)) {
     port_ = port;
