@@ -3,6 +3,7 @@
 // Dokku first (KIND:exists, KIND:info) and reads the change back.
 #include <nlohmann/json.hpp>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -151,10 +152,13 @@ absl::Status DokkuRuntime::UnlinkService(const std::string& kind, const std::str
   RETURN_IF_ERROR(ValidateSplitPrefix(split_prefix));
   std::lock_guard app_lock(AppLock(app));
   if (!split_prefix.empty()) {
-    ASSIGN_OR_RETURN(auto config, DokkuConfig(app));
+    // An unlink also reaches the service's server while the app runs nowhere
+    // (plan_dokku.cc); an app that is not there has no variables to unset.
+    auto config = DokkuConfig(app);
+    if (!config.ok() && !absl::IsNotFound(config.status())) return config.status();
     std::vector<std::string> unset = {"config:unset", "--no-restart", app};
     for (const auto& [k, v] : SplitServiceUrl("")) {
-      if (config.count(split_prefix + k) > 0) unset.push_back(split_prefix + k);
+      if (config.ok() && config->count(split_prefix + k) > 0) unset.push_back(split_prefix + k);
     }
     if (unset.size() > 3) RETURN_IF_ERROR(Dokku(app, unset, out).status());
   }

@@ -47,8 +47,8 @@ absl::Status Planner::PlanDokku() {
   // goes to every healthy Dokku server (the ones `apps destroy` cleans): the app
   // may still exist, stopped, where it ran before, and rollouts only add the
   // stored settings. The agent finds nothing to remove where the app is not.
-  const bool removal =
-      action == "remove_domain" || action == "unmount" || (action == "cert" && !in_.has_cert);
+  const bool removal = action == "remove_domain" || action == "unmount" || action == "unlink" ||
+                       (action == "cert" && !in_.has_cert);
   std::set<std::string> on;
   for (const auto& i : in_.instances) {
     if (IsLive(i)) on.insert(i.server);

@@ -1,5 +1,6 @@
 // End to end on Dokku: a setting removed while the app runs nowhere (scaled to
-// 0) still leaves Dokku (`domains rm`, `storage unmount`), and a later deploy,
+// 0) still leaves Dokku (`domains rm`, `storage unmount`, `services unlink`),
+// and a later deploy,
 // which only adds the stored settings, does not bring it back. Checked through
 // the test double's own CLI (domains:report, storage:list), as Dokku 0.35.20
 // and 0.38.27.
@@ -104,6 +105,34 @@ TEST_P(DokkuSettingsE2E, RemovedWhileScaledToZeroStaysRemovedAfterTheNextDeploy)
   ASSERT_TRUE(WaitFor([&] { return Instances() == 1; }, seconds(30))) << agent_.Log();
   EXPECT_EQ(Vhosts(), "api.shop.test\n");
   EXPECT_EQ(Mounts().find("/app/data"), std::string::npos) << Mounts();
+}
+
+TEST_P(DokkuSettingsE2E, UnlinkedWhileScaledToZeroStaysUnlinkedAfterTheNextDeploy) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const std::string hello = std::string(DFLOW_EXAMPLES_DIR) + "/hello";
+  CliOk({"services", "create", "postgres", "db"});
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"services", "link", "db", "shop", "--split-env", "DB_"});
+  CliOk({"deploy", "shop", "--path", hello});
+  auto links = [&] {
+    return RunProgram({FAKE_DOKKU_BIN, "postgres:info", "db", "--links"}, DokkuEnv()).out;
+  };
+  auto env = [&] { return RunProgram({FAKE_DOKKU_BIN, "config:keys", "shop"}, DokkuEnv()).out; };
+  ASSERT_TRUE(WaitFor([&] { return links().find("shop") != std::string::npos; }, seconds(30)))
+      << links();
+
+  CliOk({"scale", "shop", "web=0"});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 0; }, seconds(30))) << agent_.Log();
+  CliOk({"services", "unlink", "db", "shop"});
+  ASSERT_TRUE(WaitFor([&] { return links().find("shop") == std::string::npos; }, seconds(30)))
+      << links() << agent_.Log();
+
+  CliOk({"scale", "shop", "web=1"});
+  CliOk({"deploy", "shop", "--path", hello});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 1; }, seconds(30))) << agent_.Log();
+  EXPECT_EQ(links().find("shop"), std::string::npos) << links();
+  EXPECT_EQ(env().find("DATABASE_URL"), std::string::npos) << env();
+  EXPECT_EQ(env().find("DB_HOST"), std::string::npos) << env();
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuSettingsE2E, ::testing::Values("0.35.20", "0.38.27"));
