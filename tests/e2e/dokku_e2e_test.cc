@@ -36,13 +36,8 @@ class DokkuE2E : public ::testing::TestWithParam<const char*> {
 
   // `dflow-agent join --runtime dokku`, then `run --runtime dokku --dokku-bin …`.
   std::vector<std::string> JoinDokkuAgent(const std::string& name) {
-    agent_dir_ = tmp_.path() + "/agents/" + name;
-    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name", name,
-                            "--listen", "127.0.0.1:" + std::to_string(FreePort()), "--data-dir",
-                            agent_dir_, "--runtime", "dokku"});
-    EXPECT_EQ(join.exit_code, 0) << join.err;
-    return {DFLOW_AGENT_BIN, "run",   "--data-dir",  agent_dir_,
-            "--runtime",     "dokku", "--dokku-bin", FAKE_DOKKU_BIN};
+    agent_dir_ = fleet_->agent_dir(name);
+    return fleet_->JoinDokkuAgent(name, FAKE_DOKKU_BIN);
   }
 
   CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }

@@ -56,14 +56,8 @@ class DokkuSettingsE2E : public ::testing::TestWithParam<const char*> {
   }
 
   void StartAgent() {
-    const std::string dir = tmp_.path() + "/agents/dokku-1";
-    auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", fleet_->JoinToken(), "--name",
-                            "dokku-1", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
-                            "--data-dir", dir, "--runtime", "dokku"});
-    ASSERT_EQ(join.exit_code, 0) << join.err;
-    agent_ = Proc({DFLOW_AGENT_BIN, "run", "--data-dir", dir, "--runtime", "dokku", "--dokku-bin",
-                   FAKE_DOKKU_BIN},
-                  tmp_.path() + "/agent.log", DokkuEnv());
+    agent_ = Proc(fleet_->JoinDokkuAgent("dokku-1", FAKE_DOKKU_BIN), tmp_.path() + "/agent.log",
+                  DokkuEnv());
     ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
   }
 

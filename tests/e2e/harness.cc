@@ -282,6 +282,16 @@ void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& la
   StartAgent(name);
 }
 
+std::vector<std::string> Fleet::JoinDokkuAgent(const std::string& name,
+                                               const std::string& dokku_bin) {
+  auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", JoinToken(), "--name", name,
+                          "--listen", "127.0.0.1:" + std::to_string(FreePort()), "--data-dir",
+                          agent_dir(name), "--runtime", "dokku"});
+  if (join.exit_code != 0) ADD_FAILURE() << "dflow-agent join " << name << ": " << join.err;
+  return {DFLOW_AGENT_BIN, "run",   "--data-dir",  agent_dir(name),
+          "--runtime",     "dokku", "--dokku-bin", dokku_bin};
+}
+
 void Fleet::StartAgent(const std::string& name) {
   std::vector<std::string> argv = {DFLOW_AGENT_BIN, "run", "--data-dir", agent_dir(name)};
   if (router_ports_.count(name)) {

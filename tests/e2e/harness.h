@@ -86,6 +86,9 @@ class Fleet {
 
   CliResult Cli(const std::vector<std::string>& args);
   std::string JoinToken();
+  // `dflow-agent join --runtime dokku` of `name` (a failure is a test failure);
+  // returns the argv that runs it against `dokku_bin`, the Dokku test double.
+  std::vector<std::string> JoinDokkuAgent(const std::string& name, const std::string& dokku_bin);
   // Joins (with a fresh token) and starts an agent named `name`, listening on
   // `host` (a loopback address such as 127.0.0.2 for a server of its own).
   void AddAgent(const std::string& name, const std::vector<std::string>& labels = {},
