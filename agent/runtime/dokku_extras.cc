@@ -28,18 +28,19 @@ constexpr char kStorageRoot[] = "/var/lib/dokku/data/storage";
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> DokkuRuntime::Domains(const std::string& app) {
-  std::vector<std::string> args = {"domains:report", app};
-  // 0.35's domains report is bash: no JSON.
+absl::StatusOr<DokkuReport> DokkuRuntime::VersionedReport(const std::string& app,
+                                                          const std::string& command) {
+  std::vector<std::string> args = {command, app};
   const bool json = version_.AtLeast(0, 38, 0);
   if (json) args.insert(args.end(), {"--format", "json"});
   ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, args));
-  DokkuReport report;
-  if (json) {
-    ASSIGN_OR_RETURN(report, ParseJsonReport(r.out));
-  } else {
-    report = ParseTextReport(r.out);
-  }
+  if (json) return ParseJsonReport(r.out);
+  return ParseTextReport(r.out);
+}
+
+absl::StatusOr<std::vector<std::string>> DokkuRuntime::Domains(const std::string& app) {
+  // 0.35's domains report is bash: no JSON.
+  ASSIGN_OR_RETURN(DokkuReport report, VersionedReport(app, "domains:report"));
   return std::vector<std::string>(
       absl::StrSplit(ReportValue(report, "domains", "app-vhosts"), ' ', absl::SkipEmpty()));
 }
@@ -200,16 +201,7 @@ absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::str
 // 0.38 (unprefixed keys, plugins/checks/report.go), the bash report's text
 // before (v0.35.20 plugins/checks/internal-functions, "Checks wait to retire").
 absl::StatusOr<std::string> DokkuRuntime::WaitToRetire(const std::string& app) {
-  std::vector<std::string> args = {"checks:report", app};
-  const bool json = version_.AtLeast(0, 38, 0);
-  if (json) args.insert(args.end(), {"--format", "json"});
-  ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, args));
-  DokkuReport report;
-  if (json) {
-    ASSIGN_OR_RETURN(report, ParseJsonReport(r.out));
-  } else {
-    report = ParseTextReport(r.out);
-  }
+  ASSIGN_OR_RETURN(DokkuReport report, VersionedReport(app, "checks:report"));
   return ReportValue(report, "checks", "wait-to-retire");
 }
 

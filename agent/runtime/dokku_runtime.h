@@ -218,6 +218,9 @@ class DokkuRuntime : public Runtime {
   absl::Status ApplyWaitToRetire(const std::string& app, const std::string& value,
                                  const OutputFn& out);
   absl::StatusOr<std::string> WaitToRetire(const std::string& app);
+  // `command APP` (domains:report, checks:report …): with --format json since
+  // 0.38, the bash report's text before.
+  absl::StatusOr<DokkuReport> VersionedReport(const std::string& app, const std::string& command);
   absl::StatusOr<DokkuPsReport> PsReport(const std::string& app);
   absl::StatusOr<std::map<std::string, std::string>> DokkuConfig(const std::string& app);
   // dokku_extras.cc: where a mount's source lives on the host (`create`: make a
