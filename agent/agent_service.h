@@ -94,8 +94,7 @@ class AgentService final : public agent::v1::Agent::Service {
   grpc::Status CreateService(grpc::ServerContext* context,
                              const agent::v1::CreateServiceRequest* request,
                              agent::v1::ServiceInfo* response) override;
-  grpc::Status GetService(grpc::ServerContext* context,
-                          const agent::v1::GetServiceRequest* request,
+  grpc::Status GetService(grpc::ServerContext* context, const agent::v1::GetServiceRequest* request,
                           agent::v1::ServiceInfo* response) override;
   grpc::Status LinkService(grpc::ServerContext* context,
                            const agent::v1::LinkServiceRequest* request,
