@@ -9,7 +9,9 @@
 namespace dflow::cli {
 
 void RegisterStatus(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("status", "Controller health, fleet summary and recent events");
+  auto* cmd = app.add_subcommand("status",
+                                 "Controller health, fleet summary, removals waiting for a server "
+                                 "to return, and recent events");
   cmd->callback([&g] {
     g.action = [&g]() -> absl::Status {
       Client client(ResolveTarget(g.controller));
@@ -35,6 +37,13 @@ void RegisterStatus(CLI::App& app, Globals& g) {
                                 : " (in " + std::to_string((c.not_after_ms() - now) / 86'400'000) +
                                       " days)")
                     << "; replace it: dflow certs add " << c.app() << " --cert FILE --key FILE\n";
+        }
+      }
+      if (r.pending_removals_size() > 0) {
+        std::cout << "\npending removals (done when the server is reachable again)\n";
+        for (const auto& p : r.pending_removals()) {
+          std::cout << "  " << p.server() << ": " << p.what() << " (" << p.reason() << ", "
+                    << Ago(p.created_at_ms(), now) << ")\n";
         }
       }
       if (r.recent_events_size() > 0) {

@@ -68,6 +68,17 @@ grpc::Status CliService::Status(grpc::ServerContext*, const v1::StatusRequest*,
     e->set_not_after_ms(c.not_after_ms);
     e->set_subject(tls::InspectCertificate(c.cert_pem).value_or(tls::CertificateInfo{}).subject_cn);
   }
+  auto removals = ctx_->store->ListPendingRemovals();
+  if (!removals.ok()) return ToGrpc(removals.status());
+  for (const auto& r : *removals) {
+    auto* p = response->add_pending_removals();
+    p->set_server(r.server);
+    p->set_app(r.app);
+    p->set_kind(r.kind);
+    p->set_what(r.what);
+    p->set_reason(r.reason);
+    p->set_created_at_ms(r.created_at_ms);
+  }
   return grpc::Status::OK;
 }
 

@@ -121,6 +121,29 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
     return;
   }
   absl::Status s = Send(env, server, key, changes, &out.output);
+  const bool removal = action == "remove_domain" || action == "unmount" || action == "unlink" ||
+                       (action == "cert" && changes.front().kind == K::kRemoveCert);
+  const int64_t pending = p.value("pending_removal", int64_t{0});
+  if (removal && absl::IsUnavailable(s) && pending == 0) {
+    // The server went away after the plan: recorded with this step, finished on return.
+    json missed = p;
+    missed.erase("server");
+    store::PendingRemoval r;
+    r.server = server;
+    r.app = op.app;
+    r.kind = "dokku";
+    r.params = missed.dump();
+    r.what = absl::StrCat(p.value("what", action), " (app ", op.app, ")");
+    r.reason = absl::StrCat("removed while ", server, " was unreachable");
+    out.effects.add_removals.push_back(r);
+    out.output = absl::StrCat("skipped: ", s.message(), "; it is removed from ", server,
+                              " when it is reachable again (`dflow status` lists it)");
+    return;
+  }
+  if (s.ok() && pending > 0) {
+    out.effects.finish_removals[pending] = absl::StrCat(
+        server, " is reachable again: ", p.value("what", action), " (app ", op.app, ") done there");
+  }
   if (!s.ok()) {
     out.status = absl::Status(
         s.code(), absl::StrCat(action, " of ", op.app, " on ", server, " failed: ", s.message(),

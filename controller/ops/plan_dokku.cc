@@ -47,16 +47,24 @@ absl::Status Planner::PlanDokku() {
   // goes to every healthy Dokku server (the ones `apps destroy` cleans): the app
   // may still exist, stopped, where it ran before, and rollouts only add the
   // stored settings. The agent finds nothing to remove where the app is not.
+  // A removal a server missed (the reconciler's retry, "pending_removal") goes
+  // to that server even when a certificate was added since: the step then
+  // sends the stored one, which is what the server should hold.
+  const bool retry = params.contains("pending_removal");
   const bool removal = action == "remove_domain" || action == "unmount" || action == "unlink" ||
-                       (action == "cert" && !in_.has_cert);
+                       (action == "cert" && (!in_.has_cert || retry));
   std::set<std::string> on;
   for (const auto& i : in_.instances) {
     if (IsLive(i)) on.insert(i.server);
   }
-  std::vector<std::string> targets;
+  // An unreachable Dokku server misses a removal: it is recorded (committed
+  // with this plan) and the reconciler sends it there on return, as an op of
+  // this kind with "only_server" and "pending_removal" (the record it finishes).
+  std::vector<std::string> targets, away;
   for (const auto& s : servers_) {
-    if (s.runtime != "dokku" || (on.count(s.name) == 0 && !(removal && s.healthy))) continue;
-    if (!only.empty() && s.name != only) continue;
+    if (s.runtime != "dokku" || (!only.empty() && s.name != only)) continue;
+    if (removal && !s.healthy && !retry) away.push_back(s.name);
+    if (on.count(s.name) == 0 && !(removal && s.healthy)) continue;
     targets.push_back(s.name);
   }
   json step = params;
@@ -66,12 +74,31 @@ absl::Status Planner::PlanDokku() {
     step["server"] = server;
     AddStep(kStepDokku, absl::StrCat(params.value("what", action), " on ", server), step);
   }
+  json missed = step;
+  missed.erase("server");
+  for (const auto& server : away) {
+    store::PendingRemoval r;
+    r.server = server;
+    r.app = in_.app.name;
+    r.kind = "dokku";
+    r.params = missed.dump();
+    r.what = absl::StrCat(params.value("what", action), " (app ", in_.app.name, ")");
+    r.reason = absl::StrCat("removed while ", server, " was unreachable");
+    r.step_index = 0;  // the plan step
+    plan_.effects.add_removals.push_back(r);
+  }
   plan_.summary = targets.empty()
                       ? absl::StrCat("saved; ", in_.app.name,
-                                     removal ? " is on no healthy Dokku server, nothing to remove"
+                                     removal ? " is on no healthy Dokku server, nothing to remove "
+                                               "now"
                                              : " runs on no Dokku server yet, so its next deploy "
                                                "applies it")
                       : absl::StrCat("saved; applying on ", absl::StrJoin(targets, ", "));
+  if (!away.empty()) {
+    absl::StrAppend(&plan_.summary, "; ", absl::StrJoin(away, ", "),
+                    away.size() == 1 ? " is" : " are",
+                    " unreachable: it is removed there when it is reachable again");
+  }
   return absl::OkStatus();
 }
 

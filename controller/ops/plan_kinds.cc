@@ -316,10 +316,20 @@ absl::Status Planner::PlanDestroy() {
     if (i.state != store::kInstanceLost) running.push_back(i);
   }
   StopAll(running);
+  // Every server, reachable or not: where the agent cannot be reached the
+  // step records the removal and the reconciler finishes it on return.
+  std::vector<std::string> away;
   for (const auto& s : servers_) {
-    if (!s.healthy) continue;
-    AddStep(kStepDestroyOn, absl::StrCat("remove ", in_.app.name, " from ", s.name),
+    AddStep(kStepDestroyOn,
+            absl::StrCat("remove ", in_.app.name, " from ", s.name,
+                         s.healthy ? "" : " (unreachable now)"),
             {{"server", s.name}});
+    if (!s.healthy) away.push_back(s.name);
+  }
+  if (!away.empty()) {
+    plan_.summary = absl::StrCat(plan_.steps.size() + 1, " steps; ", absl::StrJoin(away, ", "),
+                                 away.size() == 1 ? " is" : " are", " unreachable: ", in_.app.name,
+                                 " is removed there when it is reachable again");
   }
   AddStep(kStepDeleteApp, absl::StrCat("delete ", in_.app.name, " and its releases"),
           json::object());

@@ -85,6 +85,7 @@ void Reconciler::Tick() {
     }
     Sync(server, by_server[server.name], apps, busy);
   }
+  FinishRemovals(*servers, apps, busy);
   Converge(apps, busy);
 }
 

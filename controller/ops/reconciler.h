@@ -13,6 +13,13 @@
 //   lost or stopping there are stopped and forgotten, and instances it runs that the store does not
 //   know (left by a destroyed app or a forgotten record) are stopped, so that an app never runs
 //   more instances than asked.
+// - A removal a reachable server missed while it was away (store::PendingRemoval)
+//   is finished there (reconciler_removals.cc): a destroyed app's DestroyApp,
+//   once the app is deleted; a Dokku removal re-submitted as a `dokku` op for
+//   that server alone when the app has no op in flight. A record is dropped,
+//   with an event saying why, when it no longer applies: its server left the
+//   inventory, an app of that name was created after it, a Dokku removal's app
+//   is gone or holds the setting again. A failure keeps it for a later pass.
 // - An app with no op in flight that runs fewer instances than its scale (or
 //   has failed ones) gets a `reschedule` op, at most once per backoff period.
 //
@@ -62,6 +69,9 @@ class Reconciler {
   void Sync(const store::Server& server, const std::vector<store::Instance>& on_server,
             const std::map<std::string, store::App>& apps, const std::set<std::string>& busy);
   void Converge(const std::map<std::string, store::App>& apps, const std::set<std::string>& busy);
+  void FinishRemovals(const std::vector<store::Server>& servers,
+                      const std::map<std::string, store::App>& apps,
+                      const std::set<std::string>& busy);
 
   store::Store* store_;
   agents::AgentApi* agents_;
@@ -73,6 +83,7 @@ class Reconciler {
   std::mutex tick_mu_;
   std::map<std::string, int64_t> next_reschedule_ms_;  // app -> monotonic ms
   std::set<std::string> missing_once_;                 // instances absent from the last list
+  std::map<int64_t, int64_t> next_removal_ms_;         // pending removal -> monotonic ms
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

@@ -209,13 +209,25 @@ StepOutcome RunStepWork(StepEnv& env, const store::Op& op, const store::OpStep& 
     RunStop(env, op, p, key, timeout, out);
   } else if (kind == kStepDokku) {
     RunDokkuStep(env, op, p, key, out);
+    for (auto& r : out.effects.add_removals) r.step_index = step.index;
   } else if (kind == kStepService) {
     RunServiceStep(env, op, p, key, out);
   } else if (kind == kStepDestroyOn) {
     absl::Status s = env.agents->DestroyApp(server, key, op.app);
-    if (absl::IsUnavailable(s) || absl::IsNotFound(s)) {
-      out.output = absl::StrCat("skipped (", s.message(), "); instances left there are stopped ",
-                                "when it is reachable again");
+    if (absl::IsUnavailable(s)) {
+      // Recorded with the step, so a crash either reruns the step or keeps the record.
+      store::PendingRemoval r;
+      r.server = server;
+      r.app = op.app;
+      r.kind = "destroy";
+      r.what = absl::StrCat("remove app ", op.app);
+      r.reason = absl::StrCat("destroyed while ", server, " was unreachable");
+      r.step_index = step.index;
+      out.effects.add_removals.push_back(r);
+      out.output = absl::StrCat("skipped: ", s.message(), "; ", op.app, " is removed from ", server,
+                                " when it is reachable again (`dflow status` lists it)");
+    } else if (absl::IsNotFound(s)) {
+      out.output = absl::StrCat("skipped: ", s.message());  // the server left the inventory
     } else {
       out.status = s;
     }

@@ -115,6 +115,22 @@ struct ReleaseUpdate {
   std::string pushed_by{};
 };
 
+// A removal a server missed because it was unreachable (the app's destroy, or
+// a Dokku setting removed from the app), finished by the reconciler when the
+// server is reachable again (controller/ops/reconciler_removals.cc).
+struct PendingRemoval {
+  int64_t id = 0;
+  std::string server;
+  std::string app;
+  std::string kind;           // "destroy" | "dokku"
+  std::string params = "{}";  // dokku: the removal step's parameters (action, host, …)
+  std::string what;           // words for people: "remove app shop", "remove domain x of shop"
+  std::string reason;         // "destroyed while local-2 was unreachable"
+  int64_t created_at_ms = 0;
+  int64_t op_id = 0;  // the op that missed it, and its step (one record per step and server)
+  int step_index = 0;
+};
+
 // What finishing a step changes, committed in the same transaction as the step.
 struct StepEffects {
   std::vector<Instance> put_instances;                 // insert or replace
@@ -129,7 +145,12 @@ struct StepEffects {
   std::optional<ReleaseUpdate> release_update;
   bool delete_app = false;
   std::vector<OpStep> append_steps;  // indexes assigned by the store
-  std::string event_kind;            // optional event to append
+  // Removals a server missed (op_id and created_at_ms are set by the store; a
+  // step committed twice records one), each with an "app.cleanup_pending" event.
+  std::vector<PendingRemoval> add_removals;
+  // Removals finished by this step: record id -> the "app.cleanup_done" event's message.
+  std::map<int64_t, std::string> finish_removals;
+  std::string event_kind;  // optional event to append
   std::string event_message;
 };
 

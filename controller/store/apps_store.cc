@@ -345,6 +345,10 @@ absl::Status Store::ApplyEffectsLocked(const std::string& app, int64_t op_id,
     }
   }
   if (e.delete_app) RETURN_IF_ERROR(ForgetAppRoutingLocked(app));
+  RETURN_IF_ERROR(AddRemovalsLocked(op_id, e.add_removals));
+  for (const auto& [id, message] : e.finish_removals) {
+    RETURN_IF_ERROR(FinishRemovalLocked(id, "app.cleanup_done", message));
+  }
   if (!e.event_kind.empty()) {
     RETURN_IF_ERROR(AppendEventLocked(e.event_kind, "", app, e.event_message));
   }

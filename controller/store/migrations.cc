@@ -253,6 +253,23 @@ ALTER TABLE theme_installs ADD COLUMN previous TEXT NOT NULL DEFAULT '';
       R"sql(
 ALTER TABLE theme_installs ADD COLUMN domains TEXT NOT NULL DEFAULT '[]';
 )sql",
+      // Removals a server missed while unreachable (an app's destroy, a Dokku
+      // setting removed), finished by the reconciler when it returns.
+      R"sql(
+CREATE TABLE pending_removals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  server TEXT NOT NULL,
+  app TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  params TEXT NOT NULL DEFAULT '{}',
+  what TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  op_id INTEGER NOT NULL DEFAULT 0,
+  step_index INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (op_id, step_index, server)
+);
+)sql",
   };
   return kMigrations;
 }

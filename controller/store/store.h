@@ -191,6 +191,14 @@ class Store {
   // step skipped. Returns false, changing nothing, when it is no longer pending.
   absl::StatusOr<bool> CancelQueuedOp(int64_t id);
 
+  // Removals servers missed while unreachable (removals_store.cc), oldest first.
+  absl::StatusOr<std::vector<PendingRemoval>> ListPendingRemovals();
+  // Deletes the record and appends `event_kind` (app.cleanup_done when it was
+  // finished, app.cleanup_dropped when it no longer applies) with `message`, in
+  // one transaction. A record already gone is no error and appends nothing.
+  absl::Status FinishPendingRemoval(int64_t id, const std::string& event_kind,
+                                    const std::string& message);
+
   // Routing (routing_store.cc): settings such as the base domain, custom
   // domains (host -> app, a host belongs to one app) and app certificates.
   absl::StatusOr<std::string> GetSetting(const std::string& key, const std::string& fallback);
@@ -277,6 +285,9 @@ class Store {
   // Deletes the app's custom domains and certificate (destroy).
   absl::Status ForgetAppRoutingLocked(const std::string& app);
   absl::Status ApplyEffectsLocked(const std::string& app, int64_t op_id, const StepEffects& e);
+  absl::Status AddRemovalsLocked(int64_t op_id, const std::vector<PendingRemoval>& removals);
+  absl::Status FinishRemovalLocked(int64_t id, const std::string& event_kind,
+                                   const std::string& message);
   absl::StatusOr<std::vector<OpStep>> StepsLocked(int64_t op_id);
 
   std::mutex mu_;
