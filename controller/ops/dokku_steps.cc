@@ -133,7 +133,7 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
     r.app = op.app;
     r.kind = "dokku";
     r.params = missed.dump();
-    r.what = absl::StrCat(p.value("what", action), " (app ", op.app, ")");
+    r.what = p.value("what", absl::StrCat(action, " of ", op.app));
     r.reason = absl::StrCat("removed while ", server, " was unreachable");
     out.effects.add_removals.push_back(r);
     out.output = absl::StrCat("skipped: ", s.message(), "; it is removed from ", server,
@@ -142,7 +142,8 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
   }
   if (s.ok() && pending > 0) {
     out.effects.finish_removals[pending] = absl::StrCat(
-        server, " is reachable again: ", p.value("what", action), " (app ", op.app, ") done there");
+        server,
+        " is reachable again: done there: ", p.value("what", absl::StrCat(action, " of ", op.app)));
   }
   if (!s.ok()) {
     out.status = absl::Status(

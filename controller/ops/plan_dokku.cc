@@ -82,7 +82,7 @@ absl::Status Planner::PlanDokku() {
     r.app = in_.app.name;
     r.kind = "dokku";
     r.params = missed.dump();
-    r.what = absl::StrCat(params.value("what", action), " (app ", in_.app.name, ")");
+    r.what = params.value("what", absl::StrCat(action, " of ", in_.app.name));
     r.reason = absl::StrCat("removed while ", server, " was unreachable");
     r.step_index = 0;  // the plan step
     plan_.effects.add_removals.push_back(r);

@@ -33,6 +33,10 @@ std::string AddedBackSince(store::Store* store, const store::PendingRemoval& r, 
         return absl::StrCat(m.container_dir, " was mounted on ", r.app, " again");
       }
     }
+  } else if (action == "unset_check") {
+    if (auto it = extras->checks.find(p.value("key", "")); it != extras->checks.end()) {
+      return absl::StrCat("check ", it->first, " of ", r.app, " was set again");
+    }
   } else if (action == "unlink") {
     for (const auto& s : extras->services) {
       if (s.name == p.value("service", "")) {

@@ -206,7 +206,7 @@ TEST_F(RemovalsTest, ADokkuRemovalAServerMissedIsSentThereAloneWhenItReturns) {
   agents_.ClearCalls();
   auto ref = engine_->ChangeDokku(
       "shop",
-      R"({"action":"remove_domain","host":"old.example.com","what":"remove domain old.example.com"})",
+      R"({"action":"remove_domain","host":"old.example.com","what":"remove domain old.example.com from shop"})",
       "remove domain old.example.com");
   ASSERT_TRUE(ref.ok()) << ref.status();
   store::Op op = Run(ref->id);
@@ -218,7 +218,7 @@ TEST_F(RemovalsTest, ADokkuRemovalAServerMissedIsSentThereAloneWhenItReturns) {
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].server, "d2");
   EXPECT_EQ(pending[0].kind, "dokku");
-  EXPECT_EQ(pending[0].what, "remove domain old.example.com (app shop)");
+  EXPECT_EQ(pending[0].what, "remove domain old.example.com from shop");
 
   Pass(seconds(1), "");
   agents_.ClearCalls();
@@ -245,7 +245,7 @@ TEST_F(RemovalsTest, ADokkuRemovalOfAnAppAddedBackIsDropped) {
   ASSERT_EQ(Run(engine_
                     ->ChangeDokku("shop",
                                   R"({"action":"remove_domain","host":"old.example.com",)"
-                                  R"("what":"remove domain old.example.com"})",
+                                  R"("what":"remove domain old.example.com from shop"})",
                                   "remove domain old.example.com")
                     ->id)
                 .state,
@@ -303,7 +303,14 @@ std::vector<std::pair<int, CrashPhase>> DestroySteps() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryBoundary, RemovalsCrashTest, ::testing::ValuesIn(DestroySteps()));
+INSTANTIATE_TEST_SUITE_P(EveryBoundary, RemovalsCrashTest, ::testing::ValuesIn(DestroySteps()),
+                         [](const auto& info) {
+                           CrashPhase p = info.param.second;
+                           return "step" + std::to_string(info.param.first) +
+                                  (p == CrashPhase::kBefore     ? "_before"
+                                   : p == CrashPhase::kAfterRpc ? "_after_rpc"
+                                                                : "_after_commit");
+                         });
 
 }  // namespace
 }  // namespace dflow::ops

@@ -97,7 +97,7 @@ TEST_F(RemovalsStoreTest, AStepFinishesOneInItsOwnTransaction) {
   StepEffects add;
   add.add_removals.push_back(
       {0, "d2", "shop", "dokku", R"({"action":"remove_domain","host":"a.example.com"})",
-       "remove domain a.example.com (app shop)", "removed while d2 was unreachable", 0, 0, 0});
+       "remove domain a.example.com from shop", "removed while d2 was unreachable", 0, 0, 0});
   ASSERT_TRUE(store_->FinishStep(*op, 0, "done", "{}", "", "", add).ok());
   auto list = *store_->ListPendingRemovals();
   ASSERT_EQ(list.size(), 1u);
