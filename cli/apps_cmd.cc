@@ -239,7 +239,9 @@ void RegisterApps(CLI::App& app, Globals& g) {
   destroy->footer(
       "An app installed from a theme takes its install record, secrets and the services the "
       "install created with it; a service that cannot be destroyed (its server is away) is "
-      "named, with the command that finishes it, and the exit code is 1.");
+      "named, with the command that finishes it, and the exit code is 1. A server that is "
+      "unreachable is named too: the app is removed there when it is reachable again (`dflow "
+      "status` lists it until then).");
   destroy->callback([&g, o] {
     g.action = [&g, o]() -> absl::Status {
       if (auto s = CheckAppArg(o->name); !s.ok()) return s;
