@@ -57,6 +57,7 @@ void Reconciler::Stop() {
   }
   loop_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  WaitForRemovals();
 }
 
 void Reconciler::Tick() {

@@ -15,7 +15,8 @@
 //   more instances than asked.
 // - A removal a reachable server missed while it was away (store::PendingRemoval)
 //   is finished there (reconciler_removals.cc): a destroyed app's DestroyApp,
-//   once the app is deleted; a Dokku removal re-submitted as a `dokku` op for
+//   once the app is deleted, on a thread of its own (one per server at a time,
+//   so a slow agent holds up nothing else); a Dokku removal re-submitted as a `dokku` op for
 //   that server alone when the app has no op in flight. A record is dropped,
 //   with an event saying why, when it no longer applies: its server left the
 //   inventory, an app of that name was created after it, a Dokku removal's app
@@ -60,8 +61,11 @@ class Reconciler {
   ~Reconciler();
 
   void Start();
+  // Stops the loop and waits for the removals in flight.
   void Stop();
   void Tick();
+  // Waits for the app removals Tick started (tests).
+  void WaitForRemovals();
 
  private:
   void MarkLost(const store::Server& server, const std::vector<store::Instance>& on_server,
@@ -72,6 +76,7 @@ class Reconciler {
   void FinishRemovals(const std::vector<store::Server>& servers,
                       const std::map<std::string, store::App>& apps,
                       const std::set<std::string>& busy);
+  void RemoveApp(store::PendingRemoval r);
 
   store::Store* store_;
   agents::AgentApi* agents_;
@@ -83,7 +88,11 @@ class Reconciler {
   std::mutex tick_mu_;
   std::map<std::string, int64_t> next_reschedule_ms_;  // app -> monotonic ms
   std::set<std::string> missing_once_;                 // instances absent from the last list
-  std::map<int64_t, int64_t> next_removal_ms_;         // pending removal -> monotonic ms
+
+  std::mutex removals_mu_;
+  std::map<int64_t, int64_t> next_removal_ms_;   // pending removal -> monotonic ms
+  std::set<std::string> removing_on_;            // servers with an app removal in flight
+  std::map<std::string, std::thread> removals_;  // server -> its latest app removal
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

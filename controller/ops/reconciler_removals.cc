@@ -3,6 +3,8 @@
 // once it is reachable again (reconciler.h).
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -76,8 +78,12 @@ void Reconciler::FinishRemovals(const std::vector<store::Server>& servers,
     if (!fleet_->Reachable(r.server) || server->second->health != store::Health::kHealthy) {
       continue;
     }
-    auto next = next_removal_ms_.find(r.id);
-    if (next != next_removal_ms_.end() && next->second > now) continue;
+    {
+      std::lock_guard lock(removals_mu_);
+      auto next = next_removal_ms_.find(r.id);
+      if (next != next_removal_ms_.end() && next->second > now) continue;
+      if (removing_on_.count(r.server) > 0) continue;  // one at a time per server
+    }
     auto app = apps.find(r.app);
     // An app of that name created after the record is another app: its state
     // on the server is its own.
@@ -87,19 +93,12 @@ void Reconciler::FinishRemovals(const std::vector<store::Server>& servers,
     }
     if (r.kind == "destroy") {
       if (app != apps.end()) continue;  // the destroy has not deleted the app yet
-      // Read again just before: an app of that name created since this pass began.
-      if (auto again = store_->GetApp(r.app); again.ok()) continue;
-      absl::Status s = agents_->DestroyApp(r.server, absl::StrCat("cleanup-", r.id), r.app);
-      if (!s.ok()) {
-        spdlog::warn("cannot remove app {} from {} yet: {}", r.app, r.server, s.ToString());
-        next_removal_ms_[r.id] = now + options_.reschedule_backoff.count();
-        continue;
-      }
-      auto d = store_->FinishPendingRemoval(
-          r.id, "app.cleanup_done",
-          absl::StrCat(r.server, " is reachable again: removed app ", r.app, " (", r.reason, ")"));
-      if (!d.ok()) spdlog::error("cannot forget pending removal {}: {}", r.id, d.ToString());
-      next_removal_ms_.erase(r.id);
+      std::lock_guard lock(removals_mu_);
+      // The server's previous removal has left removing_on_: it has returned, or is returning.
+      auto& thread = removals_[r.server];
+      if (thread.joinable()) thread.join();
+      removing_on_.insert(r.server);
+      thread = std::thread([this, r] { RemoveApp(r); });
       continue;
     }
     if (r.kind != "dokku") {
@@ -127,13 +126,54 @@ void Reconciler::FinishRemovals(const std::vector<store::Server>& servers,
                                     absl::StrCat(r.what, " on ", r.server, " (", r.reason, ")"));
     // The op's step deletes the record when it succeeds; a failed op leaves it
     // for a later pass.
-    next_removal_ms_[r.id] = now + options_.reschedule_backoff.count();
+    {
+      std::lock_guard lock(removals_mu_);
+      next_removal_ms_[r.id] = now + options_.reschedule_backoff.count();
+    }
     if (!ref.ok()) {
       spdlog::error("cannot resubmit removal {} on {}: {}", r.id, r.server,
                     ref.status().ToString());
       continue;
     }
     spdlog::info("{} is reachable again: op {} finishes: {}", r.server, ref->id, r.what);
+  }
+}
+
+// On its own thread: the agent may take long (Dokku's apps:destroy), or hang
+// until its deadline.
+void Reconciler::RemoveApp(store::PendingRemoval r) {
+  bool done = false;
+  // Read again just before: an app of that name created since the pass began.
+  if (store_->GetApp(r.app).ok()) {
+    spdlog::info("app {} exists again; its pending removal on {} waits for the next pass", r.app,
+                 r.server);
+  } else if (absl::Status s = agents_->DestroyApp(r.server, absl::StrCat("cleanup-", r.id), r.app);
+             !s.ok()) {
+    spdlog::warn("cannot remove app {} from {} yet: {}", r.app, r.server, s.ToString());
+  } else {
+    auto d = store_->FinishPendingRemoval(
+        r.id, "app.cleanup_done",
+        absl::StrCat(r.server, " is reachable again: removed app ", r.app, " (", r.reason, ")"));
+    if (!d.ok()) spdlog::error("cannot forget pending removal {}: {}", r.id, d.ToString());
+    done = d.ok();
+  }
+  std::lock_guard lock(removals_mu_);
+  removing_on_.erase(r.server);
+  if (done) {
+    next_removal_ms_.erase(r.id);
+  } else {
+    next_removal_ms_[r.id] = clock_->MonotonicMs() + options_.reschedule_backoff.count();
+  }
+}
+
+void Reconciler::WaitForRemovals() {
+  std::map<std::string, std::thread> running;
+  {
+    std::lock_guard lock(removals_mu_);
+    running.swap(removals_);
+  }
+  for (auto& [server, t] : running) {
+    if (t.joinable()) t.join();
   }
 }
 

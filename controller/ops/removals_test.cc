@@ -3,6 +3,8 @@
 // a crash at any step, and finished by the reconciler when the server returns.
 #include <gmock/gmock.h>
 
+#include <future>
+
 #include "controller/ops/ops_test_util.h"
 #include "controller/ops/plan.h"
 #include "controller/ops/reconciler.h"
@@ -63,6 +65,12 @@ class RemovalsTest : public OpsTest {
       }
     }
     fleet_->Tick();
+  }
+
+  // One reconciler pass, with the app removals it started.
+  void Tick() {
+    reconciler_->Tick();
+    reconciler_->WaitForRemovals();
   }
 
   std::vector<store::PendingRemoval> Pending() {
@@ -132,7 +140,7 @@ TEST_F(RemovalsTest, ADestroyAServerMissedIsFinishedWhenItReturnsAfterARestart) 
 
   // Still away: nothing is sent, the record stays.
   agents_.ClearCalls();
-  reconciler_->Tick();
+  Tick();
   EXPECT_TRUE(Calls("DestroyApp", "s2").empty());
   EXPECT_EQ(Pending().size(), 1u);
 
@@ -143,7 +151,7 @@ TEST_F(RemovalsTest, ADestroyAServerMissedIsFinishedWhenItReturnsAfterARestart) 
   Pass(seconds(1), "");  // s2 is back
   ASSERT_TRUE(fleet_->Reachable("s2"));
   agents_.ClearCalls();
-  reconciler_->Tick();
+  Tick();
   auto destroys = Calls("DestroyApp", "s2");
   ASSERT_EQ(destroys.size(), 1u);
   EXPECT_EQ(destroys[0].target, "shop");
@@ -155,7 +163,7 @@ TEST_F(RemovalsTest, ADestroyAServerMissedIsFinishedWhenItReturnsAfterARestart) 
   EXPECT_THAT(done[0].message, HasSubstr("s2 is reachable again: removed app shop"));
   EXPECT_TRUE(agents_.Running("s2").empty());
 
-  reconciler_->Tick();  // finished once
+  Tick();  // finished once
   EXPECT_EQ(Calls("DestroyApp", "s2").size(), 1u);
 }
 
@@ -166,17 +174,38 @@ TEST_F(RemovalsTest, AFailedRemovalIsKeptAndTriedAgain) {
   agents_.SetInject([](const FakeAgentApi::Call& c) {
     return c.method == "DestroyApp" ? absl::InternalError("disk full") : absl::OkStatus();
   });
-  reconciler_->Tick();
+  Tick();
   EXPECT_EQ(Pending().size(), 1u);
   EXPECT_TRUE(Events("app.cleanup_done").empty());
   agents_.SetInject(nullptr);
   agents_.ClearCalls();
-  reconciler_->Tick();  // within the backoff: not yet
+  Tick();  // within the backoff: not yet
   EXPECT_TRUE(Calls("DestroyApp", "s2").empty());
   Pass(seconds(31), "");
-  reconciler_->Tick();
+  Tick();
   EXPECT_EQ(Calls("DestroyApp", "s2").size(), 1u);
   EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(RemovalsTest, ASlowAgentHoldsUpNeitherThePassNorASecondRemoval) {
+  DeployThenLoseS2();
+  ASSERT_EQ(DestroyShop().state, "succeeded");
+  Pass(seconds(1), "");
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  agents_.SetInject([released](const FakeAgentApi::Call& c) {
+    if (c.method == "DestroyApp") released.wait();  // an agent busy for a long time
+    return absl::OkStatus();
+  });
+  agents_.ClearCalls();
+  reconciler_->Tick();  // returns while DestroyApp waits
+  reconciler_->Tick();  // and starts no second removal on s2
+  EXPECT_EQ(Pending().size(), 1u);
+  release.set_value();
+  reconciler_->WaitForRemovals();
+  EXPECT_EQ(Calls("DestroyApp", "s2").size(), 1u);
+  EXPECT_TRUE(Pending().empty());
+  agents_.SetInject(nullptr);
 }
 
 TEST_F(RemovalsTest, AnAppCreatedAgainDropsTheRecordWithoutRemovingIt) {
@@ -189,7 +218,7 @@ TEST_F(RemovalsTest, AnAppCreatedAgainDropsTheRecordWithoutRemovingIt) {
   ASSERT_TRUE(store_->CreateApp(again).ok());
   Pass(seconds(1), "");
   agents_.ClearCalls();
-  reconciler_->Tick();
+  Tick();
   EXPECT_TRUE(Calls("DestroyApp", "s2").empty());
   EXPECT_TRUE(Pending().empty());
   auto dropped = Events("app.cleanup_dropped");
@@ -222,7 +251,7 @@ TEST_F(RemovalsTest, ADokkuRemovalAServerMissedIsSentThereAloneWhenItReturns) {
 
   Pass(seconds(1), "");
   agents_.ClearCalls();
-  reconciler_->Tick();
+  Tick();
   auto active = *store_->ActiveOps();
   ASSERT_EQ(active.size(), 1u);
   EXPECT_EQ(active[0].kind, "dokku");
@@ -234,7 +263,7 @@ TEST_F(RemovalsTest, ADokkuRemovalAServerMissedIsSentThereAloneWhenItReturns) {
   EXPECT_TRUE(Pending().empty());
   ASSERT_EQ(Events("app.cleanup_done").size(), 1u);
   EXPECT_EQ(Events("app.cleanup_done")[0].server, "d2");
-  reconciler_->Tick();
+  Tick();
   EXPECT_TRUE(store_->ActiveOps()->empty());
 }
 
@@ -253,7 +282,7 @@ TEST_F(RemovalsTest, ADokkuRemovalOfAnAppAddedBackIsDropped) {
   ASSERT_EQ(Pending().size(), 1u);
   ASSERT_TRUE(store_->AddDomain("shop", "old.example.com").ok());
   Pass(seconds(1), "");
-  reconciler_->Tick();
+  Tick();
   EXPECT_TRUE(store_->ActiveOps()->empty());
   EXPECT_TRUE(Pending().empty());
   ASSERT_EQ(Events("app.cleanup_dropped").size(), 1u);
@@ -286,8 +315,8 @@ TEST_P(RemovalsCrashTest, TheRecordIsNeitherLostNorDoubled) {
   EXPECT_EQ(Events("app.cleanup_pending").size(), 1u);
   Pass(seconds(1), "");
   agents_.ClearCalls();
-  reconciler_->Tick();
-  reconciler_->Tick();
+  Tick();
+  Tick();
   EXPECT_EQ(Calls("DestroyApp", "s2").size(), 1u);
   EXPECT_TRUE(Pending().empty());
 }
