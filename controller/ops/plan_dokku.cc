@@ -44,9 +44,10 @@ absl::Status Planner::PlanDokku() {
                                  : "save the change",
           commit);
   // Every Dokku server the app runs on now (live instances). A removal also
-  // goes to every healthy Dokku server (the ones `apps destroy` cleans): the app
-  // may still exist, stopped, where it ran before, and rollouts only add the
-  // stored settings. The agent finds nothing to remove where the app is not.
+  // goes to every healthy Dokku server, and is recorded for each unreachable
+  // one (below): the app may still exist, stopped, where it ran before, and
+  // rollouts only add the stored settings. The agent finds nothing to remove
+  // where the app is not.
   // A removal a server missed (the reconciler's retry, "pending_removal") goes
   // to that server even when a certificate was added since: the step then
   // sends the stored one, which is what the server should hold.
