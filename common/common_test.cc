@@ -1,6 +1,9 @@
 // Tests of the small common pieces: names, durations, join tokens, SQLite, files.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -8,6 +11,7 @@
 #include "common/duration.h"
 #include "common/files.h"
 #include "common/join_token.h"
+#include "common/loopback.h"
 #include "common/names.h"
 #include "common/sqlite.h"
 
@@ -155,6 +159,21 @@ TEST(Files, WriteFileAtomicSetsMode) {
 TEST(Clock, Rfc3339) {
   EXPECT_EQ(FormatRfc3339(0), "");
   EXPECT_EQ(FormatRfc3339(1700000000123), "2023-11-14T22:13:20.123Z");
+}
+
+TEST(LoopbackTest, FreeLoopbackPortCanBeListenedOn) {
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << port;
+  EXPECT_EQ(listen(fd, 1), 0);
+  close(fd);
+  EXPECT_NE(FreeLoopbackPort(), 0);
 }
 
 }  // namespace

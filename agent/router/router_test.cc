@@ -13,6 +13,7 @@
 
 #include "agent/runtime/runtime_test_support.h"
 #include "common/files.h"
+#include "common/loopback.h"
 #include "common/process.h"
 #include "common/x509.h"
 
@@ -21,18 +22,6 @@ namespace {
 
 using testing::TempDir;
 using testing::WaitFor;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct Http {
   int code = 0;
@@ -73,7 +62,7 @@ Http Get(const std::string& scheme, int port, const std::string& host) {
 // A python3 http.server serving a directory whose index.html is `text`.
 class Backend {
  public:
-  Backend(const std::string& dir, const std::string& text) : port_(FreePort()) {
+  Backend(const std::string& dir, const std::string& text) : port_(FreeLoopbackPort()) {
     EXPECT_TRUE(EnsureDir(dir, 0700).ok());
     EXPECT_TRUE(WriteFileAtomic(dir + "/index.html", text, 0644).ok());
     auto pid = SpawnDetached({.argv = {"python3", "-m", "http.server", std::to_string(port_),
@@ -96,8 +85,8 @@ class Backend {
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = FreePort();
-    tls_port_ = FreePort();
+    port_ = FreeLoopbackPort();
+    tls_port_ = FreeLoopbackPort();
     auto r = Router::Start({.dir = tmp_.path() + "/router",
                             .listen = "127.0.0.1:" + std::to_string(port_),
                             .tls_listen = "127.0.0.1:" + std::to_string(tls_port_)});

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/loopback.h"
 
 namespace dflow::agent {
 namespace {
@@ -88,25 +89,12 @@ class TinyServer {
   std::string request_;
 };
 
-// A port nothing listens on (bound, then released).
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(HealthCheckTest, TcpConnectsOrSaysRefused) {
   TinyServer server("HTTP/1.0 200 OK\r\n\r\n");
   EXPECT_TRUE(ProbeTcp("127.0.0.1", server.port(), milliseconds(1000)).ok());
   EXPECT_TRUE(ProbeHealth("127.0.0.1", server.port(), "", milliseconds(1000)).ok());
 
-  const int closed = ClosedPort();
+  const int closed = FreeLoopbackPort();  // nothing listens there
   absl::Status s = ProbeTcp("127.0.0.1", closed, milliseconds(1000));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(s.message(),

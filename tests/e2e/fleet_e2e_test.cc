@@ -92,7 +92,7 @@ TEST_F(FleetE2E, ControllerKilledHardRestartsCleanly) {
 
 TEST_F(FleetE2E, SecondControllerOnSameDataDirRefused) {
   auto r = RunProgram({DFLOW_CONTROLLER_BIN, "run", "--data-dir", fleet_->controller_dir(),
-                       "--listen", "127.0.0.1:" + std::to_string(FreePort())});
+                       "--listen", "127.0.0.1:" + std::to_string(FreeLoopbackPort())});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "another dflow-controller (pid ")) << r.err;
   EXPECT_TRUE(Contains(r.err, "is already running on data dir")) << r.err;
@@ -123,7 +123,7 @@ TEST_F(FleetE2E, JoinTokenRules) {
   int attempt = 0;
   auto join = [&](const std::string& tok, const std::string& name) {
     return RunProgram({DFLOW_AGENT_BIN, "join", "--token", tok, "--name", name, "--listen",
-                       "127.0.0.1:" + std::to_string(FreePort()), "--data-dir",
+                       "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--data-dir",
                        tmp_.path() + "/agents/" + std::to_string(++attempt)});
   };
   ASSERT_EQ(join(token, "a-1").exit_code, 0);

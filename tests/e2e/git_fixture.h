@@ -18,7 +18,7 @@ class GitE2E : public AppsE2E {
  protected:
   // As AppsE2E, with the controller's HTTP listener on a free loopback port.
   void SetUp() override {
-    http_port_ = FreePort();
+    http_port_ = FreeLoopbackPort();
     fleet_ = std::make_unique<Fleet>(tmp_.path());
     fleet_->InitController();
     std::vector<std::string> flags = {"--http-listen", "127.0.0.1:" + std::to_string(http_port_)};

@@ -65,7 +65,7 @@ class GitSshE2E : public GitE2E {
           {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", dir_ + "/" + k});
       ASSERT_EQ(r.exit_code, 0) << r.err;
     }
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     Put(dir_ + "/sshd_config",
         "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
             "/host\nAuthorizedKeysFile " + home_ +

@@ -42,18 +42,6 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -147,7 +135,7 @@ std::string HttpGet(int port, const std::string& path) {
 }
 
 Fleet::Fleet(const std::string& root) : root_(root), controller_dir_(root + "/controller") {
-  controller_port_ = FreePort();
+  controller_port_ = FreeLoopbackPort();
 }
 
 Fleet::~Fleet() {
@@ -263,11 +251,11 @@ std::string Fleet::JoinToken() {
 
 void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& labels,
                      const std::string& host) {
-  int port = FreePort();
+  int port = FreeLoopbackPort();
   agent_ports_[name] = port;
   if (routers_) {
-    router_ports_[name] = FreePort();
-    router_tls_ports_[name] = FreePort();
+    router_ports_[name] = FreeLoopbackPort();
+    router_tls_ports_[name] = FreeLoopbackPort();
   }
   std::vector<std::string> argv = {
       DFLOW_AGENT_BIN, "join",         "--token",  JoinToken(),
@@ -285,8 +273,8 @@ void Fleet::AddAgent(const std::string& name, const std::vector<std::string>& la
 std::vector<std::string> Fleet::JoinDokkuAgent(const std::string& name,
                                                const std::string& dokku_bin) {
   auto join = RunProgram({DFLOW_AGENT_BIN, "join", "--token", JoinToken(), "--name", name,
-                          "--listen", "127.0.0.1:" + std::to_string(FreePort()), "--data-dir",
-                          agent_dir(name), "--runtime", "dokku"});
+                          "--listen", "127.0.0.1:" + std::to_string(FreeLoopbackPort()),
+                          "--data-dir", agent_dir(name), "--runtime", "dokku"});
   if (join.exit_code != 0) ADD_FAILURE() << "dflow-agent join " << name << ": " << join.err;
   return {DFLOW_AGENT_BIN, "run",   "--data-dir",  agent_dir(name),
           "--runtime",     "dokku", "--dokku-bin", dokku_bin};

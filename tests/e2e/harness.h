@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "common/loopback.h"
 #include "common/process.h"
 
 namespace dflow::testing {
@@ -25,9 +26,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 
 // Polls `cond` every 20 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);

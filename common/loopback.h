@@ -1,0 +1,15 @@
+// A TCP port on 127.0.0.1 that nothing holds right now: bound to port 0 and
+// released, for the tests, benchmarks and tools that start a listener later.
+// Another process may take it in between; callers that cannot retry should
+// listen on port 0 themselves.
+#ifndef DFLOW_COMMON_LOOPBACK_H_
+#define DFLOW_COMMON_LOOPBACK_H_
+
+namespace dflow {
+
+// 0 when no socket could be bound.
+int FreeLoopbackPort();
+
+}  // namespace dflow
+
+#endif  // DFLOW_COMMON_LOOPBACK_H_
