@@ -116,6 +116,14 @@ grpc::Status AgentService::SetCheck(grpc::ServerContext* c, const av1::SetCheckR
       response);
 }
 
+grpc::Status AgentService::UnsetCheck(grpc::ServerContext* c, const av1::UnsetCheckRequest* r,
+                                      av1::DokkuOutput* response) {
+  return DokkuCall(
+      *c, "UnsetCheck", r->idempotency_key(),
+      {ValidateAppName(r->app()), ValidateCheckKey(r->key())},
+      [&](const OutputFn& out) { return runtime_->UnsetCheck(r->app(), r->key(), out); }, response);
+}
+
 grpc::Status AgentService::LinkService(grpc::ServerContext* c, const av1::LinkServiceRequest* r,
                                        av1::DokkuOutput* response) {
   return DokkuCall(

@@ -91,6 +91,8 @@ class AgentService final : public agent::v1::Agent::Service {
                               agent::v1::DokkuOutput* response) override;
   grpc::Status SetCheck(grpc::ServerContext* context, const agent::v1::SetCheckRequest* request,
                         agent::v1::DokkuOutput* response) override;
+  grpc::Status UnsetCheck(grpc::ServerContext* context, const agent::v1::UnsetCheckRequest* request,
+                          agent::v1::DokkuOutput* response) override;
   grpc::Status CreateService(grpc::ServerContext* context,
                              const agent::v1::CreateServiceRequest* request,
                              agent::v1::ServiceInfo* response) override;

@@ -1,4 +1,4 @@
-// dflow ports set|ls, storage mount|unmount|ls, checks set|ls: what Dokku adds
+// dflow ports set|ls, storage mount|unmount|ls, checks set|unset|ls: what Dokku adds
 // to an app. Input is checked here first (a usage error, exit 2), then by the
 // controller; a change is an operation followed like `dflow config set`.
 #include <nlohmann/json.hpp>
@@ -206,6 +206,25 @@ void RegisterChecks(CLI::App& app, Globals& g) {
       req.set_key(o->key);
       req.set_value(o->value);
       return Change(g, *o, &v1::Dokku::Stub::SetCheck, req);
+    };
+  });
+  auto* unset = checks->add_subcommand("unset", "Remove one health check setting of APP");
+  unset->add_option("APP", o->app, "App name")->required();
+  unset->add_option("KEY", o->key, "wait | timeout | attempts | wait-to-retire")->required();
+  AddDetachFlag(unset, o->detach);
+  unset->footer(
+      "Dokku's default applies again. wait, timeout and attempts leave the app.json of the\n"
+      "next deploy; wait-to-retire is `dokku checks:set APP wait-to-retire` (no value) at once\n"
+      "on every Dokku server, also those APP is stopped on. A KEY that is not set is an error\n"
+      "(exit 1), as for `dflow storage unmount`. Example: dflow checks unset shop wait-to-retire");
+  unset->callback([&g, o] {
+    g.action = [&g, o]() -> absl::Status {
+      if (auto s = CheckAppArg(o->app); !s.ok()) return s;
+      RETURN_IF_USAGE(ValidateCheckKey(o->key));
+      v1::UnsetCheckRequest req;
+      req.set_app(o->app);
+      req.set_key(o->key);
+      return Change(g, *o, &v1::Dokku::Stub::UnsetCheck, req);
     };
   });
   AddLs(checks, g, "Show APP's saved health check settings", [](const v1::AppExtras& e, bool json) {

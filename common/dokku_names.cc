@@ -57,11 +57,16 @@ absl::Status ValidateStorageMount(absl::string_view source, absl::string_view co
   return absl::OkStatus();
 }
 
-absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value) {
+absl::Status ValidateCheckKey(absl::string_view key) {
   if (key != "wait" && key != "timeout" && key != "attempts" && key != "wait-to-retire") {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown check setting \"", key, "\"; use wait, timeout, attempts or wait-to-retire"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value) {
+  if (auto s = ValidateCheckKey(key); !s.ok()) return s;
   int n = 0;
   if (!AllOf(value, [](char c) { return absl::ascii_isdigit(c); }) ||
       !absl::SimpleAtoi(value, &n) || n > 86400) {

@@ -19,7 +19,9 @@ absl::Status ValidatePortMap(absl::string_view map);
 // absolute host path; then ":" and an absolute container directory.
 absl::Status ValidateStorageMount(absl::string_view source, absl::string_view container_dir);
 bool IsNamedStorage(absl::string_view source);
-// wait | timeout | attempts | wait-to-retire with a whole number (seconds; attempts: a count).
+// wait | timeout | attempts | wait-to-retire (what `checks set` and `checks unset` take).
+absl::Status ValidateCheckKey(absl::string_view key);
+// A check key with a whole number (seconds; attempts: a count).
 absl::Status ValidateCheckSetting(absl::string_view key, absl::string_view value);
 // postgres | redis | mysql (the dokku-postgres, dokku-redis and dokku-mysql plugins).
 absl::Status ValidateServiceKind(absl::string_view kind);

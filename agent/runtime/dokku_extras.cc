@@ -241,4 +241,34 @@ absl::Status DokkuRuntime::SetCheck(const std::string& app, const std::string& k
   return Commit(app, a);
 }
 
+absl::Status DokkuRuntime::UnsetCheck(const std::string& app, const std::string& key,
+                                      const OutputFn& out) {
+  RETURN_IF_ERROR(ValidateCheckKey(key));
+  std::lock_guard app_lock(AppLock(app));
+  if (key == "wait-to-retire") {
+    // `checks:set APP wait-to-retire` with no value unsets it (transcript
+    // 0.38.27 entry 135, "=====> Unsetting wait-to-retire"; the same bash
+    // subcommand in 0.35, plugins/checks/subcommands/set).
+    auto first = WaitToRetire(app);
+    if (!first.ok()) {
+      RETURN_IF_ERROR(AbsentOr(app, first.status(), out));
+    } else if (first->empty()) {
+      Say(out, absl::StrCat("wait-to-retire of ", app, " is not set (nothing to change)"));
+    } else {
+      RETURN_IF_ERROR(Dokku(app, {"checks:set", app, "wait-to-retire"}, out).status());
+      ASSIGN_OR_RETURN(std::string now, WaitToRetire(app));  // read back
+      if (!now.empty()) {
+        return Differs(options_.server_name, absl::StrCat("wait-to-retire ", now, " for ", app,
+                                                          " (asked: unset; checks:report)"));
+      }
+    }
+  } else {
+    Say(out, absl::StrCat("Check ", key, " of ", app,
+                          " unset: the app.json of its next deploy goes without it"));
+  }
+  DokkuApp a = Snapshot(app);
+  if (a.checks.erase(key) == 0) return absl::OkStatus();  // a deploy no longer applies it
+  return Commit(app, a);
+}
+
 }  // namespace dflow::agent

@@ -208,6 +208,55 @@ TEST_F(DokkuExtrasArgv, WaitToRetireIsAskedSetOnlyWhenDifferentAndReadBack) {
   EXPECT_TRUE(runner_.calls().empty());
 }
 
+TEST_F(DokkuExtrasArgv, WaitToRetireIsUnsetWithNoValueOnlyWhenSetAndReadBack) {
+  const Args report = {"checks:report", "shop", "--format", "json"};
+  std::string said;
+  auto out = [&](const std::string& s) { said += s; };
+  runner_.On({"checks:set"}, {.out = "=====> Unsetting wait-to-retire\n"});
+  runner_.Once({"checks:report"}, {.out = R"js({"wait-to-retire":"30"})js"});
+  runner_.Once({"checks:report"}, {.out = R"js({"wait-to-retire":""})js"});
+  ASSERT_TRUE(rt_->UnsetCheck("shop", "wait-to-retire", out).ok());
+  // No value: Dokku unsets it (transcript 0.38.27 entry 135).
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{report, {"checks:set", "shop", "wait-to-retire"}, report}));
+  EXPECT_EQ(said, "=====> Unsetting wait-to-retire\n");
+  // Unset already: asked only.
+  runner_.Clear();
+  said.clear();
+  runner_.On({"checks:report"}, {.out = R"js({"wait-to-retire":""})js"});
+  ASSERT_TRUE(rt_->UnsetCheck("shop", "wait-to-retire", out).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{report}));
+  EXPECT_EQ(said, "-----> wait-to-retire of shop is not set (nothing to change)\n");
+  // Dokku keeping a value is an error naming the server and the app.
+  runner_.Clear();
+  runner_.On({"checks:report"}, {.out = R"js({"wait-to-retire":"45"})js"});
+  absl::Status s = rt_->UnsetCheck("shop", "wait-to-retire", nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(),
+            "after the change Dokku on server web-2 reports wait-to-retire 45 for shop (asked: "
+            "unset; checks:report); see `dokku` on that server");
+  // wait, timeout and attempts leave the next deploy's app.json: no call.
+  runner_.Clear();
+  said.clear();
+  ASSERT_TRUE(rt_->UnsetCheck("shop", "attempts", out).ok());
+  EXPECT_TRUE(runner_.calls().empty());
+  EXPECT_EQ(said,
+            "-----> Check attempts of shop unset: the app.json of its next deploy goes without "
+            "it\n");
+  EXPECT_EQ(rt_->UnsetCheck("shop", "bogus", nullptr).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DokkuExtrasArgv, UnsetOfWaitToRetireWhereTheAppIsNotRemovesNothing) {
+  runner_.On({"checks:report"}, {.exit_code = 20, .err = " !     App shop does not exist\n"});
+  runner_.On({"apps:exists"}, {.exit_code = 20});
+  std::string said;
+  ASSERT_TRUE(
+      rt_->UnsetCheck("shop", "wait-to-retire", [&](const std::string& s) { said += s; }).ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"checks:report", "shop", "--format", "json"},
+                                                {"apps:exists", "shop"}}));
+  EXPECT_EQ(said, "-----> shop does not exist on server web-2 (nothing to remove)\n");
+}
+
 TEST(DokkuChecks035, WaitToRetireIsReadFromTheBashReport) {
   dflow::agent::testing::TempDir tmp;
   ScriptedRunner runner;

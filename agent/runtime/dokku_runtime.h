@@ -153,6 +153,11 @@ class DokkuRuntime : public Runtime {
   // back (a difference: DataLoss naming the server).
   absl::Status SetCheck(const std::string& app, const std::string& key, const std::string& value,
                         const OutputFn& out) override;
+  // Forgets the setting for the next deploy's app.json; wait-to-retire is
+  // `checks:set APP wait-to-retire` with no value, asked with checks:report
+  // first (unset already: nothing to run) and read back. An absent app: nothing to remove.
+  absl::Status UnsetCheck(const std::string& app, const std::string& key,
+                          const OutputFn& out) override;
   // kind: "postgres" | "redis". `expose`: KIND:expose (a host port picked by
   // Docker), so apps on other servers reach it at this host's address.
   absl::StatusOr<ServiceInfo> CreateService(const std::string& kind, const std::string& name,

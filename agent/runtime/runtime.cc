@@ -29,6 +29,9 @@ absl::Status Runtime::SetCheck(const std::string&, const std::string&, const std
                                const OutputFn&) {
   return Missing("health check settings");
 }
+absl::Status Runtime::UnsetCheck(const std::string&, const std::string&, const OutputFn&) {
+  return Missing("health check settings");
+}
 absl::StatusOr<ServiceInfo> Runtime::CreateService(const std::string&, const std::string&, bool,
                                                    const OutputFn&) {
   return Missing("services");

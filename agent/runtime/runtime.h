@@ -148,6 +148,9 @@ class Runtime {
   // key: wait | timeout | attempts | wait-to-retire; value: whole seconds (attempts: a count).
   virtual absl::Status SetCheck(const std::string& app, const std::string& key,
                                 const std::string& value, const OutputFn& out);
+  // Forgets the setting; nothing to do when it is not set (or the app is absent).
+  virtual absl::Status UnsetCheck(const std::string& app, const std::string& key,
+                                  const OutputFn& out);
   // kind: postgres | redis. `expose`: reachable on a host port from other servers.
   virtual absl::StatusOr<ServiceInfo> CreateService(const std::string& kind,
                                                     const std::string& name, bool expose,

@@ -63,6 +63,7 @@ struct DokkuChange {
     kDestroyService,
     kAddCert,  // the app's TLS certificate on Dokku's proxy
     kRemoveCert,
+    kUnsetCheck,  // key only
   };
   Kind kind = Kind::kSetPorts;
   std::string app{};

@@ -364,6 +364,12 @@ absl::StatusOr<std::string> GrpcAgentApi::ChangeDokku(const std::string& server,
     req.set_key(c.key);
     req.set_value(c.value);
     s = stub->SetCheck(ctx.get(), req, &r);
+  } else if (c.kind == K::kUnsetCheck) {
+    av1::UnsetCheckRequest req;
+    req.set_idempotency_key(key);
+    req.set_app(c.app);
+    req.set_key(c.key);
+    s = stub->UnsetCheck(ctx.get(), req, &r);
   } else if (c.kind == K::kLinkService || c.kind == K::kUnlinkService) {
     av1::LinkServiceRequest req;
     req.set_idempotency_key(key);

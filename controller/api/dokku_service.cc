@@ -193,6 +193,27 @@ grpc::Status DokkuService::SetCheck(grpc::ServerContext*, const v1::SetCheckRequ
                  response);
 }
 
+// Not set: NotFound, as `storage unmount` and `domains rm` of what is not
+// there. A removal (plan_dokku.cc): the op also reaches the healthy Dokku
+// servers the app does not run on, where it may exist stopped.
+grpc::Status DokkuService::UnsetCheck(grpc::ServerContext*, const v1::UnsetCheckRequest* request,
+                                      v1::OpRef* response) {
+  auto app = FindApp(request->app());
+  if (!app.ok()) return ToGrpc(app.status());
+  if (auto s = ValidateCheckKey(request->key()); !s.ok()) return ToGrpc(s);
+  auto extras = ctx_->store->GetAppExtras(app->name);
+  if (!extras.ok()) return ToGrpc(extras.status());
+  if (extras->checks.count(request->key()) == 0) {
+    return ToGrpc(
+        absl::NotFoundError(absl::StrCat("check ", request->key(), " of app ", app->name,
+                                         " is not set; see `dflow checks ls ", app->name, "`")));
+  }
+  if (auto s = ctx_->store->RemoveAppCheck(app->name, request->key()); !s.ok()) return ToGrpc(s);
+  return Started(Apply(ctx_, app->name, {{"action", "unset_check"}, {"key", request->key()}},
+                       absl::StrCat("unset check ", request->key(), " of ", app->name)),
+                 response);
+}
+
 grpc::Status DokkuService::GetAppExtras(grpc::ServerContext*, const v1::AppExtrasRequest* request,
                                         v1::AppExtras* response) {
   auto app = FindApp(request->app());

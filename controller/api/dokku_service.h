@@ -37,6 +37,8 @@ class DokkuService final : public controller::v1::Dokku::Service {
                               controller::v1::OpRef*) override;
   grpc::Status SetCheck(grpc::ServerContext*, const controller::v1::SetCheckRequest*,
                         controller::v1::OpRef*) override;
+  grpc::Status UnsetCheck(grpc::ServerContext*, const controller::v1::UnsetCheckRequest*,
+                          controller::v1::OpRef*) override;
   grpc::Status GetAppExtras(grpc::ServerContext*, const controller::v1::AppExtrasRequest*,
                             controller::v1::AppExtras*) override;
   grpc::Status DeployImage(grpc::ServerContext*, const controller::v1::DeployImageRequest*,

@@ -1,6 +1,8 @@
 // What Dokku adds, in the op engine: an app using it is placed on Dokku
 // servers only, every rollout applies its settings on a server before its
 // instances start there, and a `dokku` op applies a change where it runs.
+#include <nlohmann/json.hpp>
+
 #include "controller/ops/ops_test_util.h"
 #include "controller/ops/plan.h"
 
@@ -108,6 +110,31 @@ TEST_F(DokkuOpsTest, ARemovalReachesEveryDokkuServerEvenWithNothingRunning) {
   ASSERT_EQ(added.state, "succeeded") << added.error;
   EXPECT_TRUE(agents_.CallsTo("ChangeDokku").empty());
   EXPECT_EQ(added.steps.size(), 2u);  // plan, commit
+}
+
+TEST_F(DokkuOpsTest, AnUnsetCheckIsARemovalThatReachesEveryHealthyDokkuServer) {
+  AddDokkuServer("d1");
+  AddDokkuServer("d2");
+  ASSERT_TRUE(Instances().empty());  // the app may exist stopped on either
+  auto ref = engine_->ChangeDokku(
+      "shop", R"({"action":"unset_check","key":"wait-to-retire","what":"unset check"})", "unset");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  store::Op op = Run(ref->id);
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  ASSERT_EQ(op.steps.size(), 4u);  // plan, commit, one step per Dokku server
+  for (int i : {2, 3}) {
+    EXPECT_EQ(op.steps[i].kind, kStepDokku);
+    auto p = nlohmann::json::parse(op.steps[i].params);
+    EXPECT_EQ(p.value("action", ""), "unset_check") << op.steps[i].params;
+    EXPECT_EQ(p.value("key", ""), "wait-to-retire") << op.steps[i].params;
+    EXPECT_EQ(p.value("server", ""), i == 2 ? "d1" : "d2") << op.steps[i].params;
+  }
+  auto calls = agents_.CallsTo("ChangeDokku");
+  ASSERT_EQ(calls.size(), 2u);  // never the local s1/s2
+  EXPECT_EQ(calls[0].server, "d1");
+  EXPECT_EQ(calls[1].server, "d2");
+  EXPECT_EQ(calls[0].release, static_cast<int64_t>(K::kUnsetCheck));
+  EXPECT_EQ(calls[1].release, static_cast<int64_t>(K::kUnsetCheck));
 }
 
 }  // namespace

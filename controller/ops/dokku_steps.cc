@@ -99,6 +99,8 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
                        .app = op.app,
                        .source = p.value("source", ""),
                        .container_dir = p.value("container_dir", "")});
+  } else if (action == "unset_check") {
+    changes.push_back({.kind = K::kUnsetCheck, .app = op.app, .key = p.value("key", "")});
   } else if (action == "link" || action == "unlink") {
     changes.push_back({.kind = action == "link" ? K::kLinkService : K::kUnlinkService,
                        .app = op.app,
@@ -122,6 +124,7 @@ void RunDokkuStep(StepEnv& env, const store::Op& op, const json& p, const std::s
   }
   absl::Status s = Send(env, server, key, changes, &out.output);
   const bool removal = action == "remove_domain" || action == "unmount" || action == "unlink" ||
+                       action == "unset_check" ||
                        (action == "cert" && changes.front().kind == K::kRemoveCert);
   const int64_t pending = p.value("pending_removal", int64_t{0});
   if (removal && absl::IsUnavailable(s) && pending == 0) {

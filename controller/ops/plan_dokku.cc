@@ -53,7 +53,7 @@ absl::Status Planner::PlanDokku() {
   // sends the stored one, which is what the server should hold.
   const bool retry = params.contains("pending_removal");
   const bool removal = action == "remove_domain" || action == "unmount" || action == "unlink" ||
-                       (action == "cert" && (!in_.has_cert || retry));
+                       action == "unset_check" || (action == "cert" && (!in_.has_cert || retry));
   std::set<std::string> on;
   for (const auto& i : in_.instances) {
     if (IsLive(i)) on.insert(i.server);

@@ -4,7 +4,7 @@
 // check, ports, storage, checks, custom domains, links to the install's
 // services) in the install record; when the deploy does not make the new
 // release current, RestorePrevious puts all of it back in the store and, on
-// Dokku, on the server (unmount/remove/unlink ops for what the upgrade added,
+// Dokku, on the server (unmount/remove/unlink/unset ops for what the upgrade added,
 // then an "apply" op for the rest), so neither the server nor a later
 // rollout keeps the new version's settings.
 //
@@ -167,8 +167,18 @@ void Installer::RestorePreviousSettings(store::ThemeInstall& in) {
     }
   }
   for (const auto& m : in.previous_storage) warn("storage", ctx_->store->AddAppStorage(app, m));
+  // A check the new version added is unset on the server too: "apply" only
+  // sets what the store holds, and the agent keeps the settings it was sent
+  // for its next deploys (wait-to-retire also on Dokku itself).
   for (const auto& [k, v] : now->checks) {
-    if (!in.previous_checks.count(k)) warn("checks", ctx_->store->RemoveAppCheck(app, k));
+    if (in.previous_checks.count(k)) continue;
+    warn("checks", ctx_->store->RemoveAppCheck(app, k));
+    if (dokku) {
+      warn("checks",
+           SubmitDokkuChange(app, {{"action", "unset_check"},
+                                   {"key", k},
+                                   {"what", absl::StrCat("unset check ", k, " of ", app, why)}}));
+    }
   }
   for (const auto& [k, v] : in.previous_checks) {
     auto it = now->checks.find(k);

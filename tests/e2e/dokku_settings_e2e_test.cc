@@ -2,8 +2,8 @@
 // 0) still leaves Dokku (`domains rm`, `storage unmount`, `services unlink`),
 // and a later deploy,
 // which only adds the stored settings, does not bring it back. Checked through
-// the test double's own CLI (domains:report, storage:list), as Dokku 0.35.20
-// and 0.38.27.
+// the test double's own CLI (domains:report, storage:list, checks:report), as
+// Dokku 0.35.20 and 0.38.27. `checks unset` of wait-to-retire likewise.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -127,6 +127,72 @@ TEST_P(DokkuSettingsE2E, UnlinkedWhileScaledToZeroStaysUnlinkedAfterTheNextDeplo
   EXPECT_EQ(links().find("shop"), std::string::npos) << links();
   EXPECT_EQ(env().find("DATABASE_URL"), std::string::npos) << env();
   EXPECT_EQ(env().find("DB_HOST"), std::string::npos) << env();
+}
+
+// `checks unset APP wait-to-retire`: `dokku checks:set APP wait-to-retire`
+// with no value (transcript 0.38.27 entry 135), also while the app runs
+// nowhere; a later deploy does not set it again.
+TEST_P(DokkuSettingsE2E, WaitToRetireUnsetLeavesDokkuAndStaysUnsetAfterTheNextDeploy) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const std::string hello = std::string(DFLOW_EXAMPLES_DIR) + "/hello";
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"deploy", "shop", "--path", hello});
+  // The app's own wait-to-retire ("" when unset: 0.38 prints an empty line,
+  // 0.35's bash report exits 1 for an empty value).
+  auto retire = [&] {
+    std::string v =
+        RunProgram({FAKE_DOKKU_BIN, "checks:report", "shop", "--checks-wait-to-retire"}, DokkuEnv())
+            .out;
+    while (!v.empty() && v.back() == '\n') v.pop_back();
+    return v;
+  };
+  auto ran = [&](const std::vector<std::string>& argv, size_t from) {
+    std::ifstream in(state_ + "/argv.log");
+    std::string line;
+    for (size_t n = 0; std::getline(in, line); ++n) {
+      auto entry = nlohmann::json::parse(line, nullptr, false);
+      if (n < from || !entry.is_object()) continue;
+      std::vector<std::string> got(entry["argv"].begin() + 1, entry["argv"].end());
+      if (got == argv) return true;
+    }
+    return false;
+  };
+  auto log_lines = [&] {
+    std::ifstream in(state_ + "/argv.log");
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  };
+  CliOk({"checks", "set", "shop", "wait-to-retire", "30"});
+  ASSERT_TRUE(WaitFor([&] { return retire() == "30"; }, seconds(30))) << retire();
+
+  CliOk({"scale", "shop", "web=0"});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 0; }, seconds(30))) << agent_.Log();
+  size_t mark = log_lines();
+  CliOk({"checks", "unset", "shop", "wait-to-retire"});
+  EXPECT_TRUE(ran({"checks:set", "shop", "wait-to-retire"}, mark)) << agent_.Log();
+  EXPECT_EQ(retire(), "");
+  auto checks = nlohmann::json::parse(CliOk({"checks", "ls", "shop", "--json"}), nullptr, false);
+  ASSERT_TRUE(checks.is_object()) << checks;
+  EXPECT_FALSE(checks["checks"].contains("wait-to-retire")) << checks.dump();
+  // Not set any more: an error, as `storage unmount` of what is not mounted.
+  auto again = fleet_->Cli({"checks", "unset", "shop", "wait-to-retire"});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_NE(again.err.find("check wait-to-retire of app shop is not set; see `dflow checks ls "
+                           "shop`"),
+            std::string::npos)
+      << again.err;
+  auto bogus = fleet_->Cli({"checks", "unset", "shop", "bogus"});
+  EXPECT_EQ(bogus.exit_code, 2) << bogus.out << bogus.err;
+  EXPECT_NE(bogus.err.find("use wait, timeout, attempts or wait-to-retire"), std::string::npos)
+      << bogus.err;
+
+  mark = log_lines();
+  CliOk({"scale", "shop", "web=1"});
+  CliOk({"deploy", "shop", "--path", hello});
+  ASSERT_TRUE(WaitFor([&] { return Instances() == 1; }, seconds(30))) << agent_.Log();
+  EXPECT_EQ(retire(), "");
+  EXPECT_FALSE(ran({"checks:set", "shop", "wait-to-retire", "30"}, mark)) << agent_.Log();
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuSettingsE2E, ::testing::Values("0.35.20", "0.38.27"));

@@ -1,9 +1,10 @@
 // End to end on the Dokku test double: what a theme upgrade puts back when
 // its deploy fails (ports, storage, checks, domains, links: in the store, on
-// the server, and at the next rollout), what an upgrade removes that the new
-// version drops (the theme's domains, not the user's; a service is unlinked
-// and kept), and `apps destroy` of a theme app whose service cannot be
-// destroyed (the server is away: said, with the command that finishes it).
+// the server, and at the next rollout; the checks it added are unset there),
+// what an upgrade removes that the new version drops (the theme's domains,
+// not the user's; a service is unlinked and kept), and `apps destroy` of a
+// theme app whose service cannot be destroyed (the server is away: said,
+// with the command that finishes it).
 #include <signal.h>
 
 #include "tests/e2e/themes_dokku_fixture.h"
@@ -21,7 +22,7 @@ struct Shelf {
   // A redis service "cache", its host as CACHE_HOST (not its URL: Dokku's
   // redis:link refuses an app whose config holds the URL already).
   bool redis = false;
-  std::string health_path = "/health";
+  std::string health_path = "/health";  // "": no healthcheck
 };
 
 // A custom image theme "shelf".
@@ -41,6 +42,7 @@ std::string Manifest(const Shelf& s) {
   for (const auto& [name, path] : s.volumes) {
     out += "  - name: " + name + "\n    path: " + path + "\n";
   }
+  if (s.health_path.empty()) return out;
   return out + "healthcheck:\n  path: " + s.health_path + "\n  timeout: 60s\n  attempts: 3\n";
 }
 
@@ -142,6 +144,47 @@ TEST_F(ThemesDokkuRestoreE2E, AFailedUpgradePutsBackSettingsAndDomains) {
   vhosts = DokkuOut({"domains:report", "shelf", "--domains-app-vhosts"});
   EXPECT_TRUE(Has(vhosts, "shelf.example.test")) << vhosts;
   EXPECT_FALSE(Has(vhosts, "shop.example.test")) << vhosts;
+}
+
+// A theme sets only the checks its healthcheck gives (attempts and timeout,
+// themes/SCHEMA.md; never wait-to-retire). 1.0.0 has none, 2.0.0 adds one
+// and its deploy fails: the checks it added are unset on the server too (an
+// "unset_check" op each), so the agent no longer keeps them for the app.json
+// of its next deploys; "apply" alone only sets what the store holds.
+TEST_F(ThemesDokkuRestoreE2E, AFailedUpgradeUnsetsTheChecksItAddedOnTheServer) {
+  AddShelf({.health_path = ""});
+  CliOk({"themes", "install", "shelf", "--app", "shelf"});
+  ASSERT_TRUE(OpsSettled("shelf"));
+  EXPECT_EQ(Json({"checks", "ls", "shelf", "--json"})["checks"], nlohmann::json::object());
+  // What the agent keeps for the app's next deploys (its state file).
+  auto kept = [&] {
+    std::ifstream in(fleet_->agent_dir("dokku-1") + "/dokku/state.json");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_object()) return nlohmann::json();
+    return j["apps"]["shelf"].value("checks", nlohmann::json::object());
+  };
+
+  AddShelf({.version = "2.0.0", .health_path = "/ready"});
+  std::filesystem::create_directories(state_ + "/hooks");
+  std::ofstream(state_ + "/hooks/shelf.fail-checks") << "broken: 2.0.0 does not start\n";
+  auto r = Cli({"themes", "upgrade", "shelf"});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  auto record = Json({"themes", "secrets", "shelf", "--json"});  // settles the upgrade
+  ASSERT_TRUE(OpsSettled("shelf"));
+  EXPECT_EQ(record.value("version", ""), "1.0.0") << record.dump();
+  EXPECT_EQ(Json({"checks", "ls", "shelf", "--json"})["checks"], nlohmann::json::object());
+  EXPECT_EQ(kept(), nlohmann::json::object()) << agent_.Log();
+  auto ops = Json({"ops", "ls", "--app", "shelf", "--json"});
+  ASSERT_TRUE(ops.is_array()) << ops;
+  for (const std::string key : {"attempts", "timeout"}) {
+    const std::string what =
+        "unset check " + key + " of shelf (put back after a failed theme upgrade)";
+    bool done = false;
+    for (const auto& op : ops) {
+      done = done || (Has(op.dump(), what) && op.value("state", "") == "succeeded");
+    }
+    EXPECT_TRUE(done) << key << "\n" << ops.dump(1);
+  }
 }
 
 TEST_F(ThemesDokkuRestoreE2E, AnUpgradeRemovesTheThemesDroppedDomainsAndUnlinksDroppedServices) {

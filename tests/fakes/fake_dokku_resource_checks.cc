@@ -99,6 +99,11 @@ void ChecksSet(Ctx& c) {
     Info2("Setting " + key + " to " + c.args[2]);
     s["checks"][key] = c.args[2];
   } else {
+    // No value unsets, exit 0 even when it was not set (transcript 0.38.27
+    // entry 135, "=====> Unsetting wait-to-retire"; docs:
+    // deployment/zero-downtime-deploys "checks:set"). The same bash
+    // subcommand in 0.35 (v0.35.20 plugins/checks/subcommands/set: `[[ -n
+    // "$VALUE" ]]` else "Unsetting"), so no version switch here.
     Info2("Unsetting " + key);
     if (s.contains("checks")) s["checks"].erase(key);
   }

@@ -205,6 +205,36 @@ TEST_F(FakeDokku, PsSetStopTimeoutSecondsAndItsReport) {
             std::string::npos);
 }
 
+// checks:set APP wait-to-retire with no value unsets it (transcript 0.38.27
+// entries 134-135), in 0.35 as in 0.38; the report shows it empty again.
+TEST_F(FakeDokku, ChecksSetWithNoValueUnsetsWaitToRetireInBothVersions) {
+  for (const std::string v : {"0.35.20", "0.38.27"}) {
+    SCOPED_TRACE(v);
+    const std::string app = "shop" + v.substr(2, 2);
+    ASSERT_EQ(Run({"apps:create", app}, v).exit_code, 0);
+    auto set = Run({"checks:set", app, "wait-to-retire", "30"}, v);
+    EXPECT_EQ(set.exit_code, 0);
+    EXPECT_EQ(set.stdout_data, "=====> Setting wait-to-retire to 30\n");
+    EXPECT_EQ(Run({"checks:report", app, "--checks-wait-to-retire"}, v).stdout_data, "30\n");
+    for (int i = 0; i < 2; ++i) {  // unset, then unset again: the same answer
+      auto unset = Run({"checks:set", app, "wait-to-retire"}, v);
+      EXPECT_EQ(unset.exit_code, 0);
+      EXPECT_EQ(unset.stdout_data, "=====> Unsetting wait-to-retire\n");
+      EXPECT_EQ(unset.stderr_data, "");
+    }
+    auto report = Run({"checks:report", app}, v).stdout_data;
+    EXPECT_NE(report.find(v == "0.35.20"
+                              ? "       Checks wait to retire:                                  \n"
+                              : "       Checks wait to retire:          \n"),
+              std::string::npos)
+        << report;
+    EXPECT_NE(report.find("Checks computed wait to retire: 60"), std::string::npos) << report;
+    EXPECT_EQ(Run({"checks:set", "no-such-app", "wait-to-retire"}, v).exit_code, 20);
+  }
+  auto json_report = Run({"checks:report", "shop38", "--format", "json"}).stdout_data;
+  EXPECT_NE(json_report.find("\"wait-to-retire\":\"\""), std::string::npos) << json_report;
+}
+
 TEST_F(FakeDokku, TheArgvLogKeepsEveryElementAsGiven) {
   ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
   Run({"config:set", "shop", "X=$(reboot); `id` 'q' \"dq\""});
