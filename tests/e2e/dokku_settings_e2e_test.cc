@@ -169,7 +169,8 @@ TEST_P(DokkuSettingsE2E, WaitToRetireUnsetLeavesDokkuAndStaysUnsetAfterTheNextDe
   CliOk({"scale", "shop", "web=0"});
   ASSERT_TRUE(WaitFor([&] { return Instances() == 0; }, seconds(30))) << agent_.Log();
   size_t mark = log_lines();
-  CliOk({"checks", "unset", "shop", "wait-to-retire"});
+  std::string out = CliOk({"checks", "unset", "shop", "wait-to-retire"});
+  EXPECT_NE(out.find("=====> Unsetting wait-to-retire"), std::string::npos) << out;
   EXPECT_TRUE(ran({"checks:set", "shop", "wait-to-retire"}, mark)) << agent_.Log();
   EXPECT_EQ(retire(), "");
   auto checks = nlohmann::json::parse(CliOk({"checks", "ls", "shop", "--json"}), nullptr, false);
@@ -186,6 +187,13 @@ TEST_P(DokkuSettingsE2E, WaitToRetireUnsetLeavesDokkuAndStaysUnsetAfterTheNextDe
   EXPECT_EQ(bogus.exit_code, 2) << bogus.out << bogus.err;
   EXPECT_NE(bogus.err.find("use wait, timeout, attempts or wait-to-retire"), std::string::npos)
       << bogus.err;
+
+  // wait, timeout, attempts: gone from the next deploy's app.json, said so.
+  CliOk({"checks", "set", "shop", "wait", "5"});
+  out = CliOk({"checks", "unset", "shop", "wait"});
+  EXPECT_NE(out.find("Check wait of shop unset: the app.json of its next deploy goes without it"),
+            std::string::npos)
+      << out;
 
   mark = log_lines();
   CliOk({"scale", "shop", "web=1"});
