@@ -278,6 +278,26 @@ TEST(DokkuChecks035, WaitToRetireIsReadFromTheBashReport) {
                                                {"checks:report", "shop"}}));
 }
 
+TEST(DokkuChecks035, WaitToRetireIsUnsetAfterTheBashReportShowsIt) {
+  dflow::agent::testing::TempDir tmp;
+  ScriptedRunner runner;
+  runner.On({"version"}, {.out = "dokku version 0.35.20\n"});
+  runner.On({"checks:set"}, {.out = "=====> Unsetting wait-to-retire\n"});
+  runner.Once({"checks:report"},
+              {.out = "=====> shop checks information\n"
+                      "       Checks wait to retire:         30                       \n"});
+  runner.Once({"checks:report"},
+              {.out = "=====> shop checks information\n"
+                      "       Checks wait to retire:                                  \n"});
+  auto rt = DokkuRuntime::Open({.data_dir = tmp.path(), .server_name = "web-2", .runner = &runner});
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  ASSERT_TRUE((*rt)->UnsetCheck("shop", "wait-to-retire", nullptr).ok());
+  EXPECT_EQ(runner.calls(), (std::vector<Args>{{"version"},
+                                               {"checks:report", "shop"},
+                                               {"checks:set", "shop", "wait-to-retire"},
+                                               {"checks:report", "shop"}}));
+}
+
 TEST_F(DokkuExtrasArgv, ExposedServiceIsCreatedExposedAndReportsItsPort) {
   runner_.Once({"postgres:exists"},
                {.exit_code = 1, .err = " !     Postgres service db does not exist\n"});
