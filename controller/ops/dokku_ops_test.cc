@@ -135,6 +135,25 @@ TEST_F(DokkuOpsTest, AnUnsetCheckIsARemovalThatReachesEveryHealthyDokkuServer) {
   EXPECT_EQ(calls[1].server, "d2");
   EXPECT_EQ(calls[0].release, static_cast<int64_t>(K::kUnsetCheck));
   EXPECT_EQ(calls[1].release, static_cast<int64_t>(K::kUnsetCheck));
+
+  // An unreachable Dokku server misses it: recorded, to be finished on return.
+  ASSERT_TRUE(store_->SetHealth("d2", store::Health::kUnreachable, "test").ok());
+  agents_.ClearCalls();
+  auto missed = engine_->ChangeDokku(
+      "shop", R"({"action":"unset_check","key":"wait","what":"unset check wait of shop"})", "u");
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  ASSERT_EQ(Run(missed->id).state, "succeeded");
+  calls = agents_.CallsTo("ChangeDokku");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].server, "d1");
+  auto pending = store_->ListPendingRemovals();
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].server, "d2");
+  EXPECT_EQ((*pending)[0].what, "unset check wait of shop");
+  auto p = nlohmann::json::parse((*pending)[0].params);
+  EXPECT_EQ(p.value("action", ""), "unset_check") << (*pending)[0].params;
+  EXPECT_EQ(p.value("key", ""), "wait") << (*pending)[0].params;
 }
 
 }  // namespace
