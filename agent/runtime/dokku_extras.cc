@@ -1,6 +1,7 @@
 // DokkuRuntime: what Dokku adds — domains, ports, storage, checks (services:
 // dokku_services.cc).
 // Each asks Dokku first (report, list, info) and changes only what differs.
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,26 @@ using dokku_extras::Has;
 using dokku_extras::Say;
 
 constexpr char kStorageRoot[] = "/var/lib/dokku/data/storage";
+
+// The ports map as `ports:report` prints it after `ports:set` of `maps`: Dokku
+// re-prints each map with its numbers parsed ("%s:%d:%d") and keeps them
+// sorted, whatever order they were given in (setPortMaps: sort.Strings, in
+// plugins/ports/functions.go @ v0.35.20 and @ v0.38.27).
+std::string DokkuPortMaps(const std::vector<std::string>& maps) {
+  std::vector<std::string> stored;
+  for (const auto& m : maps) {
+    std::vector<std::string> parts = absl::StrSplit(m, ':');
+    int host = 0, container = 0;
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[1], &host) &&
+        absl::SimpleAtoi(parts[2], &container)) {
+      stored.push_back(absl::StrCat(parts[0], ":", host, ":", container));
+    } else {
+      stored.push_back(m);  // Dokku refuses it; its error is the answer
+    }
+  }
+  std::sort(stored.begin(), stored.end());
+  return absl::StrJoin(stored, " ");
+}
 
 }  // namespace
 
@@ -98,9 +119,9 @@ absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<st
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(DokkuOutput r, Dokku(app, {"ports:report", app, "--format", "json"}));
   ASSIGN_OR_RETURN(DokkuReport report, ParseJsonReport(r.out));
-  if (ReportValue(report, "ports", "map") == absl::StrJoin(maps, " ")) {
-    Say(out, absl::StrCat("ports of ", app, " are ", absl::StrJoin(maps, " "),
-                          " already (nothing to change)"));
+  const std::string want = DokkuPortMaps(maps);
+  if (ReportValue(report, "ports", "map") == want) {
+    Say(out, absl::StrCat("ports of ", app, " are ", want, " already (nothing to change)"));
     return absl::OkStatus();
   }
   std::vector<std::string> args = {"ports:set", app};
@@ -108,9 +129,9 @@ absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<st
   RETURN_IF_ERROR(Dokku(app, args, out).status());
   ASSIGN_OR_RETURN(r, Dokku(app, {"ports:report", app, "--format", "json"}));  // read back
   ASSIGN_OR_RETURN(report, ParseJsonReport(r.out));
-  if (std::string now = ReportValue(report, "ports", "map"); now != absl::StrJoin(maps, " ")) {
-    return Differs(options_.server_name, absl::StrCat("ports \"", now, "\" for ", app,
-                                                      " (asked: ", absl::StrJoin(maps, " "), ")"));
+  if (std::string now = ReportValue(report, "ports", "map"); now != want) {
+    return Differs(options_.server_name,
+                   absl::StrCat("ports \"", now, "\" for ", app, " (asked: ", want, ")"));
   }
   DokkuApp a = Snapshot(app);
   a.port = 0;  // looked up again at the next start

@@ -90,6 +90,32 @@ TEST_F(DokkuExtrasArgv, PortsAskFirstSetOnlyADifferenceAndReadBack) {
   EXPECT_NE(s.message().find("server web-2"), std::string::npos) << s;
 }
 
+// Dokku keeps the maps sorted and re-printed whatever order they came in
+// (setPortMaps: sort.Strings, plugins/ports/functions.go @ v0.35.20 and
+// @ v0.38.27): that is what the report is compared with, before and after.
+TEST_F(DokkuExtrasArgv, PortsGivenUnsortedAreComparedAsDokkuStoresThem) {
+  const std::string sorted =
+      R"js({"map":"http:80:5000 https:443:5000","map-detected":"http:80:5000",)js"
+      R"js("ports-map":"http:80:5000 https:443:5000","ports-map-detected":"http:80:5000"})js";
+  runner_.Once({"ports:report"}, {.out = R"js({"map":"","ports-map":""})js"});
+  runner_.Once({"ports:report"}, {.out = sorted});
+  absl::Status s = rt_->SetPorts("shop", {"https:443:5000", "http:080:5000"}, nullptr);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(runner_.calls(),
+            (std::vector<Args>{{"ports:report", "shop", "--format", "json"},
+                               {"ports:set", "shop", "https:443:5000", "http:080:5000"},
+                               {"ports:report", "shop", "--format", "json"}}));
+  runner_.Clear();
+  runner_.On({"ports:report"}, {.out = sorted});
+  std::string said;
+  ASSERT_TRUE(rt_->SetPorts("shop", {"https:443:5000", "http:80:5000"},
+                            [&](const std::string& t) { said += t; })
+                  .ok());
+  EXPECT_EQ(runner_.calls(), (std::vector<Args>{{"ports:report", "shop", "--format", "json"}}));
+  EXPECT_EQ(said,
+            "-----> ports of shop are http:80:5000 https:443:5000 already (nothing to change)\n");
+}
+
 TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
   const std::string mounted =
       R"js([{"entry_name":"e","host_path":"/var/lib/dokku/data/storage/shop-data",)js"

@@ -1,6 +1,7 @@
 // domains:* (plugins/domains/{functions,internal-functions,subcommands}) and
 // ports:* (plugins/ports/{functions,subcommands,report}.go), v0.38.27 and v0.35.20.
 #include <algorithm>
+#include <set>
 
 #include "tests/fakes/fake_dokku.h"
 #include "tests/fakes/fake_dokku_env.h"
@@ -168,7 +169,24 @@ void PortsSet(Ctx& c) {
   std::vector<std::string> specs(a.positional.begin() + 1, a.positional.end());
   if (specs.empty()) Fail("No port mapping specified");
   json maps = ParsePortMaps(specs);
-  s["ports"] = maps;
+  // reusesSchemeHostPort, then setPortMaps: bare host ports (__internal__)
+  // are not kept, the rest stored sorted by their "scheme:host:container"
+  // text (sort.Strings; plugins/ports/{subcommands,functions}.go @ v0.35.20
+  // and @ v0.38.27).
+  std::set<std::string> seen;
+  std::vector<std::pair<std::string, json>> kept;
+  for (const auto& m : maps) {
+    const std::string key = m.value("scheme", "") + ":" + std::to_string(m.value("host_port", 0));
+    if (!seen.insert(key).second) {
+      Fail("Error validating port mappings: The same scheme:host-port is being reused: " + key);
+    }
+    if (m.value("scheme", "") != "__internal__") kept.emplace_back(MapString(json::array({m})), m);
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  json stored = json::array();
+  for (const auto& [text, m] : kept) stored.push_back(m);
+  s["ports"] = stored;
   ProxyRebuild(c, app, true);
 }
 

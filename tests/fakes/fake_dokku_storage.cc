@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "tests/fakes/fake_dokku.h"
+#include "tests/fakes/fake_dokku_env.h"
 #include "tests/fakes/fake_dokku_report.h"
 
 namespace fake_dokku {
@@ -58,6 +59,33 @@ bool ValidDirectoryName(const std::string& n) {
   });
 }
 
+// ResolveChownID (plugins/storage/subcommands.go @ v0.38.27; the same table
+// in cmd-storage-ensure-directory, plugins/storage/internal-functions @
+// v0.35.20): a preset → its uid, "false" → none; a numeric uid too since
+// v0.38.22 ("feat(storage): allow custom chown value").
+std::string ChownId(const Version& v, const std::string& flag) {
+  static const std::map<std::string, std::string> kChown = {
+      {"herokuish", "32767"}, {"heroku", "1000"}, {"packeto", "2000"},
+      {"paketo", "2000"},     {"root", "0"},      {"false", "false"}};
+  if (auto it = kChown.find(flag); it != kChown.end()) return it->second;
+  long long id = 0;
+  if (v.AtLeast(0, 38, 22) && !flag.empty() && std::all_of(flag.begin(), flag.end(), ::isdigit) &&
+      flag.size() <= 5 && GoAtoi(flag, &id) && id <= 65535) {
+    return std::to_string(id);
+  }
+  Fail("Unsupported chown permissions");
+  return "";
+}
+
+// The host directory's owner: the dokku user when a command creates it
+// (MkdirAll, no chown), the uid a chown gives it. Kept in the state so tests
+// can see who could write to it.
+void RecordOwner(Ctx& c, const std::string& name, const std::string& chown_id) {
+  json& owners = c.Global()["storage_owners"];
+  if (!owners.contains(name)) owners[name] = "dokku";
+  if (!chown_id.empty() && chown_id != "false") owners[name] = chown_id;
+}
+
 void EnsureDirectory(Ctx& c) {
   const bool v38 = c.version.AtLeast(0, 38, 0);
   ParsedArgs a = ParseFlags("storage:ensure-directory",
@@ -73,18 +101,11 @@ void EnsureDirectory(Ctx& c) {
   if (!ValidDirectoryName(name)) {
     Fail("Directory can only contain the following set of characters: [A-Za-z0-9_-]");
   }
-  static const std::map<std::string, std::string> kChown = {{"herokuish", "32767"},
-                                                            {"heroku", "1000"},
-                                                            {"paketo", "2000"},
-                                                            {"root", "0"},
-                                                            {"false", "false"}};
-  std::string chown = a.Get("chown", "herokuish");
-  auto it = kChown.find(chown);
-  if (it == kChown.end()) Fail("Unsupported chown permissions");
+  const std::string id = ChownId(c.version, a.Get("chown", "herokuish"));
   Info1(std::string("Ensuring ") + kStorageDir + "/" + name + " exists");
-  if (it->second != "false")
-    Verbose("Setting directory ownership to " + it->second + ":" + it->second);
+  if (id != "false") Verbose("Setting directory ownership to " + id + ":" + id);
   Verbose("Directory ready for mounting");
+  RecordOwner(c, name, id);
   if (v38)
     c.Global()["storage_entries"][name] = {{"host_path", std::string(kStorageDir) + "/" + name}};
 }
@@ -102,9 +123,19 @@ void Create(Ctx& c) {
   if (!ValidDirectoryName(name) || name.rfind("legacy-", 0) == 0) {
     Fail("storage entry name \"" + name + "\" is invalid");
   }
+  // --chown defaults to none: only a given one chowns (ensureDockerLocalPath,
+  // plugins/storage/commands_entries.go @ v0.38.0 and @ v0.38.27).
+  const std::string chown = a.Get("chown", "");
+  const std::string id = chown.empty() ? "" : ChownId(c.version, chown);
   json& entries = c.Global()["storage_entries"];
   if (entries.contains(name)) Info1("Storage entry " + name + " already exists, leaving in place");
+  if (!c.Global()["storage_owners"].contains(name)) {
+    Verbose(std::string("Created ") + kStorageDir + "/" + name);
+  }
+  if (!id.empty() && id != "false") Verbose("Setting directory ownership to " + id + ":" + id);
+  RecordOwner(c, name, id);
   entries[name] = {{"host_path", std::string(kStorageDir) + "/" + name}};
+  if (!chown.empty()) entries[name]["chown"] = chown;
   Info1("Storage entry " + name + " created");
 }
 

@@ -235,6 +235,57 @@ TEST_F(FakeDokku, ChecksSetWithNoValueUnsetsWaitToRetireInBothVersions) {
   EXPECT_NE(json_report.find("\"wait-to-retire\":\"\""), std::string::npos) << json_report;
 }
 
+// ports:set stores the maps re-printed and sorted, refusing a scheme:host-port
+// given twice (CommandSet and setPortMaps, plugins/ports/{subcommands,
+// functions}.go @ v0.35.20 and @ v0.38.27).
+TEST_F(FakeDokku, PortsSetKeepsTheMapsSortedAndRefusesAReusedHostPort) {
+  for (const std::string v : {"0.35.20", "0.38.27"}) {
+    SCOPED_TRACE(v);
+    const std::string app = "shop" + v.substr(2, 2);
+    ASSERT_EQ(Run({"apps:create", app}, v).exit_code, 0);
+    auto set = Run({"ports:set", app, "https:443:5000", "http:080:5000"}, v);
+    EXPECT_EQ(set.exit_code, 0) << set.stderr_data;
+    EXPECT_EQ(Run({"ports:report", app, "--ports-map"}, v).stdout_data,
+              "http:80:5000 https:443:5000\n");
+    auto reused = Run({"ports:set", app, "http:80:5000", "http:80:3000"}, v);
+    EXPECT_EQ(reused.exit_code, 1);
+    EXPECT_EQ(reused.stderr_data,
+              " !     Error validating port mappings: The same scheme:host-port is being reused: "
+              "http:80\n");
+    EXPECT_EQ(Run({"ports:report", app, "--ports-map"}, v).stdout_data,
+              "http:80:5000 https:443:5000\n");
+  }
+}
+
+// storage:create chowns only when given --chown (ensureDockerLocalPath,
+// plugins/storage/commands_entries.go @ v0.38.27); ensure-directory chowns to
+// herokuish unless told otherwise (0.35.20 and 0.38.27 alike).
+TEST_F(FakeDokku, StorageCreateChownsOnlyWhenAskedEnsureDirectoryByDefault) {
+  auto owner = [&](const std::string& name) {
+    return state_.State()["global"]["storage_owners"].value(name, "");
+  };
+  auto plain = Run({"storage:create", "plain"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.stderr_data;
+  EXPECT_EQ(plain.stdout_data,
+            "       Created /var/lib/dokku/data/storage/plain\n"
+            "-----> Storage entry plain created\n");
+  EXPECT_EQ(owner("plain"), "dokku");
+  auto chowned = Run({"storage:create", "--chown", "herokuish", "plain"});
+  EXPECT_EQ(chowned.exit_code, 0) << chowned.stderr_data;
+  EXPECT_EQ(chowned.stdout_data,
+            "-----> Storage entry plain already exists, leaving in place\n"
+            "       Setting directory ownership to 32767:32767\n"
+            "-----> Storage entry plain created\n");
+  EXPECT_EQ(owner("plain"), "32767");
+  EXPECT_EQ(Run({"storage:create", "--chown", "1234", "custom"}).exit_code, 0);
+  EXPECT_EQ(owner("custom"), "1234");
+  auto old = Run({"storage:create", "--chown", "1234", "older"}, "0.38.21");
+  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_EQ(old.stderr_data, " !     Unsupported chown permissions\n");
+  ASSERT_EQ(Run({"storage:ensure-directory", "legacy"}, "0.35.20").exit_code, 0);
+  EXPECT_EQ(owner("legacy"), "32767");
+}
+
 TEST_F(FakeDokku, TheArgvLogKeepsEveryElementAsGiven) {
   ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
   Run({"config:set", "shop", "X=$(reboot); `id` 'q' \"dq\""});
