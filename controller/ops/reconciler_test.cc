@@ -4,7 +4,7 @@
 
 #include <gmock/gmock.h>
 
-#include "controller/ops/ops_test_util.h"
+#include "controller/ops/reconciler_test_util.h"
 
 namespace dflow::ops {
 namespace {
@@ -13,26 +13,12 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-class ReconcilerTest : public OpsTest {
+class ReconcilerTest : public ReconcilerOpsTest {
  protected:
   void SetUp() override {
     OpsTest::SetUp();
     AddServers({"s3"});
-    agents::FleetOptions fo;
-    fo.lease = seconds(15);
-    fo.grace = seconds(60);
-    fleet_ = std::make_unique<agents::Fleet>(store_.get(), &clock_, fo);
-    ASSERT_TRUE(fleet_->Load().ok());
-    ReconcilerOptions ro;
-    ro.grace = seconds(60);
-    ro.reschedule_backoff = seconds(30);
-    reconciler_ = std::make_unique<Reconciler>(store_.get(), &agents_, fleet_.get(), engine_.get(),
-                                               &clock_, ro);
-  }
-  void TearDown() override {
-    reconciler_.reset();
-    fleet_.reset();
-    OpsTest::TearDown();
+    StartFleetAndReconciler();
   }
 
   // Time passes; every server but `down` heartbeats.
@@ -62,9 +48,6 @@ class ReconcilerTest : public OpsTest {
         App(app), Instances(app), [&](const std::string& s) { return fleet_->Reachable(s); },
         active);
   }
-
-  std::unique_ptr<agents::Fleet> fleet_;
-  std::unique_ptr<Reconciler> reconciler_;
 };
 
 TEST_F(ReconcilerTest, ReplacesInstancesOfAServerGonePastTheGrace) {

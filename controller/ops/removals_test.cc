@@ -5,9 +5,8 @@
 
 #include <future>
 
-#include "controller/ops/ops_test_util.h"
 #include "controller/ops/plan.h"
-#include "controller/ops/reconciler.h"
+#include "controller/ops/reconciler_test_util.h"
 
 namespace dflow::ops {
 namespace {
@@ -16,17 +15,12 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 using K = agents::DokkuChange::Kind;
 
-class RemovalsTest : public OpsTest {
+class RemovalsTest : public ReconcilerOpsTest {
  protected:
   void SetUp() override {
     OpsTest::SetUp();
     AddServers({"s3"});
     Restart();
-  }
-  void TearDown() override {
-    reconciler_.reset();
-    fleet_.reset();
-    OpsTest::TearDown();
   }
 
   // A new controller on the same store file (the agents keep running).
@@ -39,16 +33,7 @@ class RemovalsTest : public OpsTest {
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
     engine_ = NewEngine();
-    agents::FleetOptions fo;
-    fo.lease = seconds(15);
-    fo.grace = seconds(60);
-    fleet_ = std::make_unique<agents::Fleet>(store_.get(), &clock_, fo);
-    ASSERT_TRUE(fleet_->Load().ok());
-    ReconcilerOptions ro;
-    ro.grace = seconds(60);
-    ro.reschedule_backoff = seconds(30);
-    reconciler_ = std::make_unique<Reconciler>(store_.get(), &agents_, fleet_.get(), engine_.get(),
-                                               &clock_, ro);
+    StartFleetAndReconciler();
   }
 
   // Time passes; every server heartbeats but `down` (its agent unreachable too).
@@ -111,9 +96,6 @@ class RemovalsTest : public OpsTest {
     EXPECT_TRUE(ref.ok()) << ref.status();
     return Run(ref.ok() ? ref->id : 0);
   }
-
-  std::unique_ptr<agents::Fleet> fleet_;
-  std::unique_ptr<Reconciler> reconciler_;
 };
 
 TEST_F(RemovalsTest, ADestroyAServerMissedIsFinishedWhenItReturnsAfterARestart) {
