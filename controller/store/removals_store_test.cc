@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "controller/store/store.h"
+#include "controller/store/store_test_util.h"
 
 namespace dflow::store {
 namespace {
@@ -42,11 +43,8 @@ class RemovalsStoreTest : public ::testing::Test {
 };
 
 TEST_F(RemovalsStoreTest, AStepRecordsItOnceAndItSurvivesARestartUntilFinished) {
-  App app;
-  app.name = "shop";
-  ASSERT_TRUE(store_->CreateApp(app).ok());
-  auto op = store_->CreateOp("shop", "destroy", "{}", std::nullopt, "destroy the app");
-  ASSERT_TRUE(op.ok()) << op.status();
+  int64_t op = 0;
+  ASSERT_NO_FATAL_FAILURE(CreateAppAndOp(*store_, "shop", "destroy", "destroy the app", &op));
   StepEffects e;
   PendingRemoval r;
   r.server = "local-2";
@@ -56,9 +54,9 @@ TEST_F(RemovalsStoreTest, AStepRecordsItOnceAndItSurvivesARestartUntilFinished) 
   r.reason = "destroyed while local-2 was unreachable";
   r.step_index = 0;
   e.add_removals.push_back(r);
-  ASSERT_TRUE(store_->FinishStep(*op, 0, "done", "{}", "", "", e).ok());
+  ASSERT_TRUE(store_->FinishStep(op, 0, "done", "{}", "", "", e).ok());
   // The same step committed again (a resumed op) records nothing twice.
-  ASSERT_TRUE(store_->FinishStep(*op, 0, "done", "{}", "", "", e).ok());
+  ASSERT_TRUE(store_->FinishStep(op, 0, "done", "{}", "", "", e).ok());
   EXPECT_EQ(CountEvents("app.cleanup_pending"), 1);
 
   Open();  // a restarted controller
@@ -74,7 +72,7 @@ TEST_F(RemovalsStoreTest, AStepRecordsItOnceAndItSurvivesARestartUntilFinished) 
   EXPECT_EQ(got.what, "remove app shop");
   EXPECT_EQ(got.reason, "destroyed while local-2 was unreachable");
   EXPECT_EQ(got.created_at_ms, clock_.NowMs());
-  EXPECT_EQ(got.op_id, *op);
+  EXPECT_EQ(got.op_id, op);
 
   ASSERT_TRUE(store_->FinishPendingRemoval(got.id, "app.cleanup_done", "removed app shop").ok());
   EXPECT_TRUE(store_->ListPendingRemovals()->empty());
@@ -89,16 +87,13 @@ TEST_F(RemovalsStoreTest, AStepRecordsItOnceAndItSurvivesARestartUntilFinished) 
 }
 
 TEST_F(RemovalsStoreTest, AStepFinishesOneInItsOwnTransaction) {
-  App app;
-  app.name = "shop";
-  ASSERT_TRUE(store_->CreateApp(app).ok());
-  auto op = store_->CreateOp("shop", "dokku", "{}", std::nullopt, "remove domain");
-  ASSERT_TRUE(op.ok());
+  int64_t op = 0;
+  ASSERT_NO_FATAL_FAILURE(CreateAppAndOp(*store_, "shop", "dokku", "remove domain", &op));
   StepEffects add;
   add.add_removals.push_back(
       {0, "d2", "shop", "dokku", R"({"action":"remove_domain","host":"a.example.com"})",
        "remove domain a.example.com from shop", "removed while d2 was unreachable", 0, 0, 0});
-  ASSERT_TRUE(store_->FinishStep(*op, 0, "done", "{}", "", "", add).ok());
+  ASSERT_TRUE(store_->FinishStep(op, 0, "done", "{}", "", "", add).ok());
   auto list = *store_->ListPendingRemovals();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].params, R"({"action":"remove_domain","host":"a.example.com"})");

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "controller/store/store_test_util.h"
+
 namespace dflow::store {
 namespace {
 
@@ -138,11 +140,8 @@ TEST_F(StoreTest, RemoveRefusesWhileAppsArePlacedThereUnlessForced) {
   auto s = Open();
   ASSERT_TRUE(s->CreateJoinToken("t1", clock_.NowMs() + 60000).ok());
   ASSERT_TRUE(s->JoinServer(Record("t1", "web-1")).ok());
-  App app;
-  app.name = "shop";
-  ASSERT_TRUE(s->CreateApp(app).ok());
-  auto op = s->CreateOp("shop", "scale", "{}", std::nullopt, "test");
-  ASSERT_TRUE(op.ok()) << op.status();
+  int64_t op = 0;
+  ASSERT_NO_FATAL_FAILURE(CreateAppAndOp(*s, "shop", "scale", "test", &op));
   StepEffects e;
   Instance inst;
   inst.id = "shop-web-1-1";
@@ -151,7 +150,7 @@ TEST_F(StoreTest, RemoveRefusesWhileAppsArePlacedThereUnlessForced) {
   inst.server = "web-1";
   e.put_instances.push_back(inst);
   e.pinned_server = "web-1";
-  ASSERT_TRUE(s->FinishStep(*op, 0, "done", "{}", "", "", e).ok());
+  ASSERT_TRUE(s->FinishStep(op, 0, "done", "{}", "", "", e).ok());
 
   auto refused = s->RemoveServer("web-1");
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
