@@ -252,9 +252,16 @@ void Report(Ctx& c) {
         global("procfile-path").empty() ? std::string("Procfile") : global("procfile-path");
     g.flags["--ps-restart-policy"] = computed("restart-policy", "on-failure:10");
     if (c.version.AtLeast(0, 36, 0)) {  // v0.36.0–v0.38.7: unprefixed flags
-      g.flags["--computed-stop-timeout-seconds"] = computed("stop-timeout-seconds", "30");
-      g.flags["--global-stop-timeout-seconds"] = global("stop-timeout-seconds");
-      g.flags["--stop-timeout-seconds"] = own("stop-timeout-seconds");
+      // Up to v0.38.5 the app's and the global value read "30" when unset
+      // (PropertyGetDefault in plugins/ps/report.go @ v0.36.0 and @ v0.38.5),
+      // so the computed one is the app's; PropertyGet from v0.38.6.
+      const std::string unset = c.version.AtLeast(0, 38, 6) ? "" : "30";
+      auto or_unset = [&](std::string v) { return v.empty() ? unset : v; };
+      const std::string app_value = or_unset(own("stop-timeout-seconds"));
+      g.flags["--computed-stop-timeout-seconds"] =
+          app_value.empty() ? computed("stop-timeout-seconds", "30") : app_value;
+      g.flags["--global-stop-timeout-seconds"] = or_unset(global("stop-timeout-seconds"));
+      g.flags["--stop-timeout-seconds"] = app_value;
     }
   }
   // addStatusFlags: one per container file, "<state> (CID: <11 chars>)".

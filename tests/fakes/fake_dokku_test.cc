@@ -190,11 +190,23 @@ TEST_F(FakeDokku, PsSetStopTimeoutSecondsAndItsReport) {
             "stop-timeout-seconds\n");
   EXPECT_EQ(Run({"ps:set", "nope", "stop-timeout-seconds", "45"}).exit_code, 20);
 
-  // 0.36.0 to 0.38.7: unprefixed flags, prefixed-free JSON keys.
+  // 0.36.0 to 0.38.7: unprefixed flags, prefixed-free JSON keys. Up to 0.38.5
+  // an unset app value reads 30 (PropertyGetDefault, plugins/ps/report.go @
+  // v0.36.0 and @ v0.38.5), and so does the computed one whatever the global.
   j = json::parse(Run({"ps:report", "shop", "--format", "json"}, "0.37.10").stdout_data);
   EXPECT_EQ(j["global-stop-timeout-seconds"], "20");
+  EXPECT_EQ(j["stop-timeout-seconds"], "30");
+  EXPECT_EQ(j["computed-stop-timeout-seconds"], "30");
+  j = json::parse(Run({"ps:report", "shop", "--format", "json"}, "0.38.6").stdout_data);
+  EXPECT_EQ(j["stop-timeout-seconds"], "");
   EXPECT_EQ(j["computed-stop-timeout-seconds"], "20");
-  EXPECT_TRUE(j.contains("stop-timeout-seconds"));
+  ASSERT_EQ(Run({"ps:set", "--global", "stop-timeout-seconds"}).exit_code, 0);
+  j = json::parse(Run({"ps:report", "shop", "--format", "json"}, "0.36.0").stdout_data);
+  EXPECT_EQ(j["global-stop-timeout-seconds"], "30");
+  ASSERT_EQ(Run({"ps:set", "shop", "stop-timeout-seconds", "45"}, "0.36.0").exit_code, 0);
+  j = json::parse(Run({"ps:report", "shop", "--format", "json"}, "0.36.0").stdout_data);
+  EXPECT_EQ(j["stop-timeout-seconds"], "45");
+  EXPECT_EQ(j["computed-stop-timeout-seconds"], "45");
   // 0.35: no such property, nothing about it in the report.
   auto old = Run({"ps:set", "shop", "stop-timeout-seconds", "45"}, "0.35.20");
   EXPECT_EQ(old.exit_code, 1);
