@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/x509.h"
+#include "tests/e2e/dokku_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -16,27 +17,11 @@ namespace {
 
 using std::chrono::seconds;
 
-class DokkuCertsE2E : public ::testing::TestWithParam<const char*> {
+class DokkuCertsE2E : public DokkuE2EBase<::testing::TestWithParam<const char*>> {
  protected:
-  void SetUp() override {
-    state_ = tmp_.path() + "/dokku";
-    std::filesystem::create_directories(state_);
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
-  }
+  void SetUp() override { StartControllerAndDouble(); }
 
-  std::map<std::string, std::string> DokkuEnv() {
-    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", GetParam()}};
-  }
-
-  CliResult CliOk(const std::vector<std::string>& args) {
-    auto r = fleet_->Cli(args);
-    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << "\nstdout: " << r.out
-                              << "\nstderr: " << r.err << "\nagent log:\n"
-                              << agent_.Log();
-    return r;
-  }
+  std::map<std::string, std::string> DokkuEnv() { return DokkuE2EBase::DokkuEnv(GetParam()); }
 
   // What the double reports, through its own CLI.
   std::string Report(const std::string& flag) {
@@ -49,17 +34,10 @@ class DokkuCertsE2E : public ::testing::TestWithParam<const char*> {
 
   // A `--runtime dokku` agent, healthy, and app shop deployed on it.
   void StartAgentAndDeploy() {
-    agent_ = Proc(fleet_->JoinDokkuAgent("dokku-1", FAKE_DOKKU_BIN), tmp_.path() + "/agent.log",
-                  DokkuEnv());
-    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
+    ASSERT_NO_FATAL_FAILURE(StartDokkuAgent(GetParam()));
     CliOk({"apps", "create", "shop", "--health-path", "/health"});
-    CliOk({"deploy", "shop", "--path", std::string(DFLOW_EXAMPLES_DIR) + "/hello"});
+    CliOk({"deploy", "shop", "--path", Example("hello")});
   }
-
-  TempDir tmp_;
-  std::string state_;
-  std::unique_ptr<Fleet> fleet_;
-  Proc agent_;
 };
 
 TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
@@ -74,7 +52,7 @@ TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
   ASSERT_TRUE(WriteFileAtomic(crt, cert->cert_pem, 0600).ok());
   ASSERT_TRUE(WriteFileAtomic(key, cert->key_pem, 0600).ok());
 
-  auto added = CliOk({"certs", "add", "shop", "--cert", crt, "--key", key});
+  auto added = ExpectCliOk({"certs", "add", "shop", "--cert", crt, "--key", key});
   EXPECT_NE(added.out.find("installing it on the app's Dokku servers (certs:add): op "),
             std::string::npos)
       << added.out;
@@ -83,7 +61,7 @@ TEST_P(DokkuCertsE2E, CertsAddReachesDokkuAndRmRemovesIt) {
   EXPECT_EQ(Installed(), cert->cert_pem);
   EXPECT_EQ(Report("--ssl-hostnames"), "shop.localhost\n");
 
-  auto removed = CliOk({"certs", "rm", "shop"});
+  auto removed = ExpectCliOk({"certs", "rm", "shop"});
   EXPECT_NE(removed.out.find("removing it from the app's Dokku servers (certs:remove): op "),
             std::string::npos)
       << removed.out;
@@ -101,16 +79,16 @@ TEST_P(DokkuCertsE2E, DomainsAddAndRmRunOnDokkuBeforeTheCliReturns) {
                       DokkuEnv())
         .out;
   };
-  auto added = CliOk({"domains", "add", "shop", "www.shop.test"});
+  auto added = ExpectCliOk({"domains", "add", "shop", "www.shop.test"});
   EXPECT_NE(added.out.find("adding it on the app's Dokku servers (domains:add): op "),
             std::string::npos)
       << added.out;
   EXPECT_NE(added.out.find("succeeded"), std::string::npos) << added.out;
   EXPECT_EQ(vhosts(), "www.shop.test\n");
-  auto json = nlohmann::json::parse(
-      CliOk({"domains", "add", "shop", "api.shop.test", "--json"}).out, nullptr, false);
+  auto json = nlohmann::json::parse(CliOk({"domains", "add", "shop", "api.shop.test", "--json"}),
+                                    nullptr, false);
   EXPECT_GT(json.value("dokku_op", 0), 0) << json.dump();
-  auto removed = CliOk({"domains", "rm", "shop", "www.shop.test"});
+  auto removed = ExpectCliOk({"domains", "rm", "shop", "www.shop.test"});
   EXPECT_NE(removed.out.find("(domains:remove): op "), std::string::npos) << removed.out;
   ASSERT_TRUE(WaitFor([&] { return vhosts() == "api.shop.test\n"; }, seconds(30))) << vhosts();
 }

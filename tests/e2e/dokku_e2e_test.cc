@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "tests/e2e/dokku_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -19,40 +20,14 @@ bool Has(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-class DokkuE2E : public ::testing::TestWithParam<const char*> {
+class DokkuE2E : public DokkuE2EBase<::testing::TestWithParam<const char*>> {
  protected:
-  void SetUp() override {
-    state_ = tmp_.path() + "/dokku";
-    std::filesystem::create_directories(state_);
-    std::ofstream(state_ + "/VHOST") << "dokku.me\n";
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
-  }
-
-  std::map<std::string, std::string> DokkuEnv(const std::string& version) {
-    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", version}};
-  }
+  void SetUp() override { StartControllerAndDouble("dokku.me"); }
 
   // `dflow-agent join --runtime dokku`, then `run --runtime dokku --dokku-bin …`.
   std::vector<std::string> JoinDokkuAgent(const std::string& name) {
     agent_dir_ = fleet_->agent_dir(name);
     return fleet_->JoinDokkuAgent(name, FAKE_DOKKU_BIN);
-  }
-
-  CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }
-  std::string CliOk(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
-                              << "\nagent log:\n"
-                              << agent_.Log();
-    return r.out;
-  }
-  nlohmann::json Json(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    return r.exit_code == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nullptr;
   }
 
   // Instances the controller has as running.
@@ -76,15 +51,7 @@ class DokkuE2E : public ::testing::TestWithParam<const char*> {
     return s.is_object() ? s["apps"][app] : nullptr;
   }
 
-  static std::string Example(const std::string& name) {
-    return std::string(DFLOW_EXAMPLES_DIR) + "/" + name;
-  }
-
-  TempDir tmp_;
-  std::string state_;
   std::string agent_dir_;
-  std::unique_ptr<Fleet> fleet_;
-  Proc agent_;
 };
 
 TEST_P(DokkuE2E, AppsFlowThroughAnAgentOnDokku) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "tests/e2e/controller_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -17,13 +18,9 @@ bool Has(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-class DokkuRemovalsE2E : public ::testing::Test {
+class DokkuRemovalsE2E : public ControllerE2E<> {
  protected:
-  void SetUp() override {
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
-  }
+  void SetUp() override { StartController(); }
 
   std::map<std::string, std::string> DokkuEnv(const std::string& server) {
     return {{"FAKE_DOKKU_STATE", tmp_.path() + "/dokku-state-" + server},
@@ -45,18 +42,6 @@ class DokkuRemovalsE2E : public ::testing::Test {
     ASSERT_TRUE(fleet_->WaitStatus(server, "healthy", seconds(20))) << agents_[server].Log();
   }
 
-  CliResult CliOk(const std::vector<std::string>& args) {
-    auto r = fleet_->Cli(args);
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
-                              << "\ncontroller log:\n"
-                              << fleet_->controller().Log();
-    return r;
-  }
-
-  TempDir tmp_;
-  std::unique_ptr<Fleet> fleet_;
   std::map<std::string, std::vector<std::string>> argv_;
   std::map<std::string, Proc> agents_;
 };
@@ -78,12 +63,12 @@ TEST_F(DokkuRemovalsE2E, ADomainRemovedWhileAServerIsDownLeavesItWhenItReturns) 
   agents_["dokku-2"].Wait(seconds(10));
   ASSERT_TRUE(fleet_->WaitStatus("dokku-2", "unreachable", seconds(10)));
 
-  auto rm = CliOk({"domains", "rm", "shop", "www.shop.test"});
+  auto rm = ExpectCliOk({"domains", "rm", "shop", "www.shop.test"});
   EXPECT_TRUE(Has(rm.out, "dokku-2 is unreachable: it is removed there when it is reachable again"))
       << rm.out << rm.err;
   EXPECT_FALSE(Has(Vhosts("dokku-1"), "www.shop.test")) << Vhosts("dokku-1");
   EXPECT_TRUE(Has(Vhosts("dokku-2"), "www.shop.test"));  // the agent is down: nothing reached it
-  auto status = CliOk({"status"});
+  auto status = ExpectCliOk({"status"});
   EXPECT_TRUE(Has(status.out,
                   "dokku-2: remove domain www.shop.test from shop (removed while "
                   "dokku-2 was unreachable"))

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/e2e/dokku_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -16,29 +17,11 @@ namespace {
 
 using std::chrono::seconds;
 
-class DokkuSettingsE2E : public ::testing::TestWithParam<const char*> {
+class DokkuSettingsE2E : public DokkuE2EBase<::testing::TestWithParam<const char*>> {
  protected:
-  void SetUp() override {
-    state_ = tmp_.path() + "/dokku";
-    std::filesystem::create_directories(state_);
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
-  }
+  void SetUp() override { StartControllerAndDouble(); }
 
-  std::map<std::string, std::string> DokkuEnv() {
-    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", GetParam()}};
-  }
-
-  std::string CliOk(const std::vector<std::string>& args) {
-    auto r = fleet_->Cli(args);
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
-                              << "\nagent log:\n"
-                              << agent_.Log();
-    return r.out;
-  }
+  std::map<std::string, std::string> DokkuEnv() { return DokkuE2EBase::DokkuEnv(GetParam()); }
 
   // What the double holds, through its own CLI.
   std::string Vhosts() {
@@ -55,16 +38,7 @@ class DokkuSettingsE2E : public ::testing::TestWithParam<const char*> {
     return r.exit_code == 0 && ps.is_array() ? ps.size() : 99;
   }
 
-  void StartAgent() {
-    agent_ = Proc(fleet_->JoinDokkuAgent("dokku-1", FAKE_DOKKU_BIN), tmp_.path() + "/agent.log",
-                  DokkuEnv());
-    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
-  }
-
-  TempDir tmp_;
-  std::string state_;
-  std::unique_ptr<Fleet> fleet_;
-  Proc agent_;
+  void StartAgent() { StartDokkuAgent(GetParam()); }
 };
 
 TEST_P(DokkuSettingsE2E, RemovedWhileScaledToZeroStaysRemovedAfterTheNextDeploy) {
