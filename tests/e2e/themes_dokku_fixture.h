@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "tests/e2e/dokku_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
@@ -23,40 +24,16 @@ inline bool Has(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-class ThemesDokkuE2E : public ::testing::Test {
+class ThemesDokkuE2E : public DokkuE2EBase<> {
  protected:
   void SetUp() override {
-    state_ = tmp_.path() + "/dokku";
-    std::filesystem::create_directories(state_);
-    std::ofstream(state_ + "/VHOST") << "dokku.me\n";
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
-    agent_ =
-        Proc(fleet_->JoinDokkuAgent("dokku-1", FAKE_DOKKU_BIN), tmp_.path() + "/agent.log", Env());
-    ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", std::chrono::seconds(20))) << agent_.Log();
+    StartControllerAndDouble("dokku.me");
+    ASSERT_NO_FATAL_FAILURE(StartDokkuAgent("0.38.27"));
     fleet_->AddAgent("local-1");
     ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
   }
 
-  std::map<std::string, std::string> Env() {
-    return {{"FAKE_DOKKU_STATE", state_}, {"FAKE_DOKKU_VERSION", "0.38.27"}};
-  }
-  CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }
-  std::string CliOk(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
-                              << "\nagent log:\n"
-                              << agent_.Log() << "\ncontroller log:\n"
-                              << fleet_->controller().Log();
-    return r.out;
-  }
-  nlohmann::json Json(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    return r.exit_code == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nullptr;
-  }
+  std::map<std::string, std::string> Env() { return DokkuEnv("0.38.27"); }
   std::map<std::string, std::string> Secrets(const std::string& app) {
     auto j = Json({"themes", "secrets", app, "--reveal", "--json"});
     if (!j.is_object()) return {};
@@ -159,11 +136,6 @@ class ThemesDokkuE2E : public ::testing::Test {
     std::string out = "want:\n" + Dump(want) + "got:\n" + Dump(got);
     return out;
   }
-
-  TempDir tmp_;
-  std::string state_;
-  std::unique_ptr<Fleet> fleet_;
-  Proc agent_;
 };
 
 }  // namespace dflow::testing
