@@ -11,47 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/controller_fixture.h"
 #include "tests/e2e/harness.h"
 
 namespace dflow::testing {
 
-inline bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-class AppsE2E : public ::testing::Test {
+class AppsE2E : public ControllerE2E<> {
  protected:
   void SetUp() override {
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->StartController();
+    StartController();
+    StartLocalAgents();
+  }
+
+  // Agents local-1 and local-2 (listening on `local2_host`), both healthy.
+  void StartLocalAgents(const std::string& local2_host = "127.0.0.1") {
     fleet_->AddAgent("local-1");
-    fleet_->AddAgent("local-2");
+    fleet_->AddAgent("local-2", {}, local2_host);
     ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
     ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", std::chrono::seconds(20)));
-  }
-
-  static std::string Example(const std::string& name) {
-    return std::string(DFLOW_EXAMPLES_DIR) + "/" + name;
-  }
-
-  CliResult Cli(const std::vector<std::string>& args) { return fleet_->Cli(args); }
-
-  // Runs the CLI and fails the test unless it exits 0.
-  std::string CliOk(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    std::string cmd;
-    for (const auto& a : args) cmd += a + " ";
-    EXPECT_EQ(r.exit_code, 0) << "dflow " << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err
-                              << "\ncontroller log:\n"
-                              << fleet_->controller().Log();
-    return r.out;
-  }
-
-  nlohmann::json Json(const std::vector<std::string>& args) {
-    auto r = Cli(args);
-    if (r.exit_code != 0) return nullptr;
-    return nlohmann::json::parse(r.out, nullptr, false);
   }
 
   nlohmann::json Ps(const std::string& app) { return Json({"ps", app, "--json"}); }
@@ -132,9 +109,6 @@ class AppsE2E : public ::testing::Test {
     if (web != 1) CliOk({"scale", app, "web=" + std::to_string(web)});
     ASSERT_TRUE(WaitSettled(app, web)) << Ps(app).dump();
   }
-
-  TempDir tmp_;
-  std::unique_ptr<Fleet> fleet_;
 };
 
 }  // namespace dflow::testing

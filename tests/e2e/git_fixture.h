@@ -19,16 +19,10 @@ class GitE2E : public AppsE2E {
   // As AppsE2E, with the controller's HTTP listener on a free loopback port.
   void SetUp() override {
     http_port_ = FreeLoopbackPort();
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
     std::vector<std::string> flags = {"--http-listen", "127.0.0.1:" + std::to_string(http_port_)};
     for (auto& f : ExtraControllerFlags()) flags.push_back(std::move(f));
-    fleet_->set_controller_flags(flags);
-    fleet_->StartController();
-    fleet_->AddAgent("local-1");
-    fleet_->AddAgent("local-2");
-    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
-    ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", std::chrono::seconds(20)));
+    StartController(flags);
+    StartLocalAgents();
   }
 
   // More `dflow-controller run` flags (a subclass's git layout).

@@ -11,17 +11,7 @@ using std::chrono::seconds;
 
 class RoutingAddressE2E : public RoutingE2E {
  protected:
-  void SetUp() override {
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->set_controller_flags({"--wait-to-retire", "1s"});
-    fleet_->StartController();
-    fleet_->set_routers(true);
-    fleet_->AddAgent("local-1");
-    fleet_->AddAgent("local-2", {}, "127.0.0.2");
-    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", seconds(20)));
-    ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", seconds(20)));
-  }
+  void SetUp() override { StartRoutedFleet("127.0.0.2"); }
 
   // GET http://HOST:PORT/health with curl; true when it answers 200.
   static bool Answers(const std::string& host, int port) {

@@ -51,16 +51,14 @@ inline Reply Get(int port, const std::string& host, const std::string& path = "/
 
 class RoutingE2E : public AppsE2E {
  protected:
-  void SetUp() override {
-    fleet_ = std::make_unique<Fleet>(tmp_.path());
-    fleet_->InitController();
-    fleet_->set_controller_flags({"--wait-to-retire", "1s"});
-    fleet_->StartController();
+  void SetUp() override { StartRoutedFleet("127.0.0.1"); }
+
+  // A controller (wait-to-retire 1s) and agents local-1 and local-2 (on
+  // `local2_host`), each with a router, both healthy.
+  void StartRoutedFleet(const std::string& local2_host) {
+    StartController({"--wait-to-retire", "1s"});
     fleet_->set_routers(true);
-    fleet_->AddAgent("local-1");
-    fleet_->AddAgent("local-2");
-    ASSERT_TRUE(fleet_->WaitStatus("local-1", "healthy", std::chrono::seconds(20)));
-    ASSERT_TRUE(fleet_->WaitStatus("local-2", "healthy", std::chrono::seconds(20)));
+    StartLocalAgents(local2_host);
   }
 
   int Router(const std::string& server) { return fleet_->router_port(server); }
