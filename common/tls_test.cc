@@ -19,19 +19,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/openssl_ptr.h"
 
 namespace dflow::tls {
 namespace {
 
-template <auto kFree>
-struct Free {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using Cert = std::unique_ptr<X509, Free<X509_free>>;
-using Key = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 using SslCtx = std::unique_ptr<SSL_CTX, Free<SSL_CTX_free>>;
 using Ssl = std::unique_ptr<SSL, Free<SSL_free>>;
 
