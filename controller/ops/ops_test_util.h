@@ -15,6 +15,7 @@
 #include "controller/ops/engine.h"
 #include "controller/ops/fake_agent_api.h"
 #include "controller/store/store.h"
+#include "controller/store/store_test_util.h"
 
 namespace dflow::ops {
 
@@ -45,14 +46,8 @@ class OpsTest : public ::testing::Test {
   void AddServers(const std::vector<std::string>& names, const std::string& runtime = "local") {
     std::vector<store::FactsUpdate> facts;
     for (const auto& name : names) {
-      ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
-      store::JoinRecord r;
-      r.token_id = "t-" + name;
-      r.name = name;
-      r.address = "127.0.0.1:1";
-      r.runtime = runtime;
-      r.cert_fingerprint = "fp-" + name;
-      ASSERT_TRUE(store_->JoinServer(r).ok());
+      ASSERT_NO_FATAL_FAILURE(
+          store::JoinTestServer(*store_, clock_.NowMs(), name, runtime, "127.0.0.1:1"));
       store::FactsUpdate u;
       u.name = name;
       u.facts.cpus = 4;

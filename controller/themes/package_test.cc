@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "controller/store/store.h"
+#include "controller/store/store_test_util.h"
 #include "themes/theme.h"
 
 namespace dflow::controller_themes {
@@ -283,14 +284,7 @@ class AppOriginTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void Join(const std::string& name, const std::string& runtime) {
-    ASSERT_TRUE(store_->CreateJoinToken("t-" + name, clock_.NowMs() + 60000).ok());
-    store::JoinRecord r;
-    r.token_id = "t-" + name;
-    r.name = name;
-    r.address = "127.0.0.1:7001";
-    r.runtime = runtime;
-    r.cert_fingerprint = "fp-" + name;
-    ASSERT_TRUE(store_->JoinServer(r).ok());
+    store::JoinTestServer(*store_, clock_.NowMs(), name, runtime, "127.0.0.1:7001");
   }
 
   FakeClock clock_;
