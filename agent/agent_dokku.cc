@@ -89,9 +89,10 @@ grpc::Status AgentService::MountStorage(grpc::ServerContext* c, const av1::Stora
                                         av1::DokkuOutput* response) {
   return DokkuCall(
       *c, "MountStorage", r->idempotency_key(),
-      {ValidateAppName(r->app()), ValidateStorageMount(r->source(), r->container_dir())},
+      {ValidateAppName(r->app()), ValidateStorageMount(r->source(), r->container_dir()),
+       ValidateStorageChown(r->source(), r->chown())},
       [&](const OutputFn& out) {
-        return runtime_->MountStorage(r->app(), r->source(), r->container_dir(), out);
+        return runtime_->MountStorage(r->app(), r->source(), r->container_dir(), r->chown(), out);
       },
       response);
 }

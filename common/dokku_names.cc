@@ -57,6 +57,29 @@ absl::Status ValidateStorageMount(absl::string_view source, absl::string_view co
   return absl::OkStatus();
 }
 
+absl::Status ValidateStorageChown(absl::string_view source, absl::string_view chown) {
+  if (chown.empty()) return absl::OkStatus();
+  if (!IsNamedStorage(source)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--chown is for a named storage only; the host path ", source,
+                     " keeps its owner (Dokku does not chown a directory outside its storage "
+                     "directory): chown it on the server yourself"));
+  }
+  if (chown != "herokuish" && chown != "heroku" && chown != "paketo" && chown != "root" &&
+      chown != "false") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown storage owner \"", chown,
+                     "\"; use herokuish (uid 32767, the default), heroku (1000), paketo (2000), "
+                     "root (0) or false (no chown)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string StorageChownOrDefault(absl::string_view source, absl::string_view chown) {
+  if (!IsNamedStorage(source)) return "";
+  return chown.empty() ? "herokuish" : std::string(chown);
+}
+
 absl::Status ValidateCheckKey(absl::string_view key) {
   if (key != "wait" && key != "timeout" && key != "attempts" && key != "wait-to-retire") {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -19,6 +19,13 @@ absl::Status ValidatePortMap(absl::string_view map);
 // absolute host path; then ":" and an absolute container directory.
 absl::Status ValidateStorageMount(absl::string_view source, absl::string_view container_dir);
 bool IsNamedStorage(absl::string_view source);
+// Who owns a named storage's host directory, in Dokku's --chown words:
+// herokuish (32767, the default), heroku (1000), paketo (2000), root (0) or
+// false (left as Dokku made it). An absolute host path takes none: Dokku 0.38
+// refuses --chown off its own storage directory (requireDefaultHostPath).
+absl::Status ValidateStorageChown(absl::string_view source, absl::string_view chown);
+// The owner a mount is made with: "" for a host path, herokuish when unset.
+std::string StorageChownOrDefault(absl::string_view source, absl::string_view chown);
 // wait | timeout | attempts | wait-to-retire (what `checks set` and `checks unset` take).
 absl::Status ValidateCheckKey(absl::string_view key);
 // A check key with a whole number (seconds; attempts: a count).

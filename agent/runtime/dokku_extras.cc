@@ -141,8 +141,10 @@ absl::Status DokkuRuntime::SetPorts(const std::string& app, const std::vector<st
 absl::StatusOr<std::string> DokkuRuntime::StorageHostPath(const std::string& app,
                                                           const std::string& source,
                                                           const std::string& container_dir,
-                                                          bool create, const OutputFn& out) {
+                                                          bool create, const std::string& chown,
+                                                          const OutputFn& out) {
   RETURN_IF_ERROR(ValidateStorageMount(source, container_dir));
+  RETURN_IF_ERROR(ValidateStorageChown(source, chown));
   if (source[0] == '/') {
     if (create && !std::filesystem::is_directory(source)) {
       return absl::InvalidArgumentError(
@@ -151,18 +153,27 @@ absl::StatusOr<std::string> DokkuRuntime::StorageHostPath(const std::string& app
     return source;
   }
   if (create) {
-    // storage:create is idempotent (0.38+); before it, storage:ensure-directory.
-    std::vector<std::string> args =
-        version_.AtLeast(0, 38, 0) ? std::vector<std::string>{"storage:create", source}
-                                   : std::vector<std::string>{"storage:ensure-directory", source};
+    // storage:create is idempotent and re-applies --chown (0.38+); before it,
+    // storage:ensure-directory. The owner is always said: ensure-directory
+    // chowns to herokuish (32767) unasked (plugins/storage/internal-functions
+    // @ v0.35.20), storage:create not at all (ensureDockerLocalPath,
+    // plugins/storage/commands_entries.go @ v0.38.27), so only an explicit
+    // one gives the same owner on both. "false" is ensure-directory's word
+    // for no chown; storage:create's is no flag.
+    const std::string owner = StorageChownOrDefault(source, chown);
+    const bool v38 = version_.AtLeast(0, 38, 0);
+    std::vector<std::string> args = {v38 ? "storage:create" : "storage:ensure-directory"};
+    if (!v38 || owner != "false") args.insert(args.end(), {"--chown", owner});
+    args.push_back(source);
     RETURN_IF_ERROR(Dokku(app, args, out).status());
   }
   return absl::StrCat(kStorageRoot, "/", source);
 }
 
 absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::string& source,
-                                        const std::string& container_dir, const OutputFn& out) {
-  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, true, out));
+                                        const std::string& container_dir, const std::string& chown,
+                                        const OutputFn& out) {
+  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, true, chown, out));
   std::lock_guard app_lock(AppLock(app));
   ASSIGN_OR_RETURN(DokkuOutput list, Dokku(app, {"storage:list", app, "--format", "json"}));
   DokkuMount want{host, container_dir};
@@ -189,7 +200,7 @@ absl::Status DokkuRuntime::MountStorage(const std::string& app, const std::strin
 
 absl::Status DokkuRuntime::UnmountStorage(const std::string& app, const std::string& source,
                                           const std::string& container_dir, const OutputFn& out) {
-  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, false, out));
+  ASSIGN_OR_RETURN(std::string host, StorageHostPath(app, source, container_dir, false, "", out));
   std::lock_guard app_lock(AppLock(app));
   auto first = Dokku(app, {"storage:list", app, "--format", "json"});
   if (!first.ok()) return AbsentOr(app, first.status(), out);

@@ -123,11 +123,13 @@ TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
   const Args list = {"storage:list", "shop", "--format", "json"};
   runner_.Once({"storage:list"}, {.out = "[]"});
   runner_.Once({"storage:list"}, {.out = mounted});
-  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).ok());
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", "", nullptr).ok());
   const std::string bind = "/var/lib/dokku/data/storage/shop-data:/app/data";
   EXPECT_EQ(runner_.calls(),
-            (std::vector<Args>{
-                {"storage:create", "shop-data"}, list, {"storage:mount", "shop", bind}, list}));
+            (std::vector<Args>{{"storage:create", "--chown", "herokuish", "shop-data"},
+                               list,
+                               {"storage:mount", "shop", bind},
+                               list}));
   runner_.Clear();
   ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
   // Not mounted (the list says so): storage:unmount would exit 1, so nothing runs.
@@ -138,12 +140,58 @@ TEST_F(DokkuExtrasArgv, StorageMountAndUnmountListFirstAndReadBack) {
   ASSERT_TRUE(rt_->UnmountStorage("shop", "shop-data", "/app/data", nullptr).ok());
   EXPECT_EQ(runner_.calls(), (std::vector<Args>{list, {"storage:unmount", "shop", bind}, list}));
   // A mount Dokku does not list afterwards is an error.
-  EXPECT_EQ(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).code(),
+  EXPECT_EQ(rt_->MountStorage("shop", "shop-data", "/app/data", "", nullptr).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(rt_->MountStorage("shop", "a;b", "/x", nullptr).code(),
+  EXPECT_EQ(rt_->MountStorage("shop", "a;b", "/x", "", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(rt_->MountStorage("shop", "data", "relative", nullptr).code(),
+  EXPECT_EQ(rt_->MountStorage("shop", "data", "relative", "", nullptr).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The owner is passed on every version, flags before the name: ensure-directory
+// (< 0.38) chowns to herokuish unasked, storage:create (0.38+) not at all, so
+// only an explicit --chown gives the same owner on both; "false" is
+// ensure-directory's no-chown word and storage:create's missing flag.
+TEST_F(DokkuExtrasArgv, StorageCreateSaysTheOwnerOnEveryVersion) {
+  const std::string mounted =
+      R"js([{"entry_name":"e","host_path":"/var/lib/dokku/data/storage/n8n-data",)js"
+      R"js("container_path":"/home/node/.n8n"}])js";
+  runner_.On({"storage:list"}, {.out = mounted});
+  runner_.On({"storage:ensure-directory"}, {});
+  struct Case {
+    const char* version;
+    const char* chown;
+    Args create;
+  };
+  const Case cases[] = {
+      {"0.35.20", "heroku", {"storage:ensure-directory", "--chown", "heroku", "n8n-data"}},
+      {"0.35.20", "", {"storage:ensure-directory", "--chown", "herokuish", "n8n-data"}},
+      {"0.35.20", "false", {"storage:ensure-directory", "--chown", "false", "n8n-data"}},
+      {"0.38.27", "heroku", {"storage:create", "--chown", "heroku", "n8n-data"}},
+      {"0.38.27", "root", {"storage:create", "--chown", "root", "n8n-data"}},
+      {"0.38.27", "", {"storage:create", "--chown", "herokuish", "n8n-data"}},
+      {"0.38.27", "false", {"storage:create", "n8n-data"}},
+  };
+  for (const Case& c : cases) {
+    runner_.On({"version"}, {.out = std::string("dokku version ") + c.version + "\n"});
+    auto rt =
+        DokkuRuntime::Open({.data_dir = tmp_.path(), .server_name = "web-2", .runner = &runner_});
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    runner_.Clear();
+    ASSERT_TRUE((*rt)->MountStorage("n8n", "n8n-data", "/home/node/.n8n", c.chown, nullptr).ok());
+    ASSERT_FALSE(runner_.calls().empty());
+    EXPECT_EQ(runner_.calls()[0], c.create) << c.version << " " << c.chown;
+  }
+  // A host path keeps its owner; an unknown owner never reaches Dokku.
+  runner_.Clear();
+  EXPECT_EQ(rt_->MountStorage("n8n", tmp_.path(), "/data", "heroku", nullptr).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto bad = rt_->MountStorage("n8n", "n8n-data", "/data", "node", nullptr);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("use herokuish (uid 32767, the default), heroku (1000)"),
+            std::string::npos)
+      << bad;
+  EXPECT_TRUE(runner_.calls().empty());
 }
 
 // storage:mount and storage:unmount print nothing, and a check setting kept for
@@ -189,12 +237,12 @@ TEST_F(DokkuExtrasArgv, SilentChangesAndSkippedOnesAreSaidInTheOutput) {
       R"js([{"host_path":")js" + host + R"js(","container_path":"/app/d"}])js";
   runner_.Once({"storage:list"}, {.out = "[]"});
   runner_.Once({"storage:list"}, {.out = listed});
-  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", out).ok());
+  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", "", out).ok());
   EXPECT_EQ(said, "-----> Mounted " + host +
                       " at /app/d in shop (it takes effect at the next deploy or restart)\n");
   said.clear();
   runner_.Once({"storage:list"}, {.out = listed});
-  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", out).ok());
+  ASSERT_TRUE(rt_->MountStorage("shop", host, "/app/d", "", out).ok());
   EXPECT_EQ(said, "-----> " + host + " is mounted at /app/d in shop already (nothing to change)\n");
   said.clear();
   runner_.Once({"storage:list"}, {.out = listed});

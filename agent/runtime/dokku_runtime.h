@@ -145,7 +145,8 @@ class DokkuRuntime : public Runtime {
   // `source` is a storage name (created with storage:create, or
   // storage:ensure-directory before 0.38) or an existing absolute host path.
   absl::Status MountStorage(const std::string& app, const std::string& source,
-                            const std::string& container_dir, const OutputFn& out) override;
+                            const std::string& container_dir, const std::string& chown,
+                            const OutputFn& out) override;
   absl::Status UnmountStorage(const std::string& app, const std::string& source,
                               const std::string& container_dir, const OutputFn& out) override;
   // wait | timeout | attempts go into the app.json of the next deploy;
@@ -230,9 +231,10 @@ class DokkuRuntime : public Runtime {
   absl::StatusOr<std::map<std::string, std::string>> DokkuConfig(const std::string& app);
   // dokku_extras.cc: where a mount's source lives on the host (`create`: make a
   // named storage, check a host path exists).
+  // `chown`: the owner a created storage gets.
   absl::StatusOr<std::string> StorageHostPath(const std::string& app, const std::string& source,
                                               const std::string& container_dir, bool create,
-                                              const OutputFn& out);
+                                              const std::string& chown, const OutputFn& out);
   // dokku_certs.cc: `certs:report APP --ssl-enabled`.
   absl::StatusOr<bool> SslEnabled(const std::string& app);
   // dokku_extras.cc: a removal's first read failed with `read`. OK (nothing to

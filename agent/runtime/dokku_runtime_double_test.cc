@@ -208,6 +208,26 @@ TEST_P(DokkuDouble, ACraftedAppNameReachesDokkuAsOneArgument) {
   EXPECT_EQ(runner_->calls().back(), (Args{"apps:exists", spec.app}));
 }
 
+// The same owner on 0.35 and 0.38 (the double models Dokku's chown per
+// version), and a later mount with another owner re-chowns on both.
+TEST_P(DokkuDouble, StorageOwnerIsTheSameOnEveryVersion) {
+  ASSERT_TRUE(rt_->PrepareRelease(Release(1, "one"), nullptr).ok());
+  auto owner = [&](const std::string& name) -> std::string {
+    std::ifstream in(state_ + "/state.json");
+    return json::parse(in)["global"]["storage_owners"].value(name, "");
+  };
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-home", "/home/node", "heroku", nullptr).ok());
+  EXPECT_EQ(owner("shop-home"), "1000");
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", "", nullptr).ok());
+  EXPECT_EQ(owner("shop-data"), "32767");
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-root", "/srv", "root", nullptr).ok());
+  EXPECT_EQ(owner("shop-root"), "0");
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-raw", "/raw", "false", nullptr).ok());
+  EXPECT_EQ(owner("shop-raw"), "dokku");
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", "paketo", nullptr).ok());
+  EXPECT_EQ(owner("shop-data"), "2000");
+}
+
 TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
   ASSERT_TRUE(rt_->PrepareRelease(Release(1, "one"), nullptr).ok());
   ASSERT_TRUE(rt_->AddDomain("shop", "shop.example.com", nullptr).ok());
@@ -216,9 +236,9 @@ TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
   ASSERT_TRUE(domains.ok()) << domains.status();
   EXPECT_EQ(*domains, (std::vector<std::string>{"shop.dokku.me", "shop.example.com"}));
   runner_->Clear();
-  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).ok());
+  ASSERT_TRUE(rt_->MountStorage("shop", "shop-data", "/app/data", "", nullptr).ok());
   ASSERT_TRUE(
-      rt_->MountStorage("shop", "shop-data", "/app/data", nullptr).ok());  // exit 1 if twice
+      rt_->MountStorage("shop", "shop-data", "/app/data", "", nullptr).ok());  // exit 1 if twice
   const bool v38 = std::string(GetParam()) >= "0.38";
   const std::string create = v38 ? "storage:create" : "storage:ensure-directory";
   std::vector<Args> mounts;
@@ -227,8 +247,8 @@ TEST_P(DokkuDouble, DomainsStorageAndChecksAskFirst) {
   }
   EXPECT_EQ(mounts, (std::vector<Args>{{"storage:mount", "shop",
                                         "/var/lib/dokku/data/storage/shop-data:/app/data"}}));
-  EXPECT_EQ(runner_->calls()[0], (Args{create, "shop-data"}));
-  EXPECT_FALSE(rt_->MountStorage("shop", tmp_.path() + "/missing", "/x", nullptr).ok());
+  EXPECT_EQ(runner_->calls()[0], (Args{create, "--chown", "herokuish", "shop-data"}));
+  EXPECT_FALSE(rt_->MountStorage("shop", tmp_.path() + "/missing", "/x", "", nullptr).ok());
   ASSERT_TRUE(rt_->SetCheck("shop", "wait-to-retire", "30", nullptr).ok());
   EXPECT_EQ(AppState("shop")["checks"]["wait-to-retire"], "30");
   runner_->Clear();

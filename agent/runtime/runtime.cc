@@ -18,7 +18,7 @@ absl::Status Runtime::SetPorts(const std::string&, const std::vector<std::string
   return Missing("port maps");
 }
 absl::Status Runtime::MountStorage(const std::string&, const std::string&, const std::string&,
-                                   const OutputFn&) {
+                                   const std::string&, const OutputFn&) {
   return Missing("storage mounts");
 }
 absl::Status Runtime::UnmountStorage(const std::string&, const std::string&, const std::string&,

@@ -140,9 +140,11 @@ class Runtime {
   // `maps` like "http:80:5000"; replaces the app's port maps.
   virtual absl::Status SetPorts(const std::string& app, const std::vector<std::string>& maps,
                                 const OutputFn& out);
-  // `source`: a storage name or an existing absolute host path.
+  // `source`: a storage name or an existing absolute host path; `chown`: a
+  // named storage's owner (ValidateStorageChown; "" = herokuish).
   virtual absl::Status MountStorage(const std::string& app, const std::string& source,
-                                    const std::string& container_dir, const OutputFn& out);
+                                    const std::string& container_dir, const std::string& chown,
+                                    const OutputFn& out);
   virtual absl::Status UnmountStorage(const std::string& app, const std::string& source,
                                       const std::string& container_dir, const OutputFn& out);
   // key: wait | timeout | attempts | wait-to-retire; value: whole seconds (attempts: a count).

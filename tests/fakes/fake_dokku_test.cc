@@ -298,6 +298,39 @@ TEST_F(FakeDokku, StorageCreateChownsOnlyWhenAskedEnsureDirectoryByDefault) {
   EXPECT_EQ(owner("legacy"), "32767");
 }
 
+// The --chown names on both versions (cmd-storage-ensure-directory,
+// plugins/storage/internal-functions @ v0.35.20; ResolveChownID,
+// plugins/storage/subcommands.go @ v0.38.27): the same uids, "false" leaves
+// the directory as Dokku made it, anything else fails.
+TEST_F(FakeDokku, StorageChownNamesGiveTheSameUidOnEveryVersion) {
+  auto owner = [&](const std::string& name) {
+    return state_.State()["global"]["storage_owners"].value(name, "");
+  };
+  const std::pair<const char*, const char*> names[] = {{"herokuish", "32767"}, {"heroku", "1000"},
+                                                       {"paketo", "2000"},     {"packeto", "2000"},
+                                                       {"root", "0"},          {"false", "dokku"}};
+  for (const auto& [version, create] :
+       {std::pair<std::string, std::string>{"0.35.20", "storage:ensure-directory"},
+        {"0.38.27", "storage:create"}}) {
+    for (const auto& [chown, uid] : names) {
+      const std::string dir = "d" + version.substr(2, 2) + "-" + chown;
+      auto r = Run({create, "--chown", chown, dir}, version);
+      EXPECT_EQ(r.exit_code, 0) << version << " " << chown << ": " << r.stderr_data;
+      EXPECT_EQ(owner(dir), uid) << version << " " << chown;
+    }
+    auto bad = Run({create, "--chown", "node", "bad"}, version);
+    EXPECT_EQ(bad.exit_code, 1) << version;
+    EXPECT_EQ(bad.stderr_data.substr(bad.stderr_data.find(" !     Unsupported")),
+              " !     Unsupported chown permissions\n")
+        << version;
+  }
+  // ensure-directory's default is herokuish; storage:create's is none.
+  ASSERT_EQ(Run({"storage:ensure-directory", "plain35"}, "0.35.20").exit_code, 0);
+  EXPECT_EQ(owner("plain35"), "32767");
+  ASSERT_EQ(Run({"storage:create", "plain38"}, "0.38.27").exit_code, 0);
+  EXPECT_EQ(owner("plain38"), "dokku");
+}
+
 TEST_F(FakeDokku, TheArgvLogKeepsEveryElementAsGiven) {
   ASSERT_EQ(Run({"apps:create", "shop"}).exit_code, 0);
   Run({"config:set", "shop", "X=$(reboot); `id` 'q' \"dq\""});
