@@ -56,6 +56,11 @@ TEST(Commands, RefuseBadInputBeforeCallingTheController) {
       {{"run", "shop", "--timeout", "soon", "--", "ls"}, "--timeout \"soon\" is not a duration"},
       {{"run", "shop", "ls", "-la"}, "parse: "},
       {{"scale", "shop"}, "parse: "},
+      {{"storage", "mount", "n8n", "n8n-data:/home/node/.n8n", "--chown", "node"},
+       "unknown storage owner \"node\"; use herokuish (uid 32767, the default), heroku (1000), "
+       "paketo (2000), root (0) or false (no chown)"},
+      {{"storage", "mount", "shop", "/srv/shop:/app/data", "--chown", "heroku"},
+       "--chown is for a named storage only; the host path /srv/shop keeps its owner"},
   };
   for (const auto& c : cases) {
     CommandResult r = RunCommand(c.args, kNowhere);
@@ -85,6 +90,8 @@ TEST(Commands, ValidInputGoesToTheController) {
            {"run", "shop", "--", "python3", "-c", "print(1)"},
            {"logs", "shop", "-f", "--process", "web"},
            {"ops", "ls", "--app", "shop", "--json"},
+           {"storage", "mount", "n8n", "n8n-data:/home/node/.n8n", "--chown", "heroku"},
+           {"storage", "mount", "shop", "/srv/shop:/app/data"},
        }) {
     CommandResult r = RunCommand(args, kNowhere);
     EXPECT_TRUE(ReachedForController(r.status)) << args[0] << ": " << r.status;

@@ -23,6 +23,7 @@ struct Options {
   std::string app;
   std::vector<std::string> maps;
   std::string mount;  // SOURCE:/container/dir (mount) or [SOURCE:]/container/dir (unmount)
+  std::string chown;  // mount of a named storage: its owner ("" = herokuish)
   std::string key;
   std::string value;
   bool json = false;
@@ -124,13 +125,22 @@ void RegisterStorage(CLI::App& app, Globals& g) {
                    "NAME:/container/dir (NAME: letters, digits, _ and -, created with "
                    "storage:create) or /host/path:/container/dir (an existing directory)")
       ->required();
+  mount->add_option("--chown", o->chown,
+                    "Owner of a named storage's directory: herokuish (uid 32767, the default), "
+                    "heroku (1000), paketo (2000), root (0) or false (no chown)");
   AddDetachFlag(mount, o->detach);
   mount->footer(
       "Storage lives on one server: APP is pinned to the Dokku server it runs on (or is\n"
       "already pinned to), and is never placed elsewhere; refused while APP runs on several\n"
       "servers or on none and is not pinned (`dflow apps pin APP SERVER` first). The mount\n"
       "takes effect at the next deploy or `dflow restart APP`.\n"
-      "Example: dflow storage mount shop shop-data:/app/data");
+      "A named storage's directory is chowned (recursively) to --chown on every Dokku version\n"
+      "(storage:ensure-directory before 0.38, storage:create since): herokuish (32767) suits\n"
+      "buildpack apps; an image running as another user needs its uid, e.g. heroku (1000)\n"
+      "for images that run as `node`. A host path keeps its owner: Dokku does not chown\n"
+      "outside its storage directory, so --chown is refused with one.\n"
+      "Example: dflow storage mount shop shop-data:/app/data\n"
+      "         dflow storage mount n8n n8n-data:/home/node/.n8n --chown heroku");
   auto* unmount = storage->add_subcommand(
       "unmount", "Remove a mount from APP (the data stays on the server; so does the pin)");
   unmount->add_option("APP", o->app, "App name")->required();
@@ -150,6 +160,7 @@ void RegisterStorage(CLI::App& app, Globals& g) {
                                            "shop-data:/app/data"));
           }
           RETURN_IF_USAGE(ValidateStorageMount(source, dir));
+          RETURN_IF_USAGE(ValidateStorageChown(source, o->chown));
         } else if (dir.empty() || dir[0] != '/') {
           return UsageError(
               absl::StrCat("the container directory \"", dir, "\" must be an absolute path"));
@@ -158,6 +169,7 @@ void RegisterStorage(CLI::App& app, Globals& g) {
         req.set_app(o->app);
         req.set_source(source);
         req.set_container_dir(dir);
+        if (is_mount) req.set_chown(o->chown);
         return Change(g, *o,
                       is_mount ? &v1::Dokku::Stub::MountStorage : &v1::Dokku::Stub::UnmountStorage,
                       req);
@@ -168,15 +180,18 @@ void RegisterStorage(CLI::App& app, Globals& g) {
     if (json) {
       nlohmann::json mounts = nlohmann::json::array();
       for (const auto& m : e.storage()) {
-        mounts.push_back(
-            {{"source", m.source()}, {"container_dir", m.container_dir()}, {"named", m.named()}});
+        mounts.push_back({{"source", m.source()},
+                          {"container_dir", m.container_dir()},
+                          {"named", m.named()},
+                          {"chown", m.chown()}});
       }
       PrintJson({{"app", e.app()}, {"storage", mounts}, {"pinned_server", e.pinned_server()}});
       return;
     }
-    Table t({"SOURCE", "CONTAINER DIR", "KIND"});
+    Table t({"SOURCE", "CONTAINER DIR", "KIND", "OWNER"});
     for (const auto& m : e.storage()) {
-      t.Add({m.source(), m.container_dir(), m.named() ? "named storage" : "host path"});
+      t.Add({m.source(), m.container_dir(), m.named() ? "named storage" : "host path",
+             m.chown().empty() ? "-" : m.chown()});
     }
     t.Print(std::cout);
     PrintWhere(e);

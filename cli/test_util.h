@@ -57,7 +57,7 @@ inline CommandResult RunCommand(const std::vector<std::string>& args,
     Globals g;
     g.controller = controller;
     for (auto r : {RegisterApps, RegisterDeploy, RegisterScale, RegisterConfig, RegisterReleases,
-                   RegisterRun, RegisterOps}) {
+                   RegisterRun, RegisterOps, RegisterDokku}) {
       r(app, g);
     }
     std::vector<const char*> argv = {"dflow"};

@@ -57,7 +57,8 @@ std::string RenderGolden(const Theme& t) {
       << " port=" << t.port << "\n";
   for (const auto& [k, v] : r->inputs) out << "# input " << k << "=" << v << "\n";
   for (const auto& v : t.volumes) {
-    out << "# volume " << v.name << " " << v.path << (v.backup ? " backup" : "") << "\n";
+    out << "# volume " << v.name << " " << v.path << (v.backup ? " backup" : "")
+        << " chown=" << v.chown << "\n";
   }
   if (t.healthcheck) {
     out << "# healthcheck " << t.healthcheck->path << " " << t.healthcheck->timeout_ms << "ms\n";

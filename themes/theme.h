@@ -77,6 +77,9 @@ struct Volume {
   std::string name;  // defaults to the path's last component
   std::string path;  // absolute path inside the app
   bool backup = false;
+  // Who owns its host directory on Dokku, in Dokku's --chown words
+  // (herokuish | heroku | paketo | root | false).
+  std::string chown = "herokuish";
 };
 
 struct Healthcheck {

@@ -240,6 +240,23 @@ void DecodeServices(Decoder& d, const YamlNode& n, std::vector<Service>* out) {
   }
 }
 
+// The owner words `dflow storage mount --chown` takes (ValidateStorageChown),
+// with the nearest one suggested.
+void DecodeChown(Decoder& d, const YamlNode& n, const std::string& what, std::string* out) {
+  static const std::vector<std::string> kOwners = {"herokuish", "heroku", "paketo", "root",
+                                                   "false"};
+  std::string s;
+  if (!d.String(n, what, &s)) return;
+  if (std::find(kOwners.begin(), kOwners.end(), s) != kOwners.end()) {
+    *out = s;
+    return;
+  }
+  std::string near = NearestWord(s, kOwners);
+  d.Error(n.mark,
+          absl::StrCat(what, " must be one of ", absl::StrJoin(kOwners, ", "), "; got ", Quoted(s),
+                       near.empty() ? "" : absl::StrCat("; did you mean \"", near, "\"?")));
+}
+
 void DecodeVolumes(Decoder& d, const YamlNode& n, std::vector<Volume>* out) {
   if (!d.List(n, "volumes")) return;
   std::set<std::string> paths, names;
@@ -247,7 +264,7 @@ void DecodeVolumes(Decoder& d, const YamlNode& n, std::vector<Volume>* out) {
   for (size_t i = 0; i < n.items.size(); ++i) {
     const YamlNode& item = n.items[i];
     std::string what = At("volumes", i);
-    if (!d.Map(item, what, {"name", "path", "backup"})) continue;
+    if (!d.Map(item, what, {"name", "path", "backup", "chown"})) continue;
     Volume vol;
     if (const YamlNode* v = d.Required(item, what, "path");
         v && d.String(*v, what + ".path", &vol.path)) {
@@ -275,6 +292,7 @@ void DecodeVolumes(Decoder& d, const YamlNode& n, std::vector<Volume>* out) {
                                       "\" is used twice; give each volume its own name"));
     }
     if (const YamlNode* v = item.Find("backup")) d.Bool(*v, what + ".backup", &vol.backup);
+    if (const YamlNode* v = item.Find("chown")) DecodeChown(d, *v, what + ".chown", &vol.chown);
     out->push_back(std::move(vol));
   }
 }

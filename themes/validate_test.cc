@@ -58,6 +58,10 @@ INSTANTIATE_TEST_SUITE_P(
              H("source:\n  bundle: app\nhelthcheck:\n  path: /\n"),
              {"t.yaml:8:1: unknown key \"helthcheck\" in the theme; did you mean "
               "\"healthcheck\"?"}},
+        Case{"volume_chown_suggested",
+             H("source:\n  bundle: app\nvolumes:\n  - path: /data\n    chown: herku\n"),
+             {"t.yaml:10:12: volumes[0].chown must be one of herokuish, heroku, paketo, root, "
+              "false; got \"herku\"; did you mean \"heroku\"?"}},
         Case{"unknown_key_listed",
              H("source:\n  bundle: app\n  zzz: 1\n"),
              {"t.yaml:8:3: unknown key \"zzz\" in source; valid keys: image, git, ref, bundle, "

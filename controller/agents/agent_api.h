@@ -71,7 +71,8 @@ struct DokkuChange {
   std::vector<std::string> ports{};  // "http:80:5000"
   std::string source{};              // storage
   std::string container_dir{};
-  std::string key{};  // checks
+  std::string chown{};  // kMountStorage: a named storage's owner
+  std::string key{};    // checks
   std::string value{};
   std::string service_kind{};  // postgres | redis
   std::string service{};

@@ -355,6 +355,7 @@ absl::StatusOr<std::string> GrpcAgentApi::ChangeDokku(const std::string& server,
     req.set_app(c.app);
     req.set_source(c.source);
     req.set_container_dir(c.container_dir);
+    req.set_chown(c.chown);
     s = c.kind == K::kMountStorage ? stub->MountStorage(ctx.get(), req, &r)
                                    : stub->UnmountStorage(ctx.get(), req, &r);
   } else if (c.kind == K::kSetCheck) {

@@ -129,6 +129,9 @@ grpc::Status DokkuService::MountStorage(grpc::ServerContext*,
   if (auto s = ValidateStorageMount(request->source(), request->container_dir()); !s.ok()) {
     return ToGrpc(s);
   }
+  if (auto s = ValidateStorageChown(request->source(), request->chown()); !s.ok()) {
+    return ToGrpc(s);
+  }
   // Storage lives on one server: the app is pinned there.
   auto on = ServersOf(app->name);
   if (!on.ok()) return ToGrpc(on.status());
@@ -152,7 +155,8 @@ grpc::Status DokkuService::MountStorage(grpc::ServerContext*,
         "one first (`dflow apps pin ",
         app->name, " SERVER`)")));
   }
-  store::StorageMount mount{request->source(), request->container_dir()};
+  store::StorageMount mount{request->source(), request->container_dir(),
+                            StorageChownOrDefault(request->source(), request->chown())};
   if (auto s = ctx_->store->AddAppStorage(app->name, mount); !s.ok()) return ToGrpc(s);
   json params = json::object();
   if (app->pinned_server != server) params["pin"] = server;
@@ -229,6 +233,7 @@ grpc::Status DokkuService::GetAppExtras(grpc::ServerContext*, const v1::AppExtra
     out->set_source(m.source);
     out->set_container_dir(m.container_dir);
     out->set_named(IsNamedStorage(m.source));
+    out->set_chown(m.chown);
   }
   response->mutable_checks()->insert(extras->checks.begin(), extras->checks.end());
   for (const auto& s : extras->services) response->add_services(s.name);

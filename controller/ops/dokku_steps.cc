@@ -56,7 +56,8 @@ absl::StatusOr<std::vector<DokkuChange>> ApplyAll(StepEnv& env, const std::strin
     out.push_back({.kind = K::kMountStorage,
                    .app = app,
                    .source = m.source,
-                   .container_dir = m.container_dir});
+                   .container_dir = m.container_dir,
+                   .chown = m.chown});
   }
   for (const auto& [k, v] : extras->checks) {
     out.push_back({.kind = K::kSetCheck, .app = app, .key = k, .value = v});

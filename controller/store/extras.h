@@ -15,6 +15,9 @@ namespace dflow::store {
 struct StorageMount {
   std::string source{};  // a storage name, or an absolute host path
   std::string container_dir{};
+  // A named storage's owner (herokuish | heroku | paketo | root | false; read
+  // back as herokuish when a row predates it); "" for a host path.
+  std::string chown{};
 };
 
 struct ServiceLink {

@@ -45,19 +45,30 @@ absl::Status Store::AddAppStorage(const std::string& app, const StorageMount& mo
   std::lock_guard lock(mu_);
   return db_->Transaction([&]() -> absl::Status {
     RETURN_IF_ERROR(GetAppLocked(app).status());
-    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT source FROM app_storage WHERE app = ? AND "
-                                            "container_dir = ?"));
+    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT source, chown FROM app_storage WHERE app = ? "
+                                            "AND container_dir = ?"));
     get.Bind(1, app).Bind(2, mount.container_dir);
     ASSIGN_OR_RETURN(bool found, get.Step());
+    const std::string chown = StorageChownOrDefault(mount.source, mount.chown);
     if (found) {
-      if (get.Text(0) == mount.source) return absl::OkStatus();
+      if (get.Text(0) == mount.source) {
+        if (StorageChownOrDefault(mount.source, get.Text(1)) == chown) return absl::OkStatus();
+        // The same storage with another owner: kept, so the next apply chowns.
+        ASSIGN_OR_RETURN(Stmt set, db_->Prepare("UPDATE app_storage SET chown = ? WHERE app = ? "
+                                                "AND container_dir = ?"));
+        RETURN_IF_ERROR(set.Bind(1, chown).Bind(2, app).Bind(3, mount.container_dir).Exec());
+        return AppendEventLocked("app.storage_mounted", "", app,
+                                 absl::StrCat(app, " mounts ", mount.source, " at ",
+                                              mount.container_dir, " owned by ", chown));
+      }
       return absl::AlreadyExistsError(absl::StrCat(
           mount.container_dir, " of ", app, " already mounts ", get.Text(0),
           "; unmount it first (`dflow storage unmount ", app, " ", mount.container_dir, "`)"));
     }
-    ASSIGN_OR_RETURN(Stmt put, db_->Prepare("INSERT INTO app_storage (app, source, container_dir) "
-                                            "VALUES (?, ?, ?)"));
-    RETURN_IF_ERROR(put.Bind(1, app).Bind(2, mount.source).Bind(3, mount.container_dir).Exec());
+    ASSIGN_OR_RETURN(Stmt put, db_->Prepare("INSERT INTO app_storage (app, source, container_dir, "
+                                            "chown) VALUES (?, ?, ?, ?)"));
+    RETURN_IF_ERROR(
+        put.Bind(1, app).Bind(2, mount.source).Bind(3, mount.container_dir).Bind(4, chown).Exec());
     return AppendEventLocked(
         "app.storage_mounted", "", app,
         absl::StrCat(app, " mounts ", mount.source, " at ", mount.container_dir));
@@ -69,15 +80,15 @@ absl::StatusOr<StorageMount> Store::RemoveAppStorage(const std::string& app,
   std::lock_guard lock(mu_);
   StorageMount removed;
   RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT source FROM app_storage WHERE app = ? AND "
-                                            "container_dir = ?"));
+    ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT source, chown FROM app_storage WHERE app = ? "
+                                            "AND container_dir = ?"));
     get.Bind(1, app).Bind(2, container_dir);
     ASSIGN_OR_RETURN(bool found, get.Step());
     if (!found) {
       return absl::NotFoundError(absl::StrCat("app ", app, " mounts nothing at ", container_dir,
                                               "; see `dflow storage ls ", app, "`"));
     }
-    removed = {get.Text(0), container_dir};
+    removed = {get.Text(0), container_dir, StorageChownOrDefault(get.Text(0), get.Text(1))};
     ASSIGN_OR_RETURN(Stmt del,
                      db_->Prepare("DELETE FROM app_storage WHERE app = ? AND container_dir = ?"));
     RETURN_IF_ERROR(del.Bind(1, app).Bind(2, container_dir).Exec());
@@ -123,13 +134,15 @@ absl::StatusOr<AppExtras> Store::GetAppExtras(const std::string& app) {
     if (!row) break;
     e.ports.push_back(ports.Text(0));
   }
-  ASSIGN_OR_RETURN(Stmt storage, db_->Prepare("SELECT source, container_dir FROM app_storage "
-                                              "WHERE app = ? ORDER BY container_dir"));
+  ASSIGN_OR_RETURN(Stmt storage,
+                   db_->Prepare("SELECT source, container_dir, chown FROM app_storage "
+                                "WHERE app = ? ORDER BY container_dir"));
   storage.Bind(1, app);
   while (true) {
     ASSIGN_OR_RETURN(bool row, storage.Step());
     if (!row) break;
-    e.storage.push_back({storage.Text(0), storage.Text(1)});
+    e.storage.push_back({storage.Text(0), storage.Text(1),
+                         StorageChownOrDefault(storage.Text(0), storage.Text(2))});
   }
   ASSIGN_OR_RETURN(Stmt checks,
                    db_->Prepare("SELECT key, value FROM app_checks WHERE app = ? ORDER BY key"));

@@ -57,6 +57,31 @@ TEST_F(ExtrasStoreTest, SettingsAreKeptInOrderAndReplaced) {
             absl::StatusCode::kNotFound);
 }
 
+// A mount keeps its owner: a named storage's (herokuish when none is given),
+// none for a host path; mounting the same storage with another owner keeps the
+// new one (the next apply chowns it), and the removal returns it.
+TEST_F(ExtrasStoreTest, StorageOwnersRoundTrip) {
+  ASSERT_TRUE(store_->AddAppStorage("shop", {"shop-home", "/home/node", "heroku"}).ok());
+  ASSERT_TRUE(store_->AddAppStorage("shop", {"shop-data", "/app/data"}).ok());
+  ASSERT_TRUE(store_->AddAppStorage("shop", {"/srv/x", "/srv"}).ok());
+  auto e = store_->GetAppExtras("shop");
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->storage.size(), 3u);  // by container dir
+  EXPECT_EQ(e->storage[0].container_dir, "/app/data");
+  EXPECT_EQ(e->storage[0].chown, "herokuish");
+  EXPECT_EQ(e->storage[1].container_dir, "/home/node");
+  EXPECT_EQ(e->storage[1].chown, "heroku");
+  EXPECT_EQ(e->storage[2].container_dir, "/srv");
+  EXPECT_EQ(e->storage[2].chown, "");
+  ASSERT_TRUE(store_->AddAppStorage("shop", {"shop-data", "/app/data", "root"}).ok());
+  e = store_->GetAppExtras("shop");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->storage[0].chown, "root");
+  auto removed = store_->RemoveAppStorage("shop", "/home/node");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->chown, "heroku");
+}
+
 TEST_F(ExtrasStoreTest, ServicesLinkAndRefuseDestroyWhileLinked) {
   Service db{.name = "shopdb", .kind = "postgres", .server = "web-1", .dsn = "postgres://x"};
   ASSERT_TRUE(store_->CreateService(db).ok());

@@ -270,6 +270,12 @@ CREATE TABLE pending_removals (
   UNIQUE (op_id, step_index, server)
 );
 )sql",
+      // Storage owners: who owns a named storage's host directory (Dokku's
+      // --chown words); '' for a host path, and read as herokuish for rows
+      // written before, which is what Dokku 0.35 gave them.
+      R"sql(
+ALTER TABLE app_storage ADD COLUMN chown TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -230,8 +230,9 @@ absl::Status Installer::SaveDokkuSettings(const themes::Theme& t, const std::str
     }
   }
   for (const auto& v : t.volumes) {
-    store::StorageMount mount{app + "-" + v.name, v.path};
+    store::StorageMount mount{app + "-" + v.name, v.path, v.chown};
     RETURN_IF_ERROR(ValidateStorageMount(mount.source, mount.container_dir));
+    RETURN_IF_ERROR(ValidateStorageChown(mount.source, mount.chown));
     RETURN_IF_ERROR(ctx_->store->AddAppStorage(app, mount));
   }
   if (t.port > 0)

@@ -271,6 +271,8 @@ absl::StatusOr<PackagedTheme> PackageApp(const store::App& app, const store::Rel
       std::string last = m.container_dir.substr(m.container_dir.rfind('/') + 1);
       absl::StrAppend(&y, "  - name: ", NameFor(last.empty() ? "data" : last, &used),
                       "\n    path: ", Q(m.container_dir), "\n    backup: true\n");
+      // The owner the volume has on Dokku (a host path had none of its own).
+      if (!m.chown.empty()) absl::StrAppend(&y, "    chown: ", m.chown, "\n");
     }
   }
   if (!app.health_path.empty()) {

@@ -108,7 +108,8 @@ TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
               {"GREETING", "hi"}};
   store::AppExtras extras;
   extras.ports = {"http:80:5678", "https:443:5678"};
-  extras.storage = {{"shop-data", "/app/data"}, {"shop-uploads", "/app/public/uploads"}};
+  extras.storage = {{"shop-data", "/app/data", "heroku"},
+                    {"shop-uploads", "/app/public/uploads", "herokuish"}};
   extras.services = {{.name = "shop_db",
                       .kind = "postgres",
                       .server = "dokku-1",
@@ -129,6 +130,9 @@ TEST(PackageTest, DokkuPortsStorageAndLinkedServices) {
   ASSERT_EQ(t.theme->volumes.size(), 2u);
   EXPECT_EQ(t.theme->volumes[0].path, "/app/data");
   EXPECT_TRUE(t.theme->volumes[0].backup);
+  // The owner the volume has on Dokku is written back out.
+  EXPECT_EQ(t.theme->volumes[0].chown, "heroku");
+  EXPECT_EQ(t.theme->volumes[1].chown, "herokuish");
   std::map<std::string, std::string> env;
   for (const auto& e : t.theme->env) env[e.key] = e.value;
   EXPECT_EQ(env["DATABASE_URL"], "{{ services.shop_db.url }}");

@@ -177,6 +177,57 @@ TEST_P(DokkuSettingsE2E, WaitToRetireUnsetLeavesDokkuAndStaysUnsetAfterTheNextDe
   EXPECT_FALSE(ran({"checks:set", "shop", "wait-to-retire", "30"}, mark)) << agent_.Log();
 }
 
+// `storage mount --chown`: the same owner on 0.35 (storage:ensure-directory,
+// which chowns to herokuish unasked) and 0.38 (storage:create, which chowns
+// only when told), herokuish when none is given, and a mount again with
+// another owner re-chowns. Seen in the double's ownership model and `storage ls`.
+TEST_P(DokkuSettingsE2E, StorageOwnerIsTheSameOnEveryDokkuVersion) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  auto owner = [&](const std::string& name) -> std::string {
+    std::ifstream in(state_ + "/state.json");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_object() || !j.contains("global")) return "";
+    return j["global"].value("storage_owners", nlohmann::json::object()).value(name, "");
+  };
+  const std::string hello = std::string(DFLOW_EXAMPLES_DIR) + "/hello";
+  CliOk({"apps", "create", "shop", "--health-path", "/health"});
+  CliOk({"deploy", "shop", "--path", hello});
+  CliOk({"storage", "mount", "shop", "shop-home:/home/node", "--chown", "heroku"});
+  CliOk({"storage", "mount", "shop", "shop-data:/app/data"});
+  ASSERT_TRUE(WaitFor([&] { return owner("shop-home") == "1000" && owner("shop-data") == "32767"; },
+                      seconds(30)))
+      << owner("shop-home") << " " << owner("shop-data") << agent_.Log();
+  const std::string create =
+      std::string(GetParam()) >= "0.38" ? "storage:create" : "storage:ensure-directory";
+  std::ifstream log(state_ + "/argv.log");
+  std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"" + create + "\",\"--chown\",\"heroku\",\"shop-home\""), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("\"" + create + "\",\"--chown\",\"herokuish\",\"shop-data\""),
+            std::string::npos)
+      << all;
+
+  auto ls = Json({"storage", "ls", "shop", "--json"});
+  ASSERT_EQ(ls["storage"].size(), 2u) << ls.dump();
+  EXPECT_EQ(ls["storage"][0].value("container_dir", ""), "/app/data") << ls.dump();
+  EXPECT_EQ(ls["storage"][0].value("chown", ""), "herokuish") << ls.dump();
+  EXPECT_EQ(ls["storage"][1].value("chown", ""), "heroku") << ls.dump();
+  EXPECT_NE(CliOk({"storage", "ls", "shop"}).find("heroku"), std::string::npos);
+
+  CliOk({"storage", "mount", "shop", "shop-data:/app/data", "--chown", "root"});
+  ASSERT_TRUE(WaitFor([&] { return owner("shop-data") == "0"; }, seconds(30)))
+      << owner("shop-data") << agent_.Log();
+  EXPECT_EQ(Json({"storage", "ls", "shop", "--json"})["storage"][0].value("chown", ""), "root");
+
+  // A host path keeps its owner: --chown is refused before anything runs.
+  std::filesystem::create_directories(tmp_.path() + "/host");
+  auto refused =
+      fleet_->Cli({"storage", "mount", "shop", tmp_.path() + "/host:/srv", "--chown", "heroku"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("--chown is for a named storage only"), std::string::npos)
+      << refused.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuSettingsE2E, ::testing::Values("0.35.20", "0.38.27"));
 
 }  // namespace

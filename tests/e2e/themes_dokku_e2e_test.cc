@@ -20,7 +20,8 @@ std::vector<std::string> N8nInstall(const std::string& app, const std::string& k
   return {
       "apps:create " + app,
       "ports:set " + app + " http:80:5678",
-      "storage:create " + app + "-data",
+      // n8n runs as `node` (uid 1000): the theme's chown: heroku.
+      "storage:create --chown heroku " + app + "-data",
       "storage:mount " + app + " /var/lib/dokku/data/storage/" + app + "-data:/home/node/.n8n",
       "postgres:link " + db + " " + app,
       "resource:limit --memory 1024m " + app,
@@ -35,6 +36,15 @@ std::vector<std::string> N8nInstall(const std::string& app, const std::string& k
       "ps:scale --skip-deploy " + app + " web=1",
       "git:from-image " + app + " n8nio/n8n:2.38.7",
   };
+}
+
+// Who owns a storage's host directory in the double (its storage_owners:
+// a uid a --chown gave it, or "dokku" when Dokku made it without one).
+std::string StorageOwner(const std::string& state_dir, const std::string& name) {
+  std::ifstream in(state_dir + "/state.json");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("global")) return "";
+  return j["global"].value("storage_owners", nlohmann::json::object()).value(name, "");
 }
 
 TEST_F(ThemesDokkuE2E, N8nAndDirectusInstallWithServicesStorageAndKeptSecrets) {
@@ -92,9 +102,9 @@ TEST_F(ThemesDokkuE2E, N8nAndDirectusInstallWithServicesStorageAndKeptSecrets) {
       "postgres:create cms_db",
       "apps:create cms",
       "ports:set cms http:80:8055",
-      "storage:create cms-extensions",
+      "storage:create --chown heroku cms-extensions",
       "storage:mount cms /var/lib/dokku/data/storage/cms-extensions:/directus/extensions",
-      "storage:create cms-uploads",
+      "storage:create --chown heroku cms-uploads",
       "storage:mount cms /var/lib/dokku/data/storage/cms-uploads:/directus/uploads",
       "postgres:link cms_db cms",
       "resource:limit --memory 1024m cms",
@@ -109,6 +119,10 @@ TEST_F(ThemesDokkuE2E, N8nAndDirectusInstallWithServicesStorageAndKeptSecrets) {
   };
   writes = Writes(mark, {"DB_PASSWORD"});
   EXPECT_EQ(writes, want) << Diff(want, writes);
+  // Both images run as `node` (uid 1000), and their volumes are theirs.
+  EXPECT_EQ(StorageOwner(state_, "flows-data"), "1000");
+  EXPECT_EQ(StorageOwner(state_, "cms-uploads"), "1000");
+  EXPECT_EQ(StorageOwner(state_, "cms-extensions"), "1000");
   auto cms_env = DokkuConfig("cms");
   EXPECT_EQ(cms_env.value("ADMIN_PASSWORD", ""), directus["admin_password"]);
   EXPECT_EQ(cms_env.value("SECRET", ""), directus["secret"]);
@@ -223,7 +237,7 @@ TEST_F(ThemesDokkuE2E, StrapiBuildsFromItsGitSourceWithNineDistinctSecrets) {
       "postgres:create blog_db",
       "apps:create blog",
       "ports:set blog http:80:1337",
-      "storage:create blog-uploads",
+      "storage:create --chown herokuish blog-uploads",
       "storage:mount blog /var/lib/dokku/data/storage/blog-uploads:/app/public/uploads",
       "postgres:link blog_db blog",
       "resource:limit --memory 2048m blog",
@@ -272,7 +286,7 @@ TEST_F(ThemesDokkuE2E, GhostInstallsWithItsMysqlServiceAndSplitConnectionEnv) {
       "mysql:create news_db",
       "apps:create news",
       "ports:set news http:80:2368",
-      "storage:create news-content",
+      "storage:create --chown herokuish news-content",
       "storage:mount news /var/lib/dokku/data/storage/news-content:/var/lib/ghost/content",
       "mysql:link news_db news",
       "resource:limit --memory 1024m news",
@@ -344,6 +358,31 @@ TEST_F(ThemesDokkuE2E, WhatDokkuCannotRunYetIsRefusedBeforeAnythingIsCreated) {
   EXPECT_TRUE(Has(local.err, "runs the LocalRuntime")) << local.err;
   EXPECT_NE(Cli({"apps", "show", "flows"}).exit_code, 0);
   EXPECT_EQ(Find(Argv(), "postgres:create"), std::string::npos) << Dump(Argv());
+}
+
+// The same themes on Dokku 0.35: storage:ensure-directory, told the same
+// owner, so the volumes belong to the same uid as on 0.38.
+class ThemesDokku035E2E : public ThemesDokkuE2E {
+ protected:
+  void SetUp() override {
+    StartControllerAndDouble("dokku.me");
+    ASSERT_NO_FATAL_FAILURE(StartDokkuAgent("0.35.20"));
+  }
+};
+
+TEST_F(ThemesDokku035E2E, N8nAndDirectusVolumesBelongToNodeOn035) {
+  CliOk({"themes", "install", "n8n", "--app", "flows"});
+  CliOk({"themes", "install", "directus", "--app", "cms", "--set", "admin_email=ops@example.test"});
+  auto argv = Argv();
+  for (const char* c : {"storage:ensure-directory --chown heroku flows-data",
+                        "storage:ensure-directory --chown heroku cms-uploads",
+                        "storage:ensure-directory --chown heroku cms-extensions"}) {
+    EXPECT_NE(Find(argv, c), std::string::npos) << c << "\n" << Dump(argv);
+  }
+  EXPECT_EQ(Find(argv, "storage:create"), std::string::npos) << Dump(argv);
+  EXPECT_EQ(StorageOwner(state_, "flows-data"), "1000");
+  EXPECT_EQ(StorageOwner(state_, "cms-uploads"), "1000");
+  EXPECT_EQ(StorageOwner(state_, "cms-extensions"), "1000");
 }
 
 }  // namespace

@@ -49,9 +49,9 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
   std::vector<std::string> want = {
       "apps:create shelf",
       "ports:set shelf http:80:8080",
-      "storage:create shelf-cache",
+      "storage:create --chown herokuish shelf-cache",
       "storage:mount shelf " + storage + "shelf-cache:/cache",
-      "storage:create shelf-data",
+      "storage:create --chown herokuish shelf-data",
       "storage:mount shelf " + storage + "shelf-data:/data",
       // The theme's domain, through the stored domains the rollout applies
       // (as `dflow domains add` stores them).
@@ -82,8 +82,8 @@ TEST_F(ThemesDokkuUpgradeE2E, DomainsAtInstallAndAnUpgradeChangesPortAndVolumes)
       // volume (it keeps an existing directory), a mount for the new one only
       // (/data is mounted already); only the changed env.
       "ports:set shelf http:80:9090",
-      "storage:create shelf-data",
-      "storage:create shelf-uploads",
+      "storage:create --chown herokuish shelf-data",
+      "storage:create --chown herokuish shelf-uploads",
       "storage:mount shelf " + storage + "shelf-uploads:/uploads",
       "domains:add shelf shop.example.test",  // the domain 2.0.0 adds
       "config:set --no-restart --encoded shelf VERSION=2.0.0",
