@@ -127,7 +127,7 @@ void RegisterStorage(CLI::App& app, Globals& g) {
       ->required();
   mount->add_option("--chown", o->chown,
                     "Owner of a named storage's directory: herokuish (uid 32767, the default), "
-                    "heroku (1000), paketo (2000), root (0) or false (no chown)");
+                    "heroku (1000), paketo (2000), root (0; Dokku 0.38+) or false (no chown)");
   AddDetachFlag(mount, o->detach);
   mount->footer(
       "Storage lives on one server: APP is pinned to the Dokku server it runs on (or is\n"

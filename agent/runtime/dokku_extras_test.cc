@@ -182,6 +182,18 @@ TEST_F(DokkuExtrasArgv, StorageCreateSaysTheOwnerOnEveryVersion) {
     ASSERT_FALSE(runner_.calls().empty());
     EXPECT_EQ(runner_.calls()[0], c.create) << c.version << " " << c.chown;
   }
+  // Before 0.38 Dokku's chown helper refuses uid 0: said before Dokku runs.
+  runner_.On({"version"}, {.out = "dokku version 0.35.20\n"});
+  auto old =
+      DokkuRuntime::Open({.data_dir = tmp_.path(), .server_name = "web-2", .runner = &runner_});
+  ASSERT_TRUE(old.ok()) << old.status();
+  runner_.Clear();
+  auto root = (*old)->MountStorage("n8n", "n8n-data", "/data", "root", nullptr);
+  EXPECT_EQ(root.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(root.message().find("Dokku 0.35.20 on web-2 cannot give storage n8n-data to root"),
+            std::string::npos)
+      << root;
+  EXPECT_TRUE(runner_.calls().empty());
   // A host path keeps its owner; an unknown owner never reaches Dokku.
   runner_.Clear();
   EXPECT_EQ(rt_->MountStorage("n8n", tmp_.path(), "/data", "heroku", nullptr).code(),

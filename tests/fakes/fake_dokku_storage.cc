@@ -104,6 +104,13 @@ void EnsureDirectory(Ctx& c) {
   const std::string id = ChownId(c.version, a.Get("chown", "herokuish"));
   Info1(std::string("Ensuring ") + kStorageDir + "/" + name + " exists");
   if (id != "false") Verbose("Setting directory ownership to " + id + ":" + id);
+  // Before 0.38 the sudo helper that chowns takes 32767, 1000 or 2000 only,
+  // and says so on stdout (plugins/storage/bin/chown-storage-dir @ v0.35.20,
+  // unchanged to v0.37.x): root (0) passes the name table and fails there.
+  if (!v38 && id != "false" && id != "32767" && id != "1000" && id != "2000") {
+    Out(" !     Unsupported chown permissions. Supported values: 32767, 1000, 2000");
+    throw RawFailure{"", 1};
+  }
   Verbose("Directory ready for mounting");
   RecordOwner(c, name, id);
   if (v38)
