@@ -203,7 +203,10 @@ TEST_F(WithFakeController, CtrlCDetachesWithoutCancelling) {
   CommandResult r = Cli({"scale", "shop", "web=1"});
   interrupter.join();
   EXPECT_TRUE(r.status.ok()) << r.status;
-  EXPECT_EQ(r.out, "stopping 1 instance\n");
+  // The line was sent before the Ctrl-C, but the watch is cancelled at once:
+  // whether the CLI read it first is a race (it failed 3 in 30 runs when
+  // asserted), so it is printed whole or not at all.
+  EXPECT_TRUE(r.out.empty() || r.out == "stopping 1 instance\n") << r.out;
   EXPECT_TRUE(absl::StrContains(r.err, "dflow ops show 7 --follow")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "dflow ops cancel 7")) << r.err;
   EXPECT_EQ(apps_.cancels, 0);
