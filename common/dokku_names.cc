@@ -65,14 +65,20 @@ absl::Status ValidateStorageChown(absl::string_view source, absl::string_view ch
                      " keeps its owner (Dokku does not chown a directory outside its storage "
                      "directory): chown it on the server yourself"));
   }
-  if (chown != "herokuish" && chown != "heroku" && chown != "paketo" && chown != "root" &&
-      chown != "false") {
+  const auto& owners = StorageOwners();
+  if (std::find(owners.begin(), owners.end(), chown) == owners.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown storage owner \"", chown,
                      "\"; use herokuish (uid 32767, the default), heroku (1000), paketo (2000), "
                      "root (0) or false (no chown)"));
   }
   return absl::OkStatus();
+}
+
+const std::vector<std::string>& StorageOwners() {
+  static const std::vector<std::string> kOwners = {"herokuish", "heroku", "paketo", "root",
+                                                   "false"};
+  return kOwners;
 }
 
 std::string StorageChownOrDefault(absl::string_view source, absl::string_view chown) {

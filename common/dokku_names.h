@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -24,6 +25,8 @@ bool IsNamedStorage(absl::string_view source);
 // false (left as Dokku made it). An absolute host path takes none: Dokku 0.38
 // refuses --chown off its own storage directory (requireDefaultHostPath).
 absl::Status ValidateStorageChown(absl::string_view source, absl::string_view chown);
+// Those --chown words, in that order (theme manifests take the same).
+const std::vector<std::string>& StorageOwners();
 // The owner a mount is made with: "" for a host path, herokuish when unset.
 std::string StorageChownOrDefault(absl::string_view source, absl::string_view chown);
 // wait | timeout | attempts | wait-to-retire (what `checks set` and `checks unset` take).

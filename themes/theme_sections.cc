@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/dokku_names.h"
 #include "themes/decoder.h"
 #include "themes/pattern.h"
 
@@ -243,17 +244,16 @@ void DecodeServices(Decoder& d, const YamlNode& n, std::vector<Service>* out) {
 // The owner words `dflow storage mount --chown` takes (ValidateStorageChown),
 // with the nearest one suggested.
 void DecodeChown(Decoder& d, const YamlNode& n, const std::string& what, std::string* out) {
-  static const std::vector<std::string> kOwners = {"herokuish", "heroku", "paketo", "root",
-                                                   "false"};
+  const std::vector<std::string>& owners = StorageOwners();
   std::string s;
   if (!d.String(n, what, &s)) return;
-  if (std::find(kOwners.begin(), kOwners.end(), s) != kOwners.end()) {
+  if (std::find(owners.begin(), owners.end(), s) != owners.end()) {
     *out = s;
     return;
   }
-  std::string near = NearestWord(s, kOwners);
+  std::string near = NearestWord(s, owners);
   d.Error(n.mark,
-          absl::StrCat(what, " must be one of ", absl::StrJoin(kOwners, ", "), "; got ", Quoted(s),
+          absl::StrCat(what, " must be one of ", absl::StrJoin(owners, ", "), "; got ", Quoted(s),
                        near.empty() ? "" : absl::StrCat("; did you mean \"", near, "\"?")));
 }
 
