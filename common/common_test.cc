@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "common/clock.h"
 #include "common/duration.h"
@@ -174,6 +175,18 @@ TEST(LoopbackTest, FreeLoopbackPortCanBeListenedOn) {
   EXPECT_EQ(listen(fd, 1), 0);
   close(fd);
   EXPECT_NE(FreeLoopbackPort(), 0);
+}
+
+TEST(LoopbackTest, FreeLoopbackPortIsOutsideTheEphemeralAndInstanceRanges) {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0, high = 0;
+  ASSERT_TRUE(in >> low >> high);
+  if (low <= 19999) GTEST_SKIP() << "ephemeral ports start at " << low << " here";
+  for (int i = 0; i < 50; ++i) {
+    const int port = FreeLoopbackPort();
+    EXPECT_GE(port, 10000);
+    EXPECT_LE(port, 19999);  // below 20000, where LocalRuntime's instances listen
+  }
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +15,7 @@ namespace dflow::http {
 
 struct Server::Impl {
   httplib::Server server;
+  std::atomic<bool> returned{false};  // listen_after_bind is over
 };
 
 std::string Request::Header(const std::string& lower_name) const {
@@ -42,6 +46,14 @@ Server::Server(ServerOptions options)
   auto& s = impl_->server;
   int workers = std::max(2, options_.workers);
   s.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  // httplib's default is SO_REUSEPORT alone, with which a second controller
+  // (of the same user) on the same port binds too and the kernel splits the
+  // webhooks between them. SO_REUSEADDR alone: a restart rebinds at once, a
+  // port in use is refused.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
   s.set_keep_alive_timeout(options_.keep_alive.count());
   s.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options_.keep_alive_requests)));
@@ -88,12 +100,20 @@ absl::Status Server::Start() {
                                                " for HTTP (is the port in use?); choose another "
                                                "--http-listen"));
   }
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  thread_ = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->returned = true;
+  });
   return absl::OkStatus();
 }
 
 void Server::Stop() {
   if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until the listen loop has begun, which would
+  // then never end: wait for it first.
+  while (!impl_->server.is_running() && !impl_->returned) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   impl_->server.stop();
   thread_.join();
 }

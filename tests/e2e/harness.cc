@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include "common/files.h"
@@ -139,6 +141,17 @@ Fleet::Fleet(const std::string& root) : root_(root), controller_dir_(root + "/co
 }
 
 Fleet::~Fleet() {
+  // A failed test's directory is removed with it: keep the end of each log,
+  // so that a failure seen only in CI can be read.
+  if (::testing::Test::HasFailure()) {
+    auto tail = [](const std::string& log) {
+      return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+    };
+    std::cerr << "--- controller.log (end) ---\n" << tail(controller_.Log()) << "\n";
+    for (const auto& [name, proc] : agents_) {
+      std::cerr << "--- agent-" << name << ".log (end) ---\n" << tail(proc.Log()) << "\n";
+    }
+  }
   for (auto& [name, proc] : agents_) proc.Signal(SIGKILL);
   controller_.Signal(SIGKILL);
   KillInstances();
@@ -220,6 +233,11 @@ void Fleet::SpawnController(const std::map<std::string, std::string>& env) {
                                    std::to_string(kLease.count()) + "ms",
                                    "--grace",
                                    kGrace};
+  // Not the default 127.0.0.1:7480, which tests running in parallel would share.
+  if (std::find(controller_flags_.begin(), controller_flags_.end(), "--http-listen") ==
+      controller_flags_.end()) {
+    argv.insert(argv.end(), {"--http-listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), controller_flags_.begin(), controller_flags_.end());
   controller_ = Proc(argv, root_ + "/controller.log", env);
 }
