@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "common/dokku_names.h"
 #include "common/duration.h"
 #include "common/files.h"
 #include "common/join_token.h"
@@ -160,6 +161,25 @@ TEST(Files, WriteFileAtomicSetsMode) {
 TEST(Clock, Rfc3339) {
   EXPECT_EQ(FormatRfc3339(0), "");
   EXPECT_EQ(FormatRfc3339(1700000000123), "2023-11-14T22:13:20.123Z");
+}
+
+TEST(DokkuNames, RootOwnedStorageNeedsDokku038) {
+  auto before = CheckStorageOwnerOnDokku("root", "n8n-data", "0.35.20", "web-2");
+  EXPECT_EQ(before.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(before.message(),
+            "Dokku 0.35.20 on web-2 cannot give storage n8n-data to root (before 0.38 its chown "
+            "helper takes herokuish, heroku or paketo only); mount it with --chown false to keep "
+            "Dokku's owner, or upgrade Dokku to 0.38");
+  EXPECT_FALSE(CheckStorageOwnerOnDokku("root", "d", "0.37.9", "s").ok());
+  for (const char* version : {"0.38.0", "0.38.27", "0.40.1", "1.0.0"}) {
+    EXPECT_TRUE(CheckStorageOwnerOnDokku("root", "d", version, "s").ok()) << version;
+  }
+  // Unknown (not yet reported, or not Dokku): left to the agent.
+  EXPECT_TRUE(CheckStorageOwnerOnDokku("root", "d", "", "s").ok());
+  for (const auto& owner : StorageOwners()) {
+    if (owner == "root") continue;
+    EXPECT_TRUE(CheckStorageOwnerOnDokku(owner, "d", "0.35.20", "s").ok()) << owner;
+  }
 }
 
 TEST(LoopbackTest, FreeLoopbackPortCanBeListenedOn) {

@@ -29,6 +29,12 @@ absl::Status ValidateStorageChown(absl::string_view source, absl::string_view ch
 const std::vector<std::string>& StorageOwners();
 // The owner a mount is made with: "" for a host path, herokuish when unset.
 std::string StorageChownOrDefault(absl::string_view source, absl::string_view chown);
+// Whether Dokku `dokku_version` ("0.35.20", as agents report it) on `server`
+// can give storage `source` to `owner`: before 0.38 its chown helper takes
+// 32767, 1000 and 2000 only (plugins/storage/bin/chown-storage-dir @ v0.35.20),
+// so root is FailedPrecondition there. An unknown version passes.
+absl::Status CheckStorageOwnerOnDokku(absl::string_view owner, absl::string_view source,
+                                      absl::string_view dokku_version, absl::string_view server);
 // wait | timeout | attempts | wait-to-retire (what `checks set` and `checks unset` take).
 absl::Status ValidateCheckKey(absl::string_view key);
 // A check key with a whole number (seconds; attempts: a count).

@@ -162,15 +162,10 @@ absl::StatusOr<std::string> DokkuRuntime::StorageHostPath(const std::string& app
     // for no chown; storage:create's is no flag.
     const std::string owner = StorageChownOrDefault(source, chown);
     const bool v38 = version_.AtLeast(0, 38, 0);
-    // Before 0.38 the helper that chowns takes 32767, 1000 and 2000 only
-    // (plugins/storage/bin/chown-storage-dir @ v0.35.20): root fails there.
-    if (!v38 && owner == "root") {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "Dokku ", version_.ToString(), " on ", options_.server_name, " cannot give storage ",
-          source,
-          " to root (before 0.38 its chown helper takes herokuish, heroku or paketo only); "
-          "mount it with --chown false to keep Dokku's owner, or upgrade Dokku to 0.38"));
-    }
+    // The controller refuses this at `storage mount` already when it knows
+    // the version; a theme volume or an older controller reaches here.
+    RETURN_IF_ERROR(
+        CheckStorageOwnerOnDokku(owner, source, version_.ToString(), options_.server_name));
     std::vector<std::string> args = {v38 ? "storage:create" : "storage:ensure-directory"};
     if (!v38 || owner != "false") args.insert(args.end(), {"--chown", owner});
     args.push_back(source);

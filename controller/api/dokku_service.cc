@@ -157,6 +157,12 @@ grpc::Status DokkuService::MountStorage(grpc::ServerContext*,
   }
   store::StorageMount mount{request->source(), request->container_dir(),
                             StorageChownOrDefault(request->source(), request->chown())};
+  // Refused before it is saved, or every later apply there would fail on it.
+  if (auto s =
+          CheckStorageOwnerOnDokku(mount.chown, mount.source, record->facts.dokku_version, server);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   if (auto s = ctx_->store->AddAppStorage(app->name, mount); !s.ok()) return ToGrpc(s);
   json params = json::object();
   if (app->pinned_server != server) params["pin"] = server;

@@ -227,6 +227,22 @@ TEST_P(DokkuSettingsE2E, StorageOwnerIsTheSameOnEveryDokkuVersion) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("--chown is for a named storage only"), std::string::npos)
       << refused.err;
+
+  // root: Dokku 0.38 takes it; before, the controller refuses it from the
+  // version in the server's heartbeat, and nothing is saved.
+  auto root = fleet_->Cli({"storage", "mount", "shop", "shop-root:/srv", "--chown", "root"});
+  if (std::string(GetParam()) >= "0.38") {
+    EXPECT_EQ(root.exit_code, 0) << root.err;
+    ASSERT_TRUE(WaitFor([&] { return owner("shop-root") == "0"; }, seconds(30)))
+        << owner("shop-root") << agent_.Log();
+  } else {
+    EXPECT_EQ(root.exit_code, 1);
+    EXPECT_NE(root.err.find("Dokku 0.35.20 on dokku-1 cannot give storage shop-root to root"),
+              std::string::npos)
+        << root.err;
+    EXPECT_EQ(Json({"storage", "ls", "shop", "--json"})["storage"].size(), 2u);
+    EXPECT_EQ(owner("shop-root"), "");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, DokkuSettingsE2E, ::testing::Values("0.35.20", "0.38.27"));
