@@ -58,7 +58,14 @@ std::shared_ptr<grpc::Channel> ControllerChannel(const std::string& address,
   opts.pem_root_certs = ca_pem;
   opts.pem_private_key = key_pem;
   opts.pem_cert_chain = cert_pem;
-  return grpc::CreateChannel(address, grpc::SslCredentials(opts));
+  // gRPC's default reconnect backoff grows to 120 s: after a long controller
+  // outage the agent would stay away long after the controller is back, its
+  // lease would run out and its instances be replaced. At most a second.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(opts), args);
 }
 
 }  // namespace
@@ -136,6 +143,7 @@ class Heartbeater {
   absl::Status Loop() {
     int64_t interval_ms = 1000;  // until the controller says otherwise
     int failures = 0;
+    std::chrono::steady_clock::time_point last_warning;
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
@@ -148,7 +156,10 @@ class Heartbeater {
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
       grpc::Status s = stub_->Heartbeat(&ctx, request, &response);
       if (s.ok()) {
-        if (failures > 0) spdlog::info("controller at {} reachable again", snapshot.controller);
+        if (failures > 0) {
+          spdlog::info("controller at {} reachable again after {} failed heartbeat(s)",
+                       snapshot.controller, failures);
+        }
         failures = 0;
         if (response.interval_ms() > 0) interval_ms = response.interval_ms();
         UpdateLabels(response);
@@ -161,9 +172,16 @@ class Heartbeater {
                 : "UNAUTHENTICATED",
             ": ", s.error_message(), ")"));
       } else {
-        ++failures;
-        spdlog::warn("heartbeat to controller at {} failed ({}: {}); retrying", snapshot.controller,
-                     static_cast<int>(s.error_code()), s.error_message());
+        // The first failure, then one line every 30 s while it lasts.
+        auto now = std::chrono::steady_clock::now();
+        if (++failures == 1 || now - last_warning > std::chrono::seconds(30)) {
+          last_warning = now;
+          spdlog::warn(
+              "heartbeat to controller at {} failed ({}: {}); retrying every {} ms ({} "
+              "attempt(s) so far)",
+              snapshot.controller, static_cast<int>(s.error_code()), s.error_message(), interval_ms,
+              failures);
+        }
       }
       lock.lock();
       cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stopping_; });

@@ -39,6 +39,7 @@
 #include "common/blob_store.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/loopback.h"
 #include "common/process.h"
 #include "common/status_macros.h"
 
@@ -65,18 +66,6 @@ absl::StatusOr<std::string> RunOk(const std::vector<std::string>& argv) {
                                             r.stderr_data, r.stdout_data));
   }
   return r.stdout_data;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 absl::Status WaitFor(const std::function<bool()>& cond, const std::string& what) {
@@ -202,17 +191,18 @@ class Stack {
 
   absl::Status Start() {
     RETURN_IF_ERROR(RunOk({DFLOW_CONTROLLER_BIN, "init", "--data-dir", ctl_}).status());
-    RETURN_IF_ERROR(Spawn(
-        {DFLOW_CONTROLLER_BIN, "run", "--data-dir", ctl_, "--listen",
-         absl::StrCat("127.0.0.1:", FreePort()), "--heartbeat-interval", "200ms", "--lease", "2s"},
-        root_ + "/controller.log"));
+    RETURN_IF_ERROR(
+        Spawn({DFLOW_CONTROLLER_BIN, "run", "--data-dir", ctl_, "--listen",
+               absl::StrCat("127.0.0.1:", dflow::FreeLoopbackPort()), "--heartbeat-interval",
+               "200ms", "--lease", "2s", "--http-listen", "127.0.0.1:0"},
+              root_ + "/controller.log"));
     RETURN_IF_ERROR(WaitFor([&] { return Cli({"status"}).ok(); }, "the controller to answer"));
     ASSIGN_OR_RETURN(std::string token, Cli({"servers", "join-token", "--ttl", "10m"}));
     while (!token.empty() && token.back() == '\n') token.pop_back();
-    RETURN_IF_ERROR(
-        RunOk({DFLOW_AGENT_BIN, "join", "--token", token, "--name", "bench-1", "--listen",
-               absl::StrCat("127.0.0.1:", FreePort()), "--data-dir", root_ + "/agent"})
-            .status());
+    RETURN_IF_ERROR(RunOk({DFLOW_AGENT_BIN, "join", "--token", token, "--name", "bench-1",
+                           "--listen", absl::StrCat("127.0.0.1:", dflow::FreeLoopbackPort()),
+                           "--data-dir", root_ + "/agent"})
+                        .status());
     RETURN_IF_ERROR(
         Spawn({DFLOW_AGENT_BIN, "run", "--data-dir", root_ + "/agent"}, root_ + "/agent.log"));
     RETURN_IF_ERROR(WaitFor(

@@ -32,6 +32,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/files.h"
+#include "common/loopback.h"
 #include "common/process.h"
 #include "dflow/agent/v1/agent.grpc.pb.h"
 
@@ -42,18 +43,6 @@ namespace av1 = dflow::agent::v1;
 
 double MsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 std::map<std::string, std::string> Env(const std::map<std::string, std::string>& extra) {
@@ -113,11 +102,12 @@ int main(int argc, char** argv) {
   MustRun({FAKE_DOKKU_BIN, "git:from-archive", "--archive-type", "tar.gz", "bench", "--"},
           dokku_env, tgz);
 
-  const int ctl_port = FreePort(), agent_port = FreePort();
+  const int ctl_port = dflow::FreeLoopbackPort(), agent_port = dflow::FreeLoopbackPort();
   MustRun({DFLOW_CONTROLLER_BIN, "init", "--data-dir", ctl}, Env({}));
-  int ctl_pid = *dflow::SpawnDetached({.argv = {DFLOW_CONTROLLER_BIN, "run", "--data-dir", ctl,
-                                                "--listen", absl::StrCat("127.0.0.1:", ctl_port)},
-                                       .log_path = root + "/controller.log"});
+  int ctl_pid = *dflow::SpawnDetached(
+      {.argv = {DFLOW_CONTROLLER_BIN, "run", "--data-dir", ctl, "--listen",
+                absl::StrCat("127.0.0.1:", ctl_port), "--http-listen", "127.0.0.1:0"},
+       .log_path = root + "/controller.log"});
   const std::string cli_sock = ctl + "/controller.sock";
   std::string token;
   for (int i = 0; i < 500 && token.empty(); ++i) {

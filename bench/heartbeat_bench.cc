@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/loopback.h"
 #include "common/process.h"
 #include "common/tls.h"
 #include "controller/store/store.h"
@@ -67,19 +68,6 @@ int ServeBaseline(const std::string& dir, const std::string& listen) {
   auto server = b.BuildAndStart();
   server->Wait();
   return 0;
-}
-
-int FreePort() {
-  // Bind port 0 through a throwaway gRPC-free socket.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 // A "Field:   123 kB" line of /proc/PID/status: VmRSS (all resident pages) or
@@ -209,9 +197,9 @@ int main(int argc, char** argv) {
   std::string ca = *dflow::ReadFile(cdir + "/ca.pem");
 
   // (a) the controller.
-  std::string listen = absl::StrCat("127.0.0.1:", FreePort());
+  std::string listen = absl::StrCat("127.0.0.1:", dflow::FreeLoopbackPort());
   int pid = Spawn({controller, "run", "--data-dir", cdir, "--listen", listen,
-                   "--heartbeat-interval", "1s", "--lease", "15s"},
+                   "--heartbeat-interval", "1s", "--lease", "15s", "--http-listen", "127.0.0.1:0"},
                   dir + "/controller.log");
   WaitPort(listen, ca);
   int controller_errors = 0;
@@ -219,7 +207,7 @@ int main(int argc, char** argv) {
   Stop(pid);
 
   // (b) the baseline: the same RPC as a no-op, same TLS.
-  std::string base_listen = absl::StrCat("127.0.0.1:", FreePort());
+  std::string base_listen = absl::StrCat("127.0.0.1:", dflow::FreeLoopbackPort());
   int base_pid = Spawn({argv[0], "--baseline-server", cdir, base_listen}, dir + "/baseline.log");
   WaitPort(base_listen, ca);
   int base_errors = 0;
@@ -228,7 +216,7 @@ int main(int argc, char** argv) {
 
   // Memory: a fresh controller, idle with nobody connected, then with agents.
   pid = Spawn({controller, "run", "--data-dir", cdir, "--listen", listen, "--heartbeat-interval",
-               "1s", "--lease", "15s"},
+               "1s", "--lease", "15s", "--http-listen", "127.0.0.1:0"},
               dir + "/controller2.log");
   WaitPort(listen, ca);
   std::this_thread::sleep_for(std::chrono::seconds(5));

@@ -45,7 +45,8 @@ std::string CertKey(const agents::AppRouteSpec& a) {
 
 // `spec` for a router that refused the certificates in `dropped`: each of
 // those apps keeps the certificate that router last accepted for it, or none.
-agents::RoutesSpec Without(const agents::RoutesSpec& spec, const std::set<std::string>& dropped,
+agents::RoutesSpec Without(const agents::RoutesSpec& spec,
+                           const std::map<std::string, std::string>& dropped,
                            const std::map<std::string, agents::AppRouteSpec>& accepted) {
   agents::RoutesSpec out = spec;
   for (auto& a : out.apps) {
@@ -184,7 +185,7 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
     if (!a.cert_pem.empty()) current.insert(CertKey(a));
   }
   for (auto& [server, dropped] : dropped_certs_) {
-    std::erase_if(dropped, [&](const std::string& k) { return !current.count(k); });
+    std::erase_if(dropped, [&](const auto& d) { return !current.count(d.first); });
   }
   struct Call {
     std::string server;
@@ -208,6 +209,14 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
                            msg.find("runs no router") != std::string::npos;
     const bool refusal = !r.ok() && !no_router && !absl::IsUnavailable(r.status());
     std::string dropped_note;
+    if (r.ok()) {
+      // Served without a certificate it refused before: still a refusal.
+      for (const auto& a : spec->apps) {
+        auto d = a.cert_pem.empty() ? dropped_certs_[server].end()
+                                    : dropped_certs_[server].find(CertKey(a));
+        if (d != dropped_certs_[server].end()) refused.emplace(server, d->second);
+      }
+    }
     if (refusal) {
       refused[server] = msg;
       // nginx could not load an app's certificate (its OpenSSL policy may
@@ -217,7 +226,7 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
       for (const auto& a : call.sent->apps) {
         if (!a.cert_pem.empty() && ErrorNamesCertOf(msg, a.app)) {
           apps.push_back(a.app);
-          dropped_certs_[server].insert(CertKey(a));
+          dropped_certs_[server][CertKey(a)] = msg;
         }
       }
       if (!apps.empty()) {

@@ -52,7 +52,9 @@ class RoutePusher {
 
   // Builds the table now and sends it to every reachable server, returning
   // when each has answered (used before an instance is stopped: drain).
-  // Returns the routers that refused it: server -> why (nginx's message).
+  // Returns the routers that refused it: server -> why (nginx's message),
+  // also those sent it without a certificate they refused at an earlier push
+  // (the background loop may have been first with a new certificate).
   std::map<std::string, std::string> PushNow();
 
   absl::StatusOr<agents::RoutesSpec> Build();
@@ -88,8 +90,9 @@ class RoutePusher {
   std::mutex mu_;
   std::map<std::string, agents::RoutesResult> routers_;  // by server, last answer
   std::map<std::string, std::string> errors_;            // by server, last error
-  // By server: certificates its nginx refused (push_mu_), left out of its table.
-  std::map<std::string, std::set<std::string>> dropped_certs_;
+  // By server: certificates its nginx refused (push_mu_), left out of its
+  // table, and why (nginx's message).
+  std::map<std::string, std::map<std::string, std::string>> dropped_certs_;
   // By server and app: the certificate its router last accepted (push_mu_).
   std::map<std::string, std::map<std::string, agents::AppRouteSpec>> accepted_certs_;
   std::condition_variable cv_;

@@ -271,9 +271,9 @@ std::vector<std::string> Installer::DestroyOwnedServices(const themes::Theme& t,
           service->kind, " service ", service->name, " on ", service->server,
           " was not destroyed (", out.status().message(), "); its data is still there: `dflow ",
           "services destroy ", service->name, "` destroys it once ", service->server,
-          " is reachable (if ", service->server, " was away while ", app,
-          " was destroyed, it still has app ", app, ", linked to the service: run `dokku ",
-          "apps:destroy ", app, " --force` there first)"));
+          " is reachable (if ", service->server, " was away while ", app, " was destroyed, app ",
+          app, " is still there, linked to the service, until dflow ",
+          "removes it when the server is back: `dflow status` lists it until then)"));
       continue;
     }
     (void)ctx_->store->DeleteService(service->name);

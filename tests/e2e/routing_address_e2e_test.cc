@@ -47,8 +47,15 @@ TEST_F(RoutingAddressE2E, InstancesListenOnTheirServersAddressAndTheRoutersUseIt
 
   // Both routers hold local-2's instance at 127.0.0.2 and reach it there.
   for (const char* server : {"local-1", "local-2"}) {
-    auto conf = ReadFile(fleet_->agent_dir(server) + "/router/nginx.conf").value_or("");
-    EXPECT_TRUE(Contains(conf, "server 127.0.0.2:" + std::to_string(port_2) + " ")) << conf;
+    // Pushed by the controller's route pusher, after the scale op ends.
+    std::string conf;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          conf = ReadFile(fleet_->agent_dir(server) + "/router/nginx.conf").value_or("");
+          return Contains(conf, "server 127.0.0.2:" + std::to_string(port_2) + " ");
+        },
+        seconds(15)))
+        << conf;
     std::set<std::string> seen;
     EXPECT_TRUE(WaitFor(
         [&] {

@@ -145,8 +145,10 @@ TEST_F(RoutingE2E, AKilledServersInstancesLeaveTheOtherRouterWithinTheLease) {
   auto killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitFor([&] { return !Contains(ReadFile(conf).value_or(""), on_1); }, seconds(10)));
   auto took = std::chrono::steady_clock::now() - killed;
-  // The lease, plus a fleet tick and a routing poll and the reload.
-  EXPECT_LT(took, Fleet::kLease + milliseconds(1500));
+  // The lease, plus a fleet tick, a routing poll and the reload: seconds, not
+  // the grace or a reschedule (a bound for a loaded CI machine, not a figure;
+  // bench/router_bench measures the reload).
+  EXPECT_LT(took, Fleet::kLease + seconds(4));
   EXPECT_FALSE(Contains(ReadFile(conf).value_or(""), ":" + std::to_string(port_1) + " "));
   // Every request through the surviving router answers.
   for (int i = 0; i < 20; ++i) EXPECT_EQ(Get(Router("local-2"), "hello.localhost").code, 200);

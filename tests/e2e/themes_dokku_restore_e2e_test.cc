@@ -266,11 +266,21 @@ TEST_F(ThemesDokkuRestoreE2E, AppsDestroyNamesAServiceItCouldNotDestroy) {
                  "dokku", "--dokku-bin", FAKE_DOKKU_BIN},
                 tmp_.path() + "/agent2.log", Env());
   ASSERT_TRUE(fleet_->WaitStatus("dokku-1", "healthy", seconds(20))) << agent_.Log();
-  // dokku-1 was away while shelf was destroyed, so it still has the app,
-  // linked to the service (redis:destroy refuses a linked service): the
-  // operator destroys it there, as the message says.
-  EXPECT_TRUE(Has(r.err, "run `dokku apps:destroy shelf --force` there first")) << r.err;
-  ASSERT_EQ(RunProgram({FAKE_DOKKU_BIN, "apps:destroy", "shelf", "--force"}, Env()).exit_code, 0);
+  // dokku-1 was away while shelf was destroyed, so it still had the app,
+  // linked to the service (redis:destroy refuses a linked service), until
+  // the reconciler finished the pending removal there.
+  EXPECT_TRUE(Has(r.err,
+                  "app shelf is still there, linked to the service, until dflow removes it "
+                  "when the server is back: `dflow status` lists it until then"))
+      << r.err;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return RunProgram({FAKE_DOKKU_BIN, "apps:exists", "shelf"}, Env()).exit_code != 0;
+      },
+      seconds(30)))
+      << agent_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !Has(CliOk({"status"}), "pending removals"); }, seconds(10)))
+      << CliOk({"status"});
   size_t mark = LogSize();
   CliOk({"services", "destroy", "shelf_cache"});
   EXPECT_NE(Find(Writes(mark), "redis:destroy shelf_cache"), std::string::npos)
