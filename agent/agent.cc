@@ -60,10 +60,11 @@ std::shared_ptr<grpc::Channel> ControllerChannel(const std::string& address,
   opts.pem_cert_chain = cert_pem;
   // gRPC's default reconnect backoff grows to 120 s: after a long controller
   // outage the agent would stay away long after the controller is back, its
-  // lease would run out and its instances be replaced. At most a second.
+  // lease would run out and its instances be replaced. A new attempt at most
+  // every second. (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone: gRPC core
+  // reads it as the minimum connect timeout, 20 s, which a slow link needs.)
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(opts), args);
 }

@@ -43,7 +43,8 @@ int BindAndRelease(int port) {
 int FreeLoopbackPort() {
   static const bool below_ephemeral = EphemeralRangeIsAbove(kLast);
   if (below_ephemeral) {
-    thread_local std::mt19937 rng{std::random_device{}()};
+    // Seeded at each call: a forked child must not repeat its parent's picks.
+    std::mt19937 rng{std::random_device{}() ^ static_cast<unsigned>(getpid())};
     std::uniform_int_distribution<int> pick(kFirst, kLast);
     for (int attempt = 0; attempt < 100; ++attempt) {
       if (int port = BindAndRelease(pick(rng)); port != 0) return port;

@@ -71,8 +71,10 @@ absl::StatusOr<GrpcAgentApi::Target> GrpcAgentApi::Connect(const std::string& se
       args.SetMaxReceiveMessageSize(64 << 20);
       // An agent that was down for a while comes back within a heartbeat: gRPC's
       // default reconnect backoff (up to 120 s) would keep failing calls to it.
+      // (Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC core reads it as the
+      // minimum connect timeout, 20 s by default; 200 ms there would fail the
+      // TLS handshake to an agent across a slow link at every attempt.)
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
       c = grpc::CreateCustomChannel(record->address, grpc::SslCredentials(o), args);
     } else if (c->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {

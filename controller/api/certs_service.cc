@@ -124,7 +124,7 @@ grpc::Status AppsService::AddCert(grpc::ServerContext*, const v1::AddCertRequest
   if (ctx_->routes == nullptr) return InstallOnDokku(ctx_, app->name, response);
   // A router whose nginx cannot load it (its OpenSSL policy may refuse what
   // parses here, e.g. a key too small) kept its old config: so does the app.
-  auto refused = ctx_->routes->PushNow();
+  auto refused = ctx_->routes->PushNow(app->name);
   for (const auto& r : ctx_->routes->HttpsRouters()) response->add_https_routers(r);
   // Only a refusal that names this app's certificate files undoes it.
   for (auto it = refused.begin(); it != refused.end();) {

@@ -45,8 +45,7 @@ std::string CertKey(const agents::AppRouteSpec& a) {
 
 // `spec` for a router that refused the certificates in `dropped`: each of
 // those apps keeps the certificate that router last accepted for it, or none.
-agents::RoutesSpec Without(const agents::RoutesSpec& spec,
-                           const std::map<std::string, std::string>& dropped,
+agents::RoutesSpec Without(const agents::RoutesSpec& spec, const std::set<std::string>& dropped,
                            const std::map<std::string, agents::AppRouteSpec>& accepted) {
   agents::RoutesSpec out = spec;
   for (auto& a : out.apps) {
@@ -123,7 +122,9 @@ void RoutePusher::Loop() {
   }
 }
 
-std::map<std::string, std::string> RoutePusher::PushNow() { return Push(/*force=*/true); }
+std::map<std::string, std::string> RoutePusher::PushNow(const std::string& retest_app) {
+  return Push(/*force=*/true, retest_app);
+}
 
 absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
   ASSIGN_OR_RETURN(std::string base, store_->GetSetting(kBaseDomainSetting, kDefaultBaseDomain));
@@ -164,7 +165,7 @@ absl::StatusOr<agents::RoutesSpec> RoutePusher::Build() {
   return spec;
 }
 
-std::map<std::string, std::string> RoutePusher::Push(bool force) {
+std::map<std::string, std::string> RoutePusher::Push(bool force, const std::string& retest_app) {
   std::lock_guard push(push_mu_);
   std::map<std::string, std::string> refused;
   auto spec = Build();
@@ -184,8 +185,11 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
   for (const auto& a : spec->apps) {
     if (!a.cert_pem.empty()) current.insert(CertKey(a));
   }
+  const std::string retest = retest_app.empty() ? "" : retest_app + ":";  // CertKey's prefix
   for (auto& [server, dropped] : dropped_certs_) {
-    std::erase_if(dropped, [&](const auto& d) { return !current.count(d.first); });
+    std::erase_if(dropped, [&](const std::string& k) {
+      return !current.count(k) || (!retest.empty() && k.rfind(retest, 0) == 0);
+    });
   }
   struct Call {
     std::string server;
@@ -209,14 +213,6 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
                            msg.find("runs no router") != std::string::npos;
     const bool refusal = !r.ok() && !no_router && !absl::IsUnavailable(r.status());
     std::string dropped_note;
-    if (r.ok()) {
-      // Served without a certificate it refused before: still a refusal.
-      for (const auto& a : spec->apps) {
-        auto d = a.cert_pem.empty() ? dropped_certs_[server].end()
-                                    : dropped_certs_[server].find(CertKey(a));
-        if (d != dropped_certs_[server].end()) refused.emplace(server, d->second);
-      }
-    }
     if (refusal) {
       refused[server] = msg;
       // nginx could not load an app's certificate (its OpenSSL policy may
@@ -226,7 +222,7 @@ std::map<std::string, std::string> RoutePusher::Push(bool force) {
       for (const auto& a : call.sent->apps) {
         if (!a.cert_pem.empty() && ErrorNamesCertOf(msg, a.app)) {
           apps.push_back(a.app);
-          dropped_certs_[server][CertKey(a)] = msg;
+          dropped_certs_[server].insert(CertKey(a));
         }
       }
       if (!apps.empty()) {

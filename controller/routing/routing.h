@@ -52,10 +52,11 @@ class RoutePusher {
 
   // Builds the table now and sends it to every reachable server, returning
   // when each has answered (used before an instance is stopped: drain).
-  // Returns the routers that refused it: server -> why (nginx's message),
-  // also those sent it without a certificate they refused at an earlier push
-  // (the background loop may have been first with a new certificate).
-  std::map<std::string, std::string> PushNow();
+  // Returns the routers that refused it: server -> why (nginx's message).
+  // `retest_app`: the certificates of that app that routers refused before
+  // are sent to them again rather than left out, so their answer is fresh
+  // (`certs add`: the background push may have been first with the new one).
+  std::map<std::string, std::string> PushNow(const std::string& retest_app = "");
 
   absl::StatusOr<agents::RoutesSpec> Build();
 
@@ -75,7 +76,7 @@ class RoutePusher {
 
  private:
   void Loop();
-  std::map<std::string, std::string> Push(bool force);
+  std::map<std::string, std::string> Push(bool force, const std::string& retest_app = "");
 
   store::Store* store_;
   agents::Fleet* fleet_;
@@ -90,9 +91,8 @@ class RoutePusher {
   std::mutex mu_;
   std::map<std::string, agents::RoutesResult> routers_;  // by server, last answer
   std::map<std::string, std::string> errors_;            // by server, last error
-  // By server: certificates its nginx refused (push_mu_), left out of its
-  // table, and why (nginx's message).
-  std::map<std::string, std::map<std::string, std::string>> dropped_certs_;
+  // By server: certificates its nginx refused (push_mu_), left out of its table.
+  std::map<std::string, std::set<std::string>> dropped_certs_;
   // By server and app: the certificate its router last accepted (push_mu_).
   std::map<std::string, std::map<std::string, agents::AppRouteSpec>> accepted_certs_;
   std::condition_variable cv_;

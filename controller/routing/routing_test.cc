@@ -12,14 +12,14 @@
 namespace dflow::routing {
 namespace {
 
-// Refuses every table that carries the certificate "WEAK", as the agent
+// Refuses every table that carries a certificate "WEAK…", as the agent
 // reports nginx -t refusing it (naming the app's certificate file).
 class RefusingRouters : public ops::FakeAgentApi {
  public:
   absl::StatusOr<agents::RoutesResult> SetRoutes(const std::string& server,
                                                  const agents::RoutesSpec& routes) override {
     for (const auto& a : routes.apps) {
-      if (a.cert_pem == "WEAK") {
+      if (a.cert_pem.rfind("WEAK", 0) == 0) {
         return absl::FailedPreconditionError(
             "router on server " + server +
             ": nginx -t refused the new routing config (nginx: [emerg] "
@@ -56,21 +56,34 @@ class RoutePusherTest : public ::testing::Test {
 };
 
 // `certs add` stores the certificate, then pushes; the background loop may
-// push the new table first and see the refusal. The push of `certs add` must
-// still report it, or the command would say the certificate serves.
-TEST_F(RoutePusherTest, ARefusalSeenByAnEarlierPushIsReportedAgain) {
+// push the new table first, see the refusal and leave the certificate out.
+// The push of `certs add` sends it again, so the command hears the refusal,
+// also while the router has long refused another app's certificate.
+TEST_F(RoutePusherTest, CertsAddHearsARefusalTheBackgroundPushSawFirst) {
+  store::App other;
+  other.name = "other";
+  ASSERT_TRUE(store_->CreateApp(other).ok());
   RoutePusher pusher(store_.get(), fleet_.get(), &routers_, {});
   EXPECT_TRUE(pusher.PushNow().empty());
-  ASSERT_TRUE(store_->SetAppCert({"hello", "WEAK", "KEY", clock_.NowMs() + 1000, 0}, "added").ok());
-  auto first = pusher.PushNow();  // what the background loop would have done
-  ASSERT_EQ(first.size(), 1u);
-  EXPECT_TRUE(ErrorNamesCertOf(first["local-1"], "hello")) << first["local-1"];
-  auto again = pusher.PushNow();
-  ASSERT_EQ(again.size(), 1u) << "the router serves hello without its new certificate";
-  EXPECT_EQ(again["local-1"], first["local-1"]);
-  // Replaced by one the router takes: no refusal any more.
-  ASSERT_TRUE(store_->SetAppCert({"hello", "GOOD", "KEY", clock_.NowMs() + 1000, 0}, "added").ok());
-  EXPECT_TRUE(pusher.PushNow().empty());
+  const int64_t until = clock_.NowMs() + 1000;
+  ASSERT_TRUE(store_->SetAppCert({"other", "WEAK-other", "KEY", until, 0}, "added").ok());
+  auto refused = pusher.PushNow("other");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_TRUE(ErrorNamesCertOf(refused["local-1"], "other")) << refused["local-1"];
+
+  ASSERT_TRUE(store_->SetAppCert({"hello", "WEAK-hello", "KEY", until, 0}, "added").ok());
+  refused = pusher.PushNow();  // the background loop, first
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_TRUE(ErrorNamesCertOf(refused["local-1"], "hello")) << refused["local-1"];
+  EXPECT_TRUE(pusher.PushNow().empty()) << "left out of the table: nothing refused";
+  refused = pusher.PushNow("hello");  // certs add
+  ASSERT_EQ(refused.size(), 1u) << "the router serves hello without its new certificate";
+  EXPECT_TRUE(ErrorNamesCertOf(refused["local-1"], "hello")) << refused["local-1"];
+  EXPECT_FALSE(ErrorNamesCertOf(refused["local-1"], "other")) << refused["local-1"];
+
+  // Replaced by one the router takes: served, and other's stays left out.
+  ASSERT_TRUE(store_->SetAppCert({"hello", "GOOD", "KEY", until, 0}, "added").ok());
+  EXPECT_TRUE(pusher.PushNow("hello").empty());
   EXPECT_TRUE(pusher.PushNow().empty());
 }
 
