@@ -16,6 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export DFLOW_HOME=${DFLOW_HOME:-$HOME/.dflow}
 CONTROLLER_PORT=${DFLOW_CONTROLLER_PORT:-7443}
+HTTP_PORT=${DFLOW_HTTP_PORT:-7480}
 AGENT_PORT_BASE=${DFLOW_AGENT_PORT_BASE:-7500}
 ROUTER_PORT_BASE=${DFLOW_ROUTER_PORT_BASE:-8080}
 ROUTER_TLS_PORT_BASE=${DFLOW_ROUTER_TLS_PORT_BASE:-8442}
@@ -102,20 +103,42 @@ start() {  # start PIDFILE LOG ARGV…
   echo $! >"$pidfile"
 }
 
+# Pid files of processes gone since an earlier run (a reboot, a kill).
+for pidfile in "$RUN_DIR"/*.pid; do
+  if [ -f "$pidfile" ] && ! alive "$pidfile"; then rm -f "$pidfile"; fi
+done
+
 if alive "$RUN_DIR/controller.pid"; then
   echo "==> controller already running (pid $(cat "$RUN_DIR/controller.pid"))"
 else
   echo "==> starting controller on 127.0.0.1:$CONTROLLER_PORT"
   start "$RUN_DIR/controller.pid" "$LOG_DIR/controller.log" \
-    dflow-controller run --data-dir "$CDIR" --listen "127.0.0.1:$CONTROLLER_PORT"
+    dflow-controller run --data-dir "$CDIR" --listen "127.0.0.1:$CONTROLLER_PORT" \
+    --http-listen "127.0.0.1:$HTTP_PORT"
 fi
 export DFLOW_CONTROLLER=$CDIR/controller.sock
+
+# A process this script started that is gone (run/NAME.pid): say so with the
+# end of its log (logs/NAME.log), rather than waiting out a deadline.
+exited() {
+  local pidfile name
+  for pidfile in "$RUN_DIR"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    alive "$pidfile" && continue
+    name=$(basename "$pidfile" .pid)
+    echo "quickstart: $name exited; the end of $LOG_DIR/$name.log:" >&2
+    tail -n 15 "$LOG_DIR/$name.log" >&2 || true
+    return 0
+  done
+  return 1
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND…
   local secs=$1 what=$2
   shift 2
   local deadline=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
+    if exited; then exit 1; fi
     if [ $SECONDS -ge $deadline ]; then
       echo "quickstart: timed out after ${secs}s waiting for $what; see $LOG_DIR" >&2
       exit 1
