@@ -86,15 +86,16 @@ std::string StorageChownOrDefault(absl::string_view source, absl::string_view ch
   return chown.empty() ? "herokuish" : std::string(chown);
 }
 
-absl::Status CheckStorageOwnerOnDokku(absl::string_view owner, absl::string_view source,
-                                      absl::string_view dokku_version, absl::string_view server) {
-  if (owner != "root") return absl::OkStatus();
+bool DokkuChownsToRoot(absl::string_view dokku_version) {
   std::vector<absl::string_view> parts = absl::StrSplit(dokku_version, '.');
   int major = 0, minor = 0;
-  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
-      !absl::SimpleAtoi(parts[1], &minor) || major > 0 || minor >= 38) {
-    return absl::OkStatus();
-  }
+  return parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
+         !absl::SimpleAtoi(parts[1], &minor) || major > 0 || minor >= 38;
+}
+
+absl::Status CheckStorageOwnerOnDokku(absl::string_view owner, absl::string_view source,
+                                      absl::string_view dokku_version, absl::string_view server) {
+  if (owner != "root" || DokkuChownsToRoot(dokku_version)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "Dokku ", dokku_version, " on ", server, " cannot give storage ", source,
       " to root (before 0.38 its chown helper takes herokuish, heroku or paketo only); "

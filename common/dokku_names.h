@@ -35,6 +35,9 @@ std::string StorageChownOrDefault(absl::string_view source, absl::string_view ch
 // so root is FailedPrecondition there. An unknown version passes.
 absl::Status CheckStorageOwnerOnDokku(absl::string_view owner, absl::string_view source,
                                       absl::string_view dokku_version, absl::string_view server);
+// The version test of CheckStorageOwnerOnDokku: false for a known version
+// before 0.38.
+bool DokkuChownsToRoot(absl::string_view dokku_version);
 // wait | timeout | attempts | wait-to-retire (what `checks set` and `checks unset` take).
 absl::Status ValidateCheckKey(absl::string_view key);
 // A check key with a whole number (seconds; attempts: a count).

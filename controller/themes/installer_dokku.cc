@@ -52,6 +52,22 @@ absl::Status DokkuCanRun(const themes::Theme& t, const std::string& server) {
   return absl::OkStatus();
 }
 
+// A volume given to root on a Dokku that cannot chown to it (before 0.38;
+// CheckStorageOwnerOnDokku in common/dokku_names), refused before anything
+// is created rather than at the storage step.
+absl::Status VolumesFit(const themes::Theme& t, const store::Server& server) {
+  if (DokkuChownsToRoot(server.facts.dokku_version)) return absl::OkStatus();
+  for (const auto& v : t.volumes) {
+    if (v.chown != "root") continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "theme ", t.name, " gives its volume ", v.name, " (", v.path, ") to root, which Dokku ",
+        server.facts.dokku_version, " on ", server.name,
+        " cannot do (before 0.38 its chown helper takes herokuish, heroku or paketo only): "
+        "install it on a server with Dokku 0.38 or later, or change the volume's chown"));
+  }
+  return absl::OkStatus();
+}
+
 int64_t Seconds(int64_t ms) { return std::max<int64_t>(1, (ms + 999) / 1000); }
 
 }  // namespace
@@ -128,13 +144,16 @@ absl::StatusOr<std::string> Installer::PlaceInstall(const themes::Theme& t,
           "statuspage"));
     }
     if (it->runtime == "dokku" && NeedsDokkuServer(t)) RETURN_IF_ERROR(DokkuCanRun(t, server));
+    if (it->runtime == "dokku") RETURN_IF_ERROR(VolumesFit(t, *it));
     return server;
   }
   if (!NeedsDokkuServer(t)) return std::string();
   std::vector<std::string> dokku;
+  const store::Server* only = nullptr;
   for (const auto& s : servers) {
     if (s.runtime == "dokku" && s.health == store::Health::kHealthy && !s.draining) {
       dokku.push_back(s.name);
+      only = &s;
     }
   }
   if (dokku.empty()) {
@@ -150,6 +169,7 @@ absl::StatusOr<std::string> Installer::PlaceInstall(const themes::Theme& t,
                      "'s data with --server (one of: ", absl::StrJoin(dokku, ", "), ")"));
   }
   RETURN_IF_ERROR(DokkuCanRun(t, dokku.front()));
+  RETURN_IF_ERROR(VolumesFit(t, *only));
   return dokku.front();
 }
 

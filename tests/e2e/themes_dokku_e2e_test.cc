@@ -385,5 +385,34 @@ TEST_F(ThemesDokku035E2E, N8nAndDirectusVolumesBelongToNodeOn035) {
   EXPECT_EQ(StorageOwner(state_, "cms-extensions"), "1000");
 }
 
+// A volume given to root: Dokku before 0.38 cannot chown to it, so the
+// install is refused from the server's reported version before anything is
+// created (not at the storage step, with the app half made).
+TEST_F(ThemesDokku035E2E, ARootOwnedVolumeIsRefusedBeforeAnythingIsCreated) {
+  std::ifstream in(std::string(DFLOW_THEMES_DIR) + "/catalog/uptime-kuma/theme.yaml");
+  std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"name: uptime-kuma\n", "name: kuma-root\n"},
+           {"    path: /app/data\n", "    path: /app/data\n    chown: root\n"}}) {
+    size_t at = manifest.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " in\n" << manifest;
+    manifest.replace(at, from.size(), to);
+  }
+  std::string dir = tmp_.path() + "/kuma-root";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/theme.yaml") << manifest;
+  CliOk({"themes", "add", dir});
+
+  auto r = Cli({"themes", "install", "kuma-root", "--app", "kuma"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(Has(r.err,
+                  "theme kuma-root gives its volume data (/app/data) to root, which Dokku "
+                  "0.35.20 on dokku-1 cannot do"))
+      << r.err;
+  EXPECT_TRUE(Has(r.err, "install it on a server with Dokku 0.38 or later")) << r.err;
+  EXPECT_NE(Cli({"apps", "show", "kuma"}).exit_code, 0);
+  EXPECT_EQ(Find(Argv(), "apps:create kuma"), std::string::npos) << Dump(Argv());
+}
+
 }  // namespace
 }  // namespace dflow::testing
