@@ -86,7 +86,9 @@ class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = FreeLoopbackPort();
-    tls_port_ = FreeLoopbackPort();
+    do {
+      tls_port_ = FreeLoopbackPort();
+    } while (tls_port_ == port_);  // neither is held until nginx binds them
     auto r = Router::Start({.dir = tmp_.path() + "/router",
                             .listen = "127.0.0.1:" + std::to_string(port_),
                             .tls_listen = "127.0.0.1:" + std::to_string(tls_port_)});

@@ -29,6 +29,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr milliseconds kFailGrace{2000};  // grace when stopping an instance that failed to start
 constexpr milliseconds kProbeTimeout{1000};
+constexpr milliseconds kMinProbe{100};  // less left than this: no new probe
 
 // Never kill(0) or kill(-1): those are our own group and everyone.
 void KillGroup(int pgid, int sig) {
@@ -336,7 +337,8 @@ absl::Status LocalRuntime::WaitHealthyLocked(Lock& lock, const InstancePtr& inst
       }
     }
     const uint64_t generation = inst->generation;
-    cv_.wait_for(lock, pause, [&] {
+    const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now());
+    cv_.wait_for(lock, std::max(milliseconds(1), std::min(pause, left)), [&] {
       return inst->rec.state != state || inst->generation != generation ||
              (state == InstanceState::kStarting && !inst->alive);
     });
