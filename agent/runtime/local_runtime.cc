@@ -319,7 +319,11 @@ absl::Status LocalRuntime::WaitHealthyLocked(Lock& lock, const InstancePtr& inst
       reason = inst->last_probe_error.empty() ? "it never answered" : inst->last_probe_error;
       break;
     }
-    if (state == InstanceState::kStarting) {
+    // A probe with only a few ms left would time out and hide what the app
+    // last said (its HTTP 500, say) behind "no answer within 7ms": once one
+    // has failed, the last kMinProbe before the deadline are not probed.
+    const bool too_late = deadline - now < kMinProbe && !inst->last_probe_error.empty();
+    if (state == InstanceState::kStarting && !too_late) {
       const uint64_t probed = inst->generation;
       const int port = inst->rec.spec.port;
       const std::string path = inst->health_path;

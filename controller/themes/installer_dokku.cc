@@ -148,12 +148,10 @@ absl::StatusOr<std::string> Installer::PlaceInstall(const themes::Theme& t,
     return server;
   }
   if (!NeedsDokkuServer(t)) return std::string();
-  std::vector<std::string> dokku;
-  const store::Server* only = nullptr;
+  std::vector<const store::Server*> dokku;
   for (const auto& s : servers) {
     if (s.runtime == "dokku" && s.health == store::Health::kHealthy && !s.draining) {
-      dokku.push_back(s.name);
-      only = &s;
+      dokku.push_back(&s);
     }
   }
   if (dokku.empty()) {
@@ -164,13 +162,15 @@ absl::StatusOr<std::string> Installer::PlaceInstall(const themes::Theme& t,
         "--server NAME"));
   }
   if (dokku.size() > 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("choose the Dokku server that holds ", t.name,
-                     "'s data with --server (one of: ", absl::StrJoin(dokku, ", "), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "choose the Dokku server that holds ", t.name, "'s data with --server (one of: ",
+        absl::StrJoin(dokku, ", ",
+                      [](std::string* out, const store::Server* s) { out->append(s->name); }),
+        ")"));
   }
-  RETURN_IF_ERROR(DokkuCanRun(t, dokku.front()));
-  RETURN_IF_ERROR(VolumesFit(t, *only));
-  return dokku.front();
+  RETURN_IF_ERROR(DokkuCanRun(t, dokku.front()->name));
+  RETURN_IF_ERROR(VolumesFit(t, *dokku.front()));
+  return dokku.front()->name;
 }
 
 absl::StatusOr<std::map<std::string, themes::ServiceConnection>> Installer::EnsureServices(
